@@ -1,0 +1,27 @@
+//! bulletin-watch: a change-tracking monitor for provincial emergency-management
+//! work-conference deployments.
+//!
+//! The crate is laid out as the pipeline it runs, one module per stage, with
+//! plain data flowing one way:
+//!
+//! ```text
+//! config ─▶ fetch ─▶ decode ─▶ extract ─▶ sections ─▶ store ─▶ diff ─▶ notify
+//!                                  └──▶ listing (discovery of new articles)
+//! ```
+//!
+//! [`check`] runs that pipeline once for one source; [`daemon`] schedules it;
+//! [`audit`] reads the stored history back for people who must trust it.
+//! The binary (`src/main.rs`) is a thin command-line shell over these modules.
+
+pub mod audit;
+pub mod check;
+pub mod config;
+pub mod decode;
+pub mod diff;
+pub mod extract;
+pub mod fetch;
+pub mod listing;
+pub mod notify;
+pub mod sections;
+pub mod store;
+pub mod text;

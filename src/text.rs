@@ -1,0 +1,125 @@
+//! Text normalisation shared by every stage.
+//!
+//! Two different notions of "the same text" are needed:
+//! * [`display`] keeps what a reader should see (full-width punctuation and
+//!   all) but folds the whitespace noise that CMS templates add;
+//! * [`comparable`] is the fixture manifest's rule — NFKC, then no whitespace
+//!   at all — and is what decides whether two versions differ. Two texts with
+//!   the same `comparable` form are the same content.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// True for every character that counts as layout rather than content:
+/// ASCII and Unicode whitespace, NBSP, the ideographic space U+3000, and
+/// zero-width characters that editors paste in by accident.
+pub fn is_space(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00A0}'
+                | '\u{3000}'
+                | '\u{200B}'
+                | '\u{200C}'
+                | '\u{200D}'
+                | '\u{2060}'
+                | '\u{FEFF}'
+        )
+}
+
+/// The manifest's comparison form: NFKC, then every whitespace character removed.
+pub fn comparable(s: &str) -> String {
+    s.nfkc().filter(|c| !is_space(*c)).collect()
+}
+
+/// Text as a reader should see it: whitespace runs collapsed to one ASCII
+/// space, and dropped entirely where it separates CJK characters (Chinese
+/// has no spaces between words; a space there is only layout).
+pub fn display(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for c in s.chars() {
+        if is_space(c) {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            let prev = out.chars().next_back();
+            if !(prev.is_some_and(is_cjk_like) || is_cjk_like(c)) {
+                out.push(' ');
+            }
+            pending_space = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// CJK ideographs and the full-width punctuation that surrounds them.
+pub fn is_cjk_like(c: char) -> bool {
+    matches!(c as u32,
+        0x2E80..=0x2FFF      // radicals
+        | 0x3000..=0x303F    // CJK symbols and punctuation
+        | 0x3040..=0x30FF    // kana
+        | 0x3400..=0x4DBF    // ext A
+        | 0x4E00..=0x9FFF    // unified ideographs
+        | 0xF900..=0xFAFF    // compatibility ideographs
+        | 0xFF00..=0xFFEF    // full-width forms
+        | 0x20000..=0x2FFFF  // ext B..
+        | 0x201C..=0x201D | 0x2018..=0x2019 | 0x2014 | 0x2026 | 0x00B7)
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The first `n` characters of `s` (not bytes: Chinese is multi-byte).
+pub fn prefix_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comparable_folds_width_and_space() {
+        assert_eq!(
+            comparable("1月15日，上海\u{3000} 市\u{a0}2025"),
+            "1月15日,上海市2025"
+        );
+        assert_ne!(comparable("起数和伤亡人数"), comparable("起数和死亡人数"));
+    }
+
+    #[test]
+    fn display_drops_space_between_cjk_but_keeps_latin() {
+        assert_eq!(
+            display("  会议\u{3000}指出 ，\n要 hello   world 2025 年 "),
+            "会议指出，要hello world 2025年"
+        );
+    }
+
+    #[test]
+    fn escape_and_prefix() {
+        assert_eq!(
+            escape_html("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+        assert_eq!(prefix_chars("坚持稳中求进", 3), "坚持稳");
+        assert_eq!(prefix_chars("ab", 5), "ab");
+    }
+}
