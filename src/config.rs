@@ -1,11 +1,24 @@
 //! `sources.toml`: what to watch and how. Loading validates everything up
 //! front — unknown keys, duplicate ids, URLs, CSS selectors, regexes, e-mail
-//! addresses — and names file, line, column and field in every error, so that
-//! `bulletin-watch sources validate` can be run before a deploy.
+//! addresses, durations — and names file, line, column and field in every
+//! error, so that `bulletin-watch sources validate` can be run before a deploy
+//! and a daemon reload can refuse a broken file while keeping the old one.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+use url::Url;
+
+use crate::extract::ExtractOptions;
 
 /// Resolved `[mail]` settings (the password already read from its
 /// environment variable or file; never stored in the TOML itself).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct MailConfig {
     pub from: String,
     pub to: Vec<String>,
@@ -13,4 +26,883 @@ pub struct MailConfig {
     pub smtp_url: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
+}
+
+impl fmt::Debug for MailConfig {
+    // Hand-written so that the password can never reach a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailConfig")
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("smtp_url", &self.smtp_url)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// The seven geographic regions used to group provinces in the compilation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Region {
+    #[serde(rename = "华东")]
+    EastChina,
+    #[serde(rename = "华北")]
+    NorthChina,
+    #[serde(rename = "华中")]
+    CentralChina,
+    #[serde(rename = "华南")]
+    SouthChina,
+    #[serde(rename = "西南")]
+    Southwest,
+    #[serde(rename = "西北")]
+    Northwest,
+    #[serde(rename = "东北")]
+    Northeast,
+}
+
+impl Region {
+    pub const ALL: [Region; 7] = [
+        Region::EastChina,
+        Region::NorthChina,
+        Region::CentralChina,
+        Region::SouthChina,
+        Region::Southwest,
+        Region::Northwest,
+        Region::Northeast,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Region::EastChina => "华东",
+            Region::NorthChina => "华北",
+            Region::CentralChina => "华中",
+            Region::SouthChina => "华南",
+            Region::Southwest => "西南",
+            Region::Northwest => "西北",
+            Region::Northeast => "东北",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Region> {
+        Region::ALL.into_iter().find(|r| r.name() == s)
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// One article page, watched for edits.
+    Article,
+    /// A column/listing page where new deployments appear.
+    Listing,
+}
+
+/// Global settings (`[settings]`), every key optional.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub store: PathBuf,
+    pub user_agent: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_body_bytes: u64,
+    pub max_redirects: usize,
+    pub retries: u32,
+    pub concurrency: usize,
+    pub host_concurrency: usize,
+    pub host_interval: Duration,
+    pub failure_threshold: u32,
+    pub alert_on_first: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            store: PathBuf::from("store"),
+            user_agent: format!(
+                "bulletin-watch/{} (+change monitor; polite, conditional GET)",
+                env!("CARGO_PKG_VERSION")
+            ),
+            interval: Duration::from_secs(30 * 60),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_body_bytes: 5 * 1024 * 1024,
+            max_redirects: 5,
+            retries: 2,
+            concurrency: 8,
+            host_concurrency: 1,
+            host_interval: Duration::from_millis(1500),
+            failure_threshold: 5,
+            alert_on_first: false,
+        }
+    }
+}
+
+/// Per-host politeness override (`[hosts."name"]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPolicy {
+    pub concurrency: usize,
+    pub interval: Duration,
+}
+
+/// One configured source, validated.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub id: String,
+    pub name: String,
+    pub province: String,
+    pub region: Region,
+    pub url: Url,
+    pub kind: SourceKind,
+    pub extract: ExtractOptions,
+    pub interval: Duration,
+    pub recipients: Vec<String>,
+    pub link_pattern: Option<Regex>,
+    pub allowed_hosts: Vec<String>,
+    pub ignore: Vec<Regex>,
+    pub alert_on_first: bool,
+}
+
+impl Source {
+    /// Whether `url` may be fetched on behalf of this source: its own host,
+    /// or one listed in `allowed_hosts`.
+    pub fn host_allowed(&self, url: &Url) -> bool {
+        match url.host_str() {
+            Some(h) => {
+                self.url.host_str() == Some(h)
+                    && self.url.port_or_known_default() == url.port_or_known_default()
+                    || self.allowed_hosts.iter().any(|a| a.eq_ignore_ascii_case(h))
+            }
+            None => false,
+        }
+    }
+}
+
+/// A loaded, validated `sources.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub settings: Settings,
+    pub mail: MailConfig,
+    pub hosts: BTreeMap<String, HostPolicy>,
+    pub sources: Vec<Source>,
+}
+
+impl Config {
+    pub fn source(&self, id: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+
+    /// The politeness policy for a host: its `[hosts]` entry or the defaults.
+    pub fn host_policy(&self, host: &str) -> HostPolicy {
+        self.hosts.get(host).cloned().unwrap_or(HostPolicy {
+            concurrency: self.settings.host_concurrency,
+            interval: self.settings.host_interval,
+        })
+    }
+}
+
+/// One problem in a configuration file, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    pub column: usize,
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render_problems(path, problems))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+fn render_problems(path: &Path, problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| {
+            format!(
+                "{}:{}:{}: {}: {}",
+                path.display(),
+                p.line,
+                p.column,
+                p.field,
+                p.message
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+// ----- the file as written -------------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    settings: RawSettings,
+    mail: Option<RawMail>,
+    #[serde(default)]
+    hosts: BTreeMap<String, Spanned<RawHost>>,
+    #[serde(default, rename = "source")]
+    sources: Vec<Spanned<RawSource>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    store: Option<String>,
+    user_agent: Option<String>,
+    interval: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<String>>,
+    max_body_bytes: Option<Spanned<u64>>,
+    max_redirects: Option<usize>,
+    retries: Option<u32>,
+    concurrency: Option<Spanned<usize>>,
+    host_concurrency: Option<Spanned<usize>>,
+    host_interval: Option<Spanned<String>>,
+    failure_threshold: Option<Spanned<u32>>,
+    alert_on_first: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMail {
+    from: Option<Spanned<String>>,
+    #[serde(default)]
+    to: Vec<Spanned<String>>,
+    smtp_url: Option<Spanned<String>>,
+    username: Option<String>,
+    password_env: Option<Spanned<String>>,
+    password_file: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHost {
+    concurrency: Option<usize>,
+    interval: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    id: Spanned<String>,
+    name: Option<String>,
+    province: String,
+    region: Spanned<String>,
+    url: Spanned<String>,
+    kind: SourceKind,
+    content: Option<Spanned<String>>,
+    title: Option<Spanned<String>>,
+    date: Option<Spanned<String>>,
+    encoding: Option<Spanned<String>>,
+    interval: Option<Spanned<String>>,
+    #[serde(default)]
+    recipients: Vec<Spanned<String>>,
+    link_pattern: Option<Spanned<String>>,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+    #[serde(default)]
+    ignore: Vec<Spanned<String>>,
+    alert_on_first: Option<bool>,
+}
+
+// ----- loading ---------------------------------------------------------------
+
+/// Reads and validates a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Validates configuration text; `path` is used for messages and to resolve
+/// a relative `store` and `password_file` against the file's folder.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let mut v = Validator {
+        text,
+        problems: Vec::new(),
+    };
+    let raw: RawFile = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let field = field_at(text, span.start);
+            v.push(span.start, &field, e.message().trim().to_string());
+            return Err(v.into_error(path));
+        }
+    };
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let settings = v.settings(&raw.settings, &base_dir);
+    let mail = raw
+        .mail
+        .as_ref()
+        .map(|m| v.mail(m, &base_dir))
+        .unwrap_or_default();
+    let mut hosts = BTreeMap::new();
+    for (name, h) in &raw.hosts {
+        let interval = h
+            .get_ref()
+            .interval
+            .as_ref()
+            .and_then(|i| v.duration(i, &format!("hosts.\"{name}\".interval")))
+            .unwrap_or(settings.host_interval);
+        let concurrency = h.get_ref().concurrency.unwrap_or(settings.host_concurrency);
+        if concurrency == 0 {
+            v.push(
+                h.span().start,
+                &format!("hosts.\"{name}\".concurrency"),
+                "must be at least 1".into(),
+            );
+        }
+        hosts.insert(
+            name.to_ascii_lowercase(),
+            HostPolicy {
+                concurrency,
+                interval,
+            },
+        );
+    }
+    let mut seen = HashSet::new();
+    let mut sources = Vec::new();
+    for (i, s) in raw.sources.iter().enumerate() {
+        if let Some(src) = v.source(i, s, &settings, &mut seen) {
+            sources.push(src);
+        }
+    }
+    if !v.problems.is_empty() {
+        return Err(v.into_error(path));
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        settings,
+        mail,
+        hosts,
+        sources,
+    })
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn push(&mut self, offset: usize, field: &str, message: String) {
+        let (line, column) = line_col(self.text, offset);
+        self.problems.push(Problem {
+            line,
+            column,
+            field: field.to_string(),
+            message,
+        });
+    }
+
+    fn into_error(mut self, path: &Path) -> ConfigError {
+        self.problems.sort_by_key(|p| (p.line, p.column));
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            problems: self.problems,
+        }
+    }
+
+    fn duration(&mut self, s: &Spanned<String>, field: &str) -> Option<Duration> {
+        match humantime::parse_duration(s.get_ref().trim()) {
+            Ok(d) if d.is_zero() => {
+                self.push(s.span().start, field, "must be longer than zero".into());
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.push(
+                    s.span().start,
+                    field,
+                    format!(
+                        "invalid duration {:?} ({e}); write e.g. \"30m\", \"2s\", \"1h 30m\"",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn positive<T: Copy + PartialOrd + Default + fmt::Display>(
+        &mut self,
+        s: &Option<Spanned<T>>,
+        field: &str,
+    ) -> Option<T> {
+        let s = s.as_ref()?;
+        if *s.get_ref() <= T::default() {
+            self.push(
+                s.span().start,
+                field,
+                format!("must be greater than zero, got {}", s.get_ref()),
+            );
+            return None;
+        }
+        Some(*s.get_ref())
+    }
+
+    fn settings(&mut self, raw: &RawSettings, base_dir: &Path) -> Settings {
+        let d = Settings::default();
+        let dur = |v: &mut Self, s: &Option<Spanned<String>>, f: &str, def: Duration| {
+            s.as_ref().and_then(|s| v.duration(s, f)).unwrap_or(def)
+        };
+        Settings {
+            store: raw
+                .store
+                .as_ref()
+                .map(|s| base_dir.join(s))
+                .unwrap_or_else(|| base_dir.join(&d.store)),
+            user_agent: raw.user_agent.clone().unwrap_or(d.user_agent),
+            interval: dur(self, &raw.interval, "settings.interval", d.interval),
+            timeout: dur(self, &raw.timeout, "settings.timeout", d.timeout),
+            connect_timeout: dur(
+                self,
+                &raw.connect_timeout,
+                "settings.connect_timeout",
+                d.connect_timeout,
+            ),
+            max_body_bytes: self
+                .positive(&raw.max_body_bytes, "settings.max_body_bytes")
+                .unwrap_or(d.max_body_bytes),
+            max_redirects: raw.max_redirects.unwrap_or(d.max_redirects),
+            retries: raw.retries.unwrap_or(d.retries),
+            concurrency: self
+                .positive(&raw.concurrency, "settings.concurrency")
+                .unwrap_or(d.concurrency),
+            host_concurrency: self
+                .positive(&raw.host_concurrency, "settings.host_concurrency")
+                .unwrap_or(d.host_concurrency),
+            host_interval: dur(
+                self,
+                &raw.host_interval,
+                "settings.host_interval",
+                d.host_interval,
+            ),
+            failure_threshold: self
+                .positive(&raw.failure_threshold, "settings.failure_threshold")
+                .unwrap_or(d.failure_threshold),
+            alert_on_first: raw.alert_on_first.unwrap_or(d.alert_on_first),
+        }
+    }
+
+    fn address(&mut self, s: &Spanned<String>, field: &str) -> Option<String> {
+        let a = s.get_ref().trim();
+        match a.parse::<lettre::Address>() {
+            Ok(_) => Some(a.to_string()),
+            Err(e) => {
+                self.push(
+                    s.span().start,
+                    field,
+                    format!("invalid e-mail address {a:?}: {e}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn mail(&mut self, raw: &RawMail, base_dir: &Path) -> MailConfig {
+        let from = match &raw.from {
+            Some(f) => self.address(f, "mail.from").unwrap_or_default(),
+            None => "bulletin-watch@localhost".to_string(),
+        };
+        let to = raw
+            .to
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| self.address(a, &format!("mail.to[{i}]")))
+            .collect();
+        let smtp_url = raw.smtp_url.as_ref().and_then(|u| {
+            let s = u.get_ref().trim();
+            match Url::parse(s) {
+                Ok(p) if matches!(p.scheme(), "smtp" | "smtps") && p.host_str().is_some() => Some(s.to_string()),
+                Ok(_) => {
+                    self.push(
+                        u.span().start,
+                        "mail.smtp_url",
+                        format!("{s:?} is not an SMTP URL; write smtp://host:port, smtps://host or smtp://host:587?tls=required"),
+                    );
+                    None
+                }
+                Err(e) => {
+                    self.push(u.span().start, "mail.smtp_url", format!("invalid URL {s:?}: {e}"));
+                    None
+                }
+            }
+        });
+        if let Some(u) = &smtp_url {
+            if Url::parse(u).is_ok_and(|p| p.password().is_some()) {
+                self.push(
+                    raw.smtp_url.as_ref().map_or(0, |s| s.span().start),
+                    "mail.smtp_url",
+                    "must not contain a password; use password_env or password_file".into(),
+                );
+            }
+        }
+        let password = match (&raw.password_env, &raw.password_file) {
+            (Some(_), Some(f)) => {
+                self.push(
+                    f.span().start,
+                    "mail.password_file",
+                    "set either password_env or password_file, not both".into(),
+                );
+                None
+            }
+            (Some(var), None) => match std::env::var(var.get_ref()) {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    self.push(
+                        var.span().start,
+                        "mail.password_env",
+                        format!("environment variable {} is not set", var.get_ref()),
+                    );
+                    None
+                }
+            },
+            (None, Some(file)) => {
+                let p = base_dir.join(file.get_ref());
+                match std::fs::read_to_string(&p) {
+                    Ok(s) => Some(s.trim_end_matches(['\r', '\n']).to_string()),
+                    Err(e) => {
+                        self.push(
+                            file.span().start,
+                            "mail.password_file",
+                            format!("cannot read {}: {e}", p.display()),
+                        );
+                        None
+                    }
+                }
+            }
+            (None, None) => None,
+        };
+        MailConfig {
+            from,
+            to,
+            smtp_url,
+            username: raw.username.clone(),
+            password,
+        }
+    }
+
+    fn selector(&mut self, s: &Option<Spanned<String>>, field: &str) -> Option<String> {
+        let s = s.as_ref()?;
+        match scraper::Selector::parse(s.get_ref()) {
+            Ok(_) => Some(s.get_ref().clone()),
+            Err(e) => {
+                self.push(
+                    s.span().start,
+                    field,
+                    format!("invalid CSS selector {:?}: {e}", s.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    fn regex(&mut self, s: &Spanned<String>, field: &str) -> Option<Regex> {
+        match Regex::new(s.get_ref()) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                let msg = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                self.push(
+                    s.span().start,
+                    field,
+                    format!("invalid regex {:?}: {msg}", s.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    fn source(
+        &mut self,
+        i: usize,
+        spanned: &Spanned<RawSource>,
+        settings: &Settings,
+        seen: &mut HashSet<String>,
+    ) -> Option<Source> {
+        let raw = spanned.get_ref();
+        let before = self.problems.len();
+        let id = raw.id.get_ref().trim().to_string();
+        let f = |name: &str| format!("source[{i}].{name}");
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            self.push(
+                raw.id.span().start,
+                &f("id"),
+                format!("{id:?} is not a valid id: use ASCII letters, digits, '-', '_' or '.'"),
+            );
+        } else if !seen.insert(id.clone()) {
+            self.push(
+                raw.id.span().start,
+                &f("id"),
+                format!("duplicate id {id:?}"),
+            );
+        }
+        let region = Region::parse(raw.region.get_ref().trim());
+        if region.is_none() {
+            self.push(
+                raw.region.span().start,
+                &f("region"),
+                format!(
+                    "unknown region {:?}; expected one of {}",
+                    raw.region.get_ref(),
+                    Region::ALL.map(Region::name).join(" ")
+                ),
+            );
+        }
+        let url = match Url::parse(raw.url.get_ref().trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
+            Ok(u) => {
+                self.push(
+                    raw.url.span().start,
+                    &f("url"),
+                    format!("{:?}: only http(s) URLs can be watched", u.as_str()),
+                );
+                None
+            }
+            Err(e) => {
+                self.push(
+                    raw.url.span().start,
+                    &f("url"),
+                    format!("invalid URL {:?}: {e}", raw.url.get_ref()),
+                );
+                None
+            }
+        };
+        let extract = ExtractOptions {
+            content: self.selector(&raw.content, &f("content")),
+            title: self.selector(&raw.title, &f("title")),
+            date: self.selector(&raw.date, &f("date")),
+            encoding: raw.encoding.as_ref().and_then(|e| {
+                if encoding_rs::Encoding::for_label(e.get_ref().trim().as_bytes()).is_some() {
+                    Some(e.get_ref().trim().to_string())
+                } else {
+                    self.push(
+                        e.span().start,
+                        &f("encoding"),
+                        format!("unknown encoding {:?}", e.get_ref()),
+                    );
+                    None
+                }
+            }),
+        };
+        let interval = raw
+            .interval
+            .as_ref()
+            .and_then(|d| self.duration(d, &f("interval")))
+            .unwrap_or(settings.interval);
+        let recipients = raw
+            .recipients
+            .iter()
+            .enumerate()
+            .filter_map(|(j, a)| self.address(a, &f(&format!("recipients[{j}]"))))
+            .collect();
+        let link_pattern = raw
+            .link_pattern
+            .as_ref()
+            .and_then(|p| self.regex(p, &f("link_pattern")));
+        match (raw.kind, &raw.link_pattern) {
+            (SourceKind::Listing, None) => self.push(
+                spanned.span().start,
+                &f("link_pattern"),
+                format!("listing source {id:?} needs a link_pattern (e.g. \"应急管理工作会议\")"),
+            ),
+            (SourceKind::Article, Some(p)) => self.push(
+                p.span().start,
+                &f("link_pattern"),
+                "only listing sources take a link_pattern".into(),
+            ),
+            _ => {}
+        }
+        let ignore = raw
+            .ignore
+            .iter()
+            .enumerate()
+            .filter_map(|(j, r)| self.regex(r, &f(&format!("ignore[{j}]"))))
+            .collect();
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(Source {
+            name: raw.name.clone().unwrap_or_else(|| id.clone()),
+            id,
+            province: raw.province.trim().to_string(),
+            region: region?,
+            url: url?,
+            kind: raw.kind,
+            extract,
+            interval,
+            recipients,
+            link_pattern,
+            allowed_hosts: raw
+                .allowed_hosts
+                .iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .collect(),
+            ignore,
+            alert_on_first: raw.alert_on_first.unwrap_or(settings.alert_on_first),
+        })
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// A best-effort name for the TOML key at `offset`, for syntax errors.
+fn field_at(text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let line_start = text
+        .get(..offset)
+        .and_then(|b| b.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let line = text
+        .get(line_start..)
+        .and_then(|l| l.lines().next())
+        .unwrap_or("");
+    let table = text
+        .get(..line_start)
+        .unwrap_or("")
+        .lines()
+        .rev()
+        .find_map(|l| {
+            let l = l.trim();
+            l.starts_with('[')
+                .then(|| l.trim_matches(['[', ']']).to_string())
+        });
+    let key = line
+        .split('=')
+        .next()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    match (table, key) {
+        (Some(t), Some(k)) => format!("{t}.{k}"),
+        (Some(t), None) => t,
+        (None, Some(k)) => k.to_string(),
+        (None, None) => "(file)".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[settings]
+interval = "2s"
+
+[[source]]
+id = "sh"
+province = "上海市"
+region = "华东"
+url = "http://127.0.0.1:1/shanghai/article.v1.html"
+kind = "article"
+"#;
+
+    fn problems(text: &str) -> Vec<Problem> {
+        match parse(text, Path::new("t/sources.toml")) {
+            Err(ConfigError::Invalid { problems, .. }) => problems,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn good_file_loads_with_defaults() {
+        let c = parse(GOOD, Path::new("t/sources.toml")).unwrap();
+        assert_eq!(c.settings.interval, Duration::from_secs(2));
+        assert_eq!(c.settings.store, Path::new("t/store"));
+        assert_eq!(c.sources[0].region, Region::EastChina);
+        assert_eq!(c.sources[0].interval, Duration::from_secs(2));
+        assert_eq!(c.sources[0].name, "sh");
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_field() {
+        let p =
+            problems(&GOOD.replace("kind = \"article\"", "kind = \"article\"\ncolour = \"red\""));
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].line, 11);
+        assert!(p[0].message.contains("colour"), "{:?}", p[0]);
+    }
+
+    #[test]
+    fn semantic_errors_are_all_reported_with_positions() {
+        let text = format!(
+            "{GOOD}\n[[source]]\nid = \"sh\"\nprovince = \"x\"\nregion = \"火星\"\nurl = \"ftp://x\"\nkind = \"listing\"\nlink_pattern = \"(\"\ncontent = \"div[\"\nrecipients = [\"not-an-address\"]\n"
+        );
+        let p = problems(&text);
+        let fields: Vec<_> = p.iter().map(|p| p.field.as_str()).collect();
+        for f in [
+            "source[1].id",
+            "source[1].region",
+            "source[1].url",
+            "source[1].link_pattern",
+            "source[1].content",
+            "source[1].recipients[0]",
+        ] {
+            assert!(fields.contains(&f), "{f} missing from {fields:?}");
+        }
+        let dup = p.iter().find(|p| p.field == "source[1].id").unwrap();
+        assert_eq!(dup.line, 13);
+        assert!(dup.message.contains("duplicate"));
+    }
+
+    #[test]
+    fn bad_duration_and_syntax() {
+        let p = problems(&GOOD.replace("\"2s\"", "\"soon\""));
+        assert_eq!((p[0].line, p[0].field.as_str()), (3, "settings.interval"));
+        let p = problems("[settings\ninterval = 1");
+        assert_eq!(p[0].line, 1);
+    }
+
+    #[test]
+    fn password_comes_from_env_or_file_never_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "s3cret\n").unwrap();
+        let text = format!("{GOOD}\n[mail]\nfrom = \"a@example.org\"\nsmtp_url = \"smtp://127.0.0.1:2525\"\npassword_file = \"pw\"\n");
+        let c = parse(&text, &dir.path().join("sources.toml")).unwrap();
+        assert_eq!(c.mail.password.as_deref(), Some("s3cret"));
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let p = problems(&text.replace(
+            "password_file = \"pw\"",
+            "password_env = \"BW_TEST_UNSET_VAR_XYZ\"",
+        ));
+        assert!(p[0].message.contains("BW_TEST_UNSET_VAR_XYZ"));
+    }
 }
