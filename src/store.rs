@@ -1,1 +1,922 @@
-//! store (work in progress)
+//! The archive: every distinct version of every source, with the raw bytes
+//! as evidence, in an embedded sled database.
+//!
+//! * Blobs (raw bytes and normalised documents) are content-addressed by
+//!   SHA-256 and zstd-compressed, as a delta against the previous version's
+//!   blob where there is one — 100 versions with one-sentence edits cost
+//!   little more than one.
+//! * Each version record carries the hash of its content and of its
+//!   predecessor's record: the history of a source is a hash chain that
+//!   [`crate::audit`] can verify.
+//! * A new version and the alerts it causes are written in one sled
+//!   transaction and flushed before anything acts on them, so a crash can
+//!   lose neither one without the other.
+//! * Per-check bookkeeping (validators, last-checked time, failure counts) is
+//!   written only when it changes in a way that matters, because sled
+//!   reclaims overwritten space late.
+
+use std::path::{Path, PathBuf};
+
+use jiff::civil::Date;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::{Transactional, Tree};
+
+use crate::decode::EncodingSource;
+use crate::extract::Document;
+use crate::fetch::Validators;
+use crate::notify::{AlertKind, Message};
+
+/// Bump when the on-disk layout changes incompatibly.
+const SCHEMA: &str = "1";
+/// Deltas are chained at most this deep before a blob is stored whole, so
+/// reading any version costs a bounded number of decompressions.
+const MAX_DELTA_DEPTH: u8 = 16;
+const ZSTD_LEVEL: i32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "store {path} is in use by another process (is `bulletin-watch run` running?); \
+         stop it, or ask it through its control socket"
+    )]
+    Locked { path: PathBuf },
+    #[error(
+        "cannot open store {path}: {message}\n  recovery: restore the last backup with \
+         `bulletin-watch store restore BACKUP` into a fresh folder, then run `bulletin-watch verify`"
+    )]
+    Open { path: PathBuf, message: String },
+    #[error(
+        "store {path} was written by an incompatible version (schema {found}, expected {SCHEMA})"
+    )]
+    Schema { path: PathBuf, found: String },
+    #[error("store I/O error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store record {key} is unreadable: {message}")]
+    Corrupt { key: String, message: String },
+    #[error("blob {hash} is missing from the store")]
+    MissingBlob { hash: String },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The stored metadata of one version. Every field except `record_hash` is
+/// covered by `record_hash`; `prev_hash` links it to its predecessor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    pub source: String,
+    pub version: u32,
+    pub fetched_at: Timestamp,
+    pub url: String,
+    pub final_url: String,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub byte_len: u64,
+    pub encoding: String,
+    pub encoding_source: EncodingSource,
+    pub title: String,
+    pub published: Option<Date>,
+    pub sections: u32,
+    /// Hash of the content as compared (NFKC, no whitespace): equal
+    /// fingerprints mean "no new version".
+    pub fingerprint: String,
+    /// SHA-256 of the stored document (sections) blob.
+    pub doc_hash: String,
+    /// SHA-256 of the raw response bytes.
+    pub raw_hash: String,
+    /// SHA-256 over `doc_hash` and `raw_hash`: the version's content.
+    pub content_hash: String,
+    /// `record_hash` of the previous version, `None` for version 1.
+    pub prev_hash: Option<String>,
+    #[serde(default)]
+    pub record_hash: String,
+}
+
+impl VersionRecord {
+    /// The hash this record should carry: SHA-256 of its canonical JSON with
+    /// `record_hash` left empty.
+    pub fn compute_record_hash(&self) -> String {
+        let mut copy = self.clone();
+        copy.record_hash = String::new();
+        let json = serde_json::to_vec(&copy).unwrap_or_default();
+        sha256_hex(&json)
+    }
+}
+
+/// `content_hash` from its two parts.
+pub fn content_hash(doc_hash: &str, raw_hash: &str) -> String {
+    sha256_hex(format!("{doc_hash}\n{raw_hash}").as_bytes())
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in digest.iter() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// The comparison fingerprint of a document: what must change for a new
+/// version to be stored. Layout, width and whitespace never count.
+pub fn fingerprint(doc: &Document) -> String {
+    use crate::text::comparable;
+    let mut s = String::new();
+    s.push_str(&comparable(&doc.title));
+    s.push('\u{1}');
+    if let Some(d) = doc.published {
+        s.push_str(&d.to_string());
+    }
+    s.push('\u{1}');
+    s.push_str(&comparable(&doc.preamble));
+    for sec in &doc.sections {
+        s.push('\u{1}');
+        s.push_str(&sec.path_str());
+        s.push('\u{2}');
+        s.push_str(&comparable(&sec.heading));
+        s.push_str(&comparable(&sec.text));
+    }
+    sha256_hex(s.as_bytes())
+}
+
+/// What a check hands the store when a page was fetched and parsed.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub source: String,
+    pub fetched_at: Timestamp,
+    pub url: String,
+    pub final_url: String,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub validators: Validators,
+    pub raw: Vec<u8>,
+    pub document: Document,
+    pub encoding_source: EncodingSource,
+}
+
+/// The outcome of [`Store::commit_version`].
+#[derive(Debug, Clone)]
+pub enum Commit {
+    /// Same content as the latest version: nothing was written.
+    Unchanged(VersionRecord),
+    /// A new version (and its alerts) were stored and flushed.
+    Stored {
+        record: VersionRecord,
+        previous: Option<VersionRecord>,
+    },
+}
+
+/// Delivery state of an alert in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+}
+
+/// One alert, from the moment it is decided until it is delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// Stable key, e.g. `changed/jiangsu/v3`: the same event can never be
+    /// queued twice.
+    pub key: String,
+    pub kind: AlertKind,
+    pub source: String,
+    pub version: Option<u32>,
+    pub created_at: Timestamp,
+    pub message: Message,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub next_attempt: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+}
+
+impl OutboxEntry {
+    pub fn new(
+        key: String,
+        kind: AlertKind,
+        source: &str,
+        version: Option<u32>,
+        message: Message,
+    ) -> Self {
+        let now = Timestamp::now();
+        OutboxEntry {
+            key,
+            kind,
+            source: source.to_string(),
+            version,
+            created_at: now,
+            message,
+            state: DeliveryState::Pending,
+            attempts: 0,
+            last_error: None,
+            next_attempt: now,
+            delivered_at: None,
+        }
+    }
+}
+
+/// An article found on a listing page and tracked from then on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracked {
+    pub id: String,
+    pub url: String,
+    pub title: String,
+    /// The listing source it was discovered on.
+    pub listing: String,
+    pub discovered_at: Timestamp,
+}
+
+/// Per-source fetch bookkeeping.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchState {
+    pub validators: Validators,
+    pub last_checked: Option<Timestamp>,
+    pub last_success: Option<Timestamp>,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    /// Whether a `failing` alert went out for the current failure streak.
+    pub failing_alerted: bool,
+    /// Number of failure streaks that were alerted (keys the alerts).
+    pub failing_episodes: u32,
+}
+
+/// The embedded database and its trees.
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    meta: Tree,
+    blobs: Tree,
+    versions: Tree,
+    outbox: Tree,
+    state: Tree,
+    tracked: Tree,
+    seen: Tree,
+    instance: String,
+}
+
+fn version_key(source: &str, version: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(source.len() + 5);
+    k.extend_from_slice(source.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+fn source_prefix(source: &str) -> Vec<u8> {
+    let mut k = source.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+fn seen_key(listing: &str, url: &str) -> Vec<u8> {
+    let mut k = source_prefix(listing);
+    k.extend_from_slice(url.as_bytes());
+    k
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).replace('\0', "/"),
+        message: e.to_string(),
+    })
+}
+
+fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("store records always serialise")
+}
+
+impl Store {
+    /// Opens (or creates) the store folder. A folder held by another process
+    /// is reported as such at once, never waited on.
+    pub fn open(path: &Path) -> Result<Store> {
+        create_private_dir(path)?;
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(32 * 1024 * 1024)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| {
+                let message = e.to_string();
+                if message.contains("could not acquire lock") || message.contains("WouldBlock") {
+                    StoreError::Locked {
+                        path: path.to_path_buf(),
+                    }
+                } else {
+                    StoreError::Open {
+                        path: path.to_path_buf(),
+                        message,
+                    }
+                }
+            })?;
+        restrict_permissions(path);
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema")? {
+            Some(v) if v.as_ref() != SCHEMA.as_bytes() => {
+                return Err(StoreError::Schema {
+                    path: path.to_path_buf(),
+                    found: String::from_utf8_lossy(&v).into_owned(),
+                })
+            }
+            Some(_) => {}
+            None => {
+                meta.insert("schema", SCHEMA)?;
+            }
+        }
+        let instance = match meta.get("instance")? {
+            Some(v) => String::from_utf8_lossy(&v).into_owned(),
+            None => {
+                let id = format!("{:016x}", fastrand::u64(..));
+                meta.insert("instance", id.as_bytes())?;
+                id
+            }
+        };
+        Ok(Store {
+            path: path.to_path_buf(),
+            blobs: db.open_tree("blobs")?,
+            versions: db.open_tree("versions")?,
+            outbox: db.open_tree("outbox")?,
+            state: db.open_tree("state")?,
+            tracked: db.open_tree("tracked")?,
+            seen: db.open_tree("seen")?,
+            meta,
+            db,
+            instance,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A random id of this store, used to make Message-IDs globally unique.
+    pub fn instance_id(&self) -> &str {
+        &self.instance
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    // ----- versions ---------------------------------------------------------
+
+    pub fn latest(&self, source: &str) -> Result<Option<VersionRecord>> {
+        match self.versions.scan_prefix(source_prefix(source)).next_back() {
+            Some(kv) => {
+                let (k, v) = kv?;
+                Ok(Some(decode_json(&k, &v)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub fn version(&self, source: &str, version: u32) -> Result<Option<VersionRecord>> {
+        let k = version_key(source, version);
+        self.versions
+            .get(&k)?
+            .map(|v| decode_json(&k, &v))
+            .transpose()
+    }
+
+    /// All versions of a source, oldest first.
+    pub fn versions(&self, source: &str) -> Result<Vec<VersionRecord>> {
+        self.versions
+            .scan_prefix(source_prefix(source))
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode_json(&k, &v)
+            })
+            .collect()
+    }
+
+    /// Every source id that has at least one version, sorted.
+    pub fn source_ids(&self) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = Vec::new();
+        for kv in self.versions.iter() {
+            let (k, _) = kv?;
+            let id = k.split(|b| *b == 0).next().unwrap_or_default();
+            let id = String::from_utf8_lossy(id).into_owned();
+            if ids.last() != Some(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The raw response bytes of a version, exactly as fetched.
+    pub fn raw(&self, rec: &VersionRecord) -> Result<Vec<u8>> {
+        self.blob(&rec.raw_hash)
+    }
+
+    /// The normalised document of a version.
+    pub fn document(&self, rec: &VersionRecord) -> Result<Document> {
+        let bytes = self.blob(&rec.doc_hash)?;
+        decode_json(rec.doc_hash.as_bytes(), &bytes)
+    }
+
+    /// Stores `new` as the next version of its source unless its content
+    /// equals the latest version's, together with the alerts that `alerts`
+    /// builds for it (called only when a version is actually stored, with
+    /// the new record and its predecessor). Flushed before returning.
+    pub fn commit_version(
+        &self,
+        new: &NewVersion,
+        alerts: impl Fn(&VersionRecord, Option<&VersionRecord>) -> Vec<OutboxEntry>,
+    ) -> Result<Commit> {
+        let previous = self.latest(&new.source)?;
+        let fp = fingerprint(&new.document);
+        if let Some(prev) = &previous {
+            if prev.fingerprint == fp {
+                return Ok(Commit::Unchanged(prev.clone()));
+            }
+        }
+        let doc_json = to_json(&new.document);
+        let doc_hash = sha256_hex(&doc_json);
+        let raw_hash = sha256_hex(&new.raw);
+        let doc_blob =
+            self.encode_blob(&doc_json, previous.as_ref().map(|p| p.doc_hash.as_str()))?;
+        let raw_blob =
+            self.encode_blob(&new.raw, previous.as_ref().map(|p| p.raw_hash.as_str()))?;
+        let mut record = VersionRecord {
+            source: new.source.clone(),
+            version: previous.as_ref().map_or(1, |p| p.version + 1),
+            fetched_at: new.fetched_at,
+            url: new.url.clone(),
+            final_url: new.final_url.clone(),
+            status: new.status,
+            content_type: new.content_type.clone(),
+            etag: new.validators.etag.clone(),
+            last_modified: new.validators.last_modified.clone(),
+            byte_len: new.raw.len() as u64,
+            encoding: new.document.encoding.clone(),
+            encoding_source: new.encoding_source,
+            title: new.document.title.clone(),
+            published: new.document.published,
+            sections: new.document.sections.len() as u32,
+            fingerprint: fp,
+            content_hash: content_hash(&doc_hash, &raw_hash),
+            doc_hash,
+            raw_hash,
+            prev_hash: previous.as_ref().map(|p| p.record_hash.clone()),
+            record_hash: String::new(),
+        };
+        record.record_hash = record.compute_record_hash();
+        let entries = alerts(&record, previous.as_ref());
+        let key = version_key(&record.source, record.version);
+        let record_json = to_json(&record);
+        let expected_prev = previous.as_ref().map(|p| version_key(&p.source, p.version));
+        let result = (&self.blobs, &self.versions, &self.outbox).transaction(|(b, v, o)| {
+            // Another writer (there is none, but the check is cheap) must not
+            // have appended meanwhile, or the chain would fork.
+            if v.get(&key)?.is_some() {
+                return Err(ConflictableTransactionError::Abort(()));
+            }
+            if let Some(pk) = &expected_prev {
+                if v.get(pk)?.is_none() {
+                    return Err(ConflictableTransactionError::Abort(()));
+                }
+            }
+            b.insert(record.doc_hash.as_bytes(), doc_blob.as_slice())?;
+            b.insert(record.raw_hash.as_bytes(), raw_blob.as_slice())?;
+            v.insert(key.as_slice(), record_json.as_slice())?;
+            for e in &entries {
+                if o.get(e.key.as_bytes())?.is_none() {
+                    o.insert(e.key.as_bytes(), to_json(e))?;
+                }
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => {}
+            Err(TransactionError::Abort(())) => {
+                return Err(StoreError::Corrupt {
+                    key: String::from_utf8_lossy(&key).replace('\0', "/"),
+                    message: "version already exists (concurrent writer?)".into(),
+                })
+            }
+            Err(TransactionError::Storage(e)) => return Err(e.into()),
+        }
+        self.flush()?;
+        Ok(Commit::Stored { record, previous })
+    }
+
+    // ----- blobs ------------------------------------------------------------
+
+    /// Compresses `bytes`, as a zstd delta against blob `base` when that
+    /// exists and the delta chain is not too deep yet.
+    fn encode_blob(&self, bytes: &[u8], base: Option<&str>) -> Result<Vec<u8>> {
+        let hash = sha256_hex(bytes);
+        if let Some(existing) = self.blobs.get(hash.as_bytes())? {
+            return Ok(existing.to_vec());
+        }
+        if let Some(base_hash) = base {
+            if let Some(base_blob) = self.blobs.get(base_hash.as_bytes())? {
+                let depth = blob_depth(&base_blob);
+                if depth < MAX_DELTA_DEPTH {
+                    let base_bytes = self.blob(base_hash)?;
+                    let mut c = zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, &base_bytes)?;
+                    let data = c.compress(bytes)?;
+                    let mut out = Vec::with_capacity(data.len() + 74);
+                    out.push(1);
+                    out.push(depth + 1);
+                    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+                    out.extend_from_slice(base_hash.as_bytes());
+                    out.extend_from_slice(&data);
+                    return Ok(out);
+                }
+            }
+        }
+        let data = zstd::bulk::compress(bytes, ZSTD_LEVEL)?;
+        let mut out = Vec::with_capacity(data.len() + 10);
+        out.push(0);
+        out.push(0);
+        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        out.extend_from_slice(&data);
+        Ok(out)
+    }
+
+    /// A blob's original bytes. The result is not checked against `hash`
+    /// here; [`crate::audit::verify`] does that.
+    pub fn blob(&self, hash: &str) -> Result<Vec<u8>> {
+        let mut chain = Vec::new();
+        let mut cur = hash.to_string();
+        // Walk down to a full blob, then decompress back up.
+        loop {
+            let blob = self
+                .blobs
+                .get(cur.as_bytes())?
+                .ok_or_else(|| StoreError::MissingBlob { hash: cur.clone() })?;
+            let corrupt = |m: &str| StoreError::Corrupt {
+                key: format!("blob {cur}"),
+                message: m.to_string(),
+            };
+            if blob.len() < 10 || chain.len() > MAX_DELTA_DEPTH as usize + 1 {
+                return Err(corrupt("truncated blob or delta chain too deep"));
+            }
+            match blob[0] {
+                0 => {
+                    chain.push(blob);
+                    break;
+                }
+                1 if blob.len() >= 74 => {
+                    let base = String::from_utf8_lossy(&blob[10..74]).into_owned();
+                    chain.push(blob);
+                    cur = base;
+                }
+                _ => return Err(corrupt("unknown blob format")),
+            }
+        }
+        let mut bytes: Vec<u8> = Vec::new();
+        for (i, blob) in chain.iter().rev().enumerate() {
+            let len = u64::from_le_bytes(blob[2..10].try_into().unwrap_or_default()) as usize;
+            let corrupt = |e: std::io::Error| StoreError::Corrupt {
+                key: "blob".into(),
+                message: format!("cannot decompress: {e}"),
+            };
+            bytes = if i == 0 {
+                zstd::bulk::decompress(&blob[10..], len).map_err(corrupt)?
+            } else {
+                let mut d = zstd::bulk::Decompressor::with_dictionary(&bytes)?;
+                d.decompress(&blob[74..], len).map_err(corrupt)?
+            };
+        }
+        Ok(bytes)
+    }
+
+    /// Bytes the blob tree uses for `hash` as stored (compressed), for reports.
+    pub fn blob_stored_len(&self, hash: &str) -> Result<Option<usize>> {
+        Ok(self.blobs.get(hash.as_bytes())?.map(|b| b.len()))
+    }
+
+    // ----- fetch state ------------------------------------------------------
+
+    pub fn fetch_state(&self, source: &str) -> Result<FetchState> {
+        Ok(self
+            .state
+            .get(source.as_bytes())?
+            .map(|v| decode_json(source.as_bytes(), &v))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// Writes the fetch state only when it differs from what is stored in
+    /// something other than `last_checked`, or when the stored check time is
+    /// more than `refresh` old: an unchanged check must not rewrite sled.
+    pub fn put_fetch_state(
+        &self,
+        source: &str,
+        state: &FetchState,
+        refresh: std::time::Duration,
+    ) -> Result<bool> {
+        let old = self.fetch_state(source)?;
+        let mut old_cmp = old.clone();
+        old_cmp.last_checked = state.last_checked;
+        old_cmp.last_success = state.last_success;
+        let stale = match (old.last_checked, state.last_checked) {
+            (Some(o), Some(n)) => n.duration_since(o).as_secs_f64() >= refresh.as_secs_f64(),
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if old_cmp == *state && !stale {
+            return Ok(false);
+        }
+        self.state.insert(source.as_bytes(), to_json(state))?;
+        Ok(true)
+    }
+
+    // ----- discovery ----------------------------------------------------------
+
+    /// Whether a listing link was seen before.
+    pub fn seen(&self, listing: &str, url: &str) -> Result<bool> {
+        Ok(self.seen.contains_key(seen_key(listing, url))?)
+    }
+
+    /// Marks listing links as seen without tracking them (the links present
+    /// at a listing's first check, or links that do not match its pattern).
+    pub fn mark_seen(&self, listing: &str, urls: &[String]) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for u in urls {
+            batch.insert(
+                seen_key(listing, u),
+                Timestamp::now().to_string().as_bytes(),
+            );
+        }
+        self.seen.apply_batch(batch)?;
+        self.flush()
+    }
+
+    /// Records a newly discovered article: tracked from now on, its link seen.
+    pub fn track(&self, t: &Tracked) -> Result<()> {
+        (&self.tracked, &self.seen)
+            .transaction(|(tr, se)| {
+                tr.insert(t.id.as_bytes(), to_json(t))?;
+                se.insert(
+                    seen_key(&t.listing, &t.url),
+                    t.discovered_at.to_string().as_bytes(),
+                )?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => StoreError::Sled(e),
+                TransactionError::Abort(()) => StoreError::Corrupt {
+                    key: t.id.clone(),
+                    message: "aborted".into(),
+                },
+            })?;
+        self.flush()
+    }
+
+    /// Every article discovered on listings, in id order.
+    pub fn tracked(&self) -> Result<Vec<Tracked>> {
+        self.tracked
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode_json(&k, &v)
+            })
+            .collect()
+    }
+
+    // ----- outbox ---------------------------------------------------------------
+
+    /// Queues alerts that are not tied to a version (failing/recovered).
+    pub fn enqueue(&self, entry: &OutboxEntry) -> Result<bool> {
+        let inserted = self
+            .outbox
+            .compare_and_swap(
+                entry.key.as_bytes(),
+                None as Option<&[u8]>,
+                Some(to_json(entry)),
+            )?
+            .is_ok();
+        self.flush()?;
+        Ok(inserted)
+    }
+
+    pub fn outbox(&self) -> Result<Vec<OutboxEntry>> {
+        let mut all: Vec<OutboxEntry> = self
+            .outbox
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode_json(&k, &v)
+            })
+            .collect::<Result<_>>()?;
+        all.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.key.cmp(&b.key)));
+        Ok(all)
+    }
+
+    pub fn pending(&self) -> Result<Vec<OutboxEntry>> {
+        Ok(self
+            .outbox()?
+            .into_iter()
+            .filter(|e| e.state == DeliveryState::Pending)
+            .collect())
+    }
+
+    /// Replaces an outbox entry (after a delivery attempt) and flushes, so
+    /// that a delivered alert is durably marked before anything else happens.
+    pub fn update_entry(&self, entry: &OutboxEntry) -> Result<()> {
+        self.outbox.insert(entry.key.as_bytes(), to_json(entry))?;
+        self.flush()
+    }
+
+    // ----- maintenance ------------------------------------------------------------
+
+    /// Size of the store folder on disk, in bytes.
+    pub fn disk_size(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// A consistent export of every tree, for backups and compaction.
+    pub fn export(&self) -> Vec<(Vec<u8>, Vec<u8>, impl Iterator<Item = Vec<Vec<u8>>>)> {
+        self.db.export()
+    }
+
+    /// Loads an export produced by [`Store::export`] into this (empty) store.
+    pub fn import(
+        &self,
+        export: Vec<(Vec<u8>, Vec<u8>, impl Iterator<Item = Vec<Vec<u8>>>)>,
+    ) -> Result<()> {
+        self.db.import(export);
+        self.flush()
+    }
+
+    /// Raw access for the audit module's tamper tests and verification.
+    pub fn trees(&self) -> (&Tree, &Tree) {
+        (&self.versions, &self.blobs)
+    }
+
+    /// Whether the database had to recover from an unclean shutdown.
+    pub fn was_recovered(&self) -> bool {
+        self.db.was_recovered()
+    }
+
+    pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.meta.get(key)?.map(|v| v.to_vec()))
+    }
+}
+
+fn blob_depth(blob: &[u8]) -> u8 {
+    blob.get(1).copied().unwrap_or(MAX_DELTA_DEPTH)
+}
+
+/// Creates the store folder readable by its owner only: it holds evidence
+/// and, in `mail/`, alert messages.
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(path)
+    }
+}
+
+/// sled creates its files with the process umask; tighten them.
+fn restrict_permissions(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let walk = walk_files(path);
+        for p in walk {
+            let mode = if p.is_dir() { 0o700 } else { 0o600 };
+            let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode));
+        }
+    }
+}
+
+fn walk_files(path: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        if let Ok(rd) = std::fs::read_dir(&p) {
+            for e in rd.flatten() {
+                let ep = e.path();
+                if ep.is_dir() {
+                    stack.push(ep.clone());
+                }
+                out.push(ep);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sections::Section;
+
+    fn doc(text: &str) -> Document {
+        Document {
+            title: "标题".into(),
+            published: None,
+            encoding: "UTF-8".into(),
+            preamble: "导语".into(),
+            sections: vec![Section {
+                label: "(一)".into(),
+                raw_label: "（一）".into(),
+                path: vec!["(一)".into()],
+                level: 1,
+                heading: String::new(),
+                text: text.into(),
+            }],
+        }
+    }
+
+    fn new_version(raw: &[u8], d: Document) -> NewVersion {
+        NewVersion {
+            source: "s".into(),
+            fetched_at: Timestamp::now(),
+            url: "http://x/".into(),
+            final_url: "http://x/".into(),
+            status: 200,
+            content_type: None,
+            validators: Validators::default(),
+            raw: raw.to_vec(),
+            document: d,
+            encoding_source: EncodingSource::Header,
+        }
+    }
+
+    #[test]
+    fn versions_chain_dedupe_and_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let page1 = "页面内容".repeat(2000);
+        let c1 = s
+            .commit_version(&new_version(page1.as_bytes(), doc("一二三")), |_, _| vec![])
+            .unwrap();
+        let Commit::Stored { record: r1, .. } = c1 else {
+            panic!("first version not stored")
+        };
+        // Whitespace-only change: same fingerprint, nothing stored.
+        let c = s
+            .commit_version(
+                &new_version(b"other bytes", doc("一 二\u{3000}三")),
+                |_, _| vec![],
+            )
+            .unwrap();
+        assert!(matches!(c, Commit::Unchanged(_)));
+        let page2 = page1.replacen("页面", "页码", 1);
+        let c2 = s
+            .commit_version(&new_version(page2.as_bytes(), doc("一二四")), |_, _| vec![])
+            .unwrap();
+        let Commit::Stored { record: r2, .. } = c2 else {
+            panic!("edit not stored")
+        };
+        assert_eq!(r2.version, 2);
+        assert_eq!(r2.prev_hash.as_deref(), Some(r1.record_hash.as_str()));
+        assert_eq!(r2.record_hash, r2.compute_record_hash());
+        assert_eq!(s.raw(&r2).unwrap(), page2.as_bytes());
+        assert_eq!(s.raw(&r1).unwrap(), page1.as_bytes());
+        assert_eq!(s.document(&r2).unwrap().sections[0].text, "一二四");
+        // The second raw blob is a small delta, not a second copy.
+        let stored = s.blob_stored_len(&r2.raw_hash).unwrap().unwrap();
+        assert!(stored < 200, "delta blob is {stored} bytes");
+        assert_eq!(s.versions("s").unwrap().len(), 2);
+        assert_eq!(s.source_ids().unwrap(), vec!["s".to_string()]);
+    }
+
+    #[test]
+    fn second_open_is_a_clear_lock_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let _s = Store::open(dir.path()).unwrap();
+        match Store::open(dir.path()) {
+            Err(StoreError::Locked { path }) => assert_eq!(path, dir.path()),
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("second open succeeded"),
+        }
+    }
+
+    #[test]
+    fn fetch_state_is_not_rewritten_when_only_time_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let hour = std::time::Duration::from_secs(3600);
+        let mut st = FetchState {
+            last_checked: Some(Timestamp::now()),
+            ..Default::default()
+        };
+        assert!(s.put_fetch_state("a", &st, hour).unwrap());
+        st.last_checked = Some(Timestamp::now());
+        assert!(!s.put_fetch_state("a", &st, hour).unwrap());
+        st.validators.etag = Some("\"x\"".into());
+        assert!(s.put_fetch_state("a", &st, hour).unwrap());
+    }
+}
