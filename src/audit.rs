@@ -1,1 +1,381 @@
-//! audit (work in progress)
+//! Reading the history back: what auditors and scripts see.
+//!
+//! Every read-only command (`history`, `show`, `diff`, `outbox`, `verify`,
+//! `export`, `compile`) renders its output here, as a string, from a
+//! [`Store`]. The CLI prints it when it can open the store itself, and the
+//! daemon's control socket returns the very same string when the daemon holds
+//! the store — so both paths print exactly the same thing.
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use crate::diff::{self, ChangeKind, DocDiff, Span};
+use crate::extract::Document;
+use crate::store::{DeliveryState, Store, StoreError, VersionRecord};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no source {0:?} in the store (see `bulletin-watch history` for known ids)")]
+    UnknownSource(String),
+    #[error("source {id:?} has no version {version} (it has 1–{latest})")]
+    UnknownVersion {
+        id: String,
+        version: u32,
+        latest: u32,
+    },
+    #[error("source {0:?} has only one version; nothing to compare")]
+    NothingToCompare(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T> = std::result::Result<T, AuditError>;
+
+/// `parse --json` / `show --json`: the document as scripts consume it.
+pub fn document_json(doc: &Document) -> Value {
+    json!({
+        "title": doc.title,
+        "published": doc.published.map(|d| d.to_string()),
+        "encoding": doc.encoding,
+        "preamble": doc.preamble,
+        "sections": doc.sections.iter().map(|s| json!({
+            "label": s.label,
+            "path": s.path,
+            "level": s.level,
+            "heading": s.heading,
+            "text": s.text,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The document as a person reads it in a terminal.
+pub fn document_text(doc: &Document) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", doc.title);
+    let _ = writeln!(
+        out,
+        "发布日期 Published: {}   编码 Encoding: {}   {} 节 sections",
+        doc.published.map_or("—".to_string(), |d| d.to_string()),
+        doc.encoding,
+        doc.sections.len()
+    );
+    if !doc.preamble.is_empty() {
+        let _ = writeln!(out, "\n[导语 Preamble]\n{}", doc.preamble);
+    }
+    for s in &doc.sections {
+        let indent = "  ".repeat(s.level.saturating_sub(1) as usize);
+        let _ = writeln!(out, "\n{indent}{} {}", s.raw_label, s.heading);
+        if !s.text.is_empty() {
+            for line in s.text.lines() {
+                let _ = writeln!(out, "{indent}  {line}");
+            }
+        }
+    }
+    out
+}
+
+fn versions_of(store: &Store, source: &str) -> Result<Vec<VersionRecord>> {
+    let v = store.versions(source)?;
+    if v.is_empty() {
+        return Err(AuditError::UnknownSource(source.to_string()));
+    }
+    Ok(v)
+}
+
+fn pick(versions: &[VersionRecord], source: &str, n: u32) -> Result<VersionRecord> {
+    versions
+        .iter()
+        .find(|r| r.version == n)
+        .cloned()
+        .ok_or_else(|| AuditError::UnknownVersion {
+            id: source.to_string(),
+            version: n,
+            latest: versions.last().map_or(0, |r| r.version),
+        })
+}
+
+/// `history SOURCE [--json]`; with no source, one line per source.
+pub fn history(store: &Store, source: Option<&str>, as_json: bool) -> Result<String> {
+    let Some(source) = source else {
+        let mut out = String::new();
+        let ids = store.source_ids()?;
+        if as_json {
+            let list: Vec<Value> = ids
+                .iter()
+                .filter_map(|id| store.latest(id).ok().flatten())
+                .map(|r| json!({"source": r.source, "versions": r.version, "latest_fetched_at": r.fetched_at.to_string(), "title": r.title, "url": r.url}))
+                .collect();
+            return Ok(serde_json::to_string_pretty(&list).unwrap_or_default() + "\n");
+        }
+        for id in ids {
+            if let Some(r) = store.latest(&id)? {
+                let _ = writeln!(
+                    out,
+                    "{:<28} v{:<3} {}  {}",
+                    id,
+                    r.version,
+                    short_time(&r.fetched_at),
+                    r.title
+                );
+            }
+        }
+        return Ok(out);
+    };
+    let versions = versions_of(store, source)?;
+    if as_json {
+        let list: Vec<Value> = versions
+            .iter()
+            .map(|r| {
+                json!({
+                    "version": r.version,
+                    "fetched_at": r.fetched_at.to_string(),
+                    "content_hash": r.content_hash,
+                    "prev_hash": r.prev_hash,
+                    "title": r.title,
+                    "sections": r.sections,
+                    "url": r.url,
+                    "status": r.status,
+                })
+            })
+            .collect();
+        return Ok(serde_json::to_string_pretty(&list).unwrap_or_default() + "\n");
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{source}: {} versions  ({})",
+        versions.len(),
+        versions[0].url
+    );
+    for r in &versions {
+        let _ = writeln!(
+            out,
+            "  v{:<3} {}  {:>3} 节  {:>7} B  {}  {}",
+            r.version,
+            short_time(&r.fetched_at),
+            r.sections,
+            r.byte_len,
+            &r.content_hash[..12],
+            r.title
+        );
+    }
+    Ok(out)
+}
+
+fn short_time(t: &jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// `show SOURCE [--version N] [--json]`.
+pub fn show(store: &Store, source: &str, version: Option<u32>, as_json: bool) -> Result<String> {
+    let versions = versions_of(store, source)?;
+    let rec = match version {
+        Some(n) => pick(&versions, source, n)?,
+        None => versions
+            .last()
+            .cloned()
+            .expect("versions_of never returns empty"),
+    };
+    let doc = store.document(&rec)?;
+    if as_json {
+        return Ok(serde_json::to_string_pretty(&document_json(&doc)).unwrap_or_default() + "\n");
+    }
+    let mut out = format!(
+        "{source} v{} · fetched {} · {}\n原文链接 Original: {}\n\n",
+        rec.version,
+        short_time(&rec.fetched_at),
+        rec.encoding,
+        rec.url
+    );
+    out.push_str(&document_text(&doc));
+    Ok(out)
+}
+
+/// `show SOURCE --raw`: the bytes exactly as fetched.
+pub fn raw(store: &Store, source: &str, version: Option<u32>) -> Result<Vec<u8>> {
+    let versions = versions_of(store, source)?;
+    let rec = match version {
+        Some(n) => pick(&versions, source, n)?,
+        None => versions
+            .last()
+            .cloned()
+            .expect("versions_of never returns empty"),
+    };
+    Ok(store.raw(&rec)?)
+}
+
+/// The two documents `diff SOURCE [FROM] [TO]` compares (defaults: the last two).
+pub fn diff_pair(
+    store: &Store,
+    source: &str,
+    from: Option<u32>,
+    to: Option<u32>,
+) -> Result<(VersionRecord, VersionRecord, DocDiff)> {
+    let versions = versions_of(store, source)?;
+    let latest = versions.last().map_or(0, |r| r.version);
+    let to_n = to.unwrap_or(latest);
+    let from_n = match from {
+        Some(n) => n,
+        None if to_n > 1 => to_n - 1,
+        None => return Err(AuditError::NothingToCompare(source.to_string())),
+    };
+    let a = pick(&versions, source, from_n)?;
+    let b = pick(&versions, source, to_n)?;
+    let d = diff::diff(&store.document(&a)?, &store.document(&b)?);
+    Ok((a, b, d))
+}
+
+/// `diff --json`: the contract scripts rely on.
+pub fn diff_json(source: &str, from: u32, to: u32, d: &DocDiff) -> Value {
+    json!({
+        "source": source,
+        "from": from,
+        "to": to,
+        "title_changed": d.title_changed.is_some(),
+        "date_changed": d.date_changed.is_some(),
+        "added": d.added(),
+        "removed": d.removed(),
+        "changed": d.changed(),
+        "renumbered": d.renumbered().into_iter().map(|(f, t)| json!({"from": f, "to": t})).collect::<Vec<_>>(),
+        "changes": d.changes.iter().map(|c| json!({
+            "path": c.path,
+            "old_path": c.old_path,
+            "kind": c.kind,
+            "inline": c.inline,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Inline spans as terminal text: `[-deleted-]{+inserted+}`, `…` for gaps.
+pub fn spans_text(spans: &[Span]) -> String {
+    let mut s = String::new();
+    for sp in spans {
+        match sp {
+            Span::Equal(t) => s.push_str(t),
+            Span::Insert(t) => {
+                let _ = write!(s, "{{+{t}+}}");
+            }
+            Span::Delete(t) => {
+                let _ = write!(s, "[-{t}-]");
+            }
+            Span::Gap => s.push('…'),
+        }
+    }
+    s
+}
+
+/// `diff SOURCE [FROM] [TO] [--json]`.
+pub fn diff_output(
+    store: &Store,
+    source: &str,
+    from: Option<u32>,
+    to: Option<u32>,
+    as_json: bool,
+) -> Result<String> {
+    let (a, b, d) = diff_pair(store, source, from, to)?;
+    if as_json {
+        return Ok(
+            serde_json::to_string_pretty(&diff_json(source, a.version, b.version, &d))
+                .unwrap_or_default()
+                + "\n",
+        );
+    }
+    let mut out = format!(
+        "{source}: v{} ({}) → v{} ({})\n",
+        a.version,
+        short_time(&a.fetched_at),
+        b.version,
+        short_time(&b.fetched_at)
+    );
+    if d.is_empty() {
+        out.push_str("无变化 No changes.\n");
+        return Ok(out);
+    }
+    if let Some((old, new)) = &d.title_changed {
+        let _ = writeln!(out, "标题 Title: {old} → {new}");
+    }
+    if let Some((old, new)) = &d.date_changed {
+        let f = |d: &Option<jiff::civil::Date>| d.map_or("—".to_string(), |d| d.to_string());
+        let _ = writeln!(out, "日期 Date: {} → {}", f(old), f(new));
+    }
+    for c in &d.changes {
+        let what = match c.kind {
+            ChangeKind::Added => "新增 added",
+            ChangeKind::Removed => "删除 removed",
+            ChangeKind::Modified => "修改 modified",
+            ChangeKind::Renumbered => "重新编号 renumbered",
+        };
+        match &c.old_path {
+            Some(old) if c.kind == ChangeKind::Renumbered => {
+                let _ = writeln!(out, "\n{old} → {}  [{what}]", c.path);
+            }
+            _ => {
+                let _ = writeln!(out, "\n{}  [{what}]", c.path);
+            }
+        }
+        if !c.inline.is_empty() {
+            let _ = writeln!(out, "  {}", spans_text(&c.inline));
+        }
+    }
+    Ok(out)
+}
+
+/// `outbox [--json]`: every alert with its delivery state.
+pub fn outbox(store: &Store, as_json: bool) -> Result<String> {
+    let entries = store.outbox()?;
+    if as_json {
+        let list: Vec<Value> = entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "key": e.key,
+                    "kind": e.kind,
+                    "source": e.source,
+                    "version": e.version,
+                    "state": e.state,
+                    "attempts": e.attempts,
+                    "last_error": e.last_error,
+                    "created_at": e.created_at.to_string(),
+                    "delivered_at": e.delivered_at.map(|t| t.to_string()),
+                    "message_id": e.message.message_id,
+                    "subject": e.message.subject,
+                })
+            })
+            .collect();
+        return Ok(serde_json::to_string_pretty(&list).unwrap_or_default() + "\n");
+    }
+    let mut out = String::new();
+    let (mut pending, mut delivered, mut failing) = (0, 0, 0);
+    for e in &entries {
+        let state = match (e.state, &e.last_error) {
+            (DeliveryState::Delivered, _) => {
+                delivered += 1;
+                "delivered"
+            }
+            (DeliveryState::Pending, Some(_)) => {
+                failing += 1;
+                "failing"
+            }
+            (DeliveryState::Pending, None) => {
+                pending += 1;
+                "pending"
+            }
+        };
+        let _ = writeln!(
+            out,
+            "{:<10} {:<36} tries={:<3} {}",
+            state, e.key, e.attempts, e.message.subject
+        );
+        if let (DeliveryState::Pending, Some(err)) = (e.state, &e.last_error) {
+            let _ = writeln!(out, "           last error: {err}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{pending} pending, {failing} failing, {delivered} delivered"
+    );
+    Ok(out)
+}

@@ -1,1 +1,632 @@
-//! check (work in progress)
+//! One check of one source: the whole pipeline, run once.
+//!
+//! fetch → decode → extract → sections → store → diff → outbox. An article
+//! check stores a new version when its content changed and queues the alert
+//! in the same transaction; a listing check discovers newly published
+//! deployments and tracks them as articles from then on. Failures are
+//! counted per source, and a streak of them raises one `failing` alert and
+//! one `recovered` alert — never one per failed check.
+//!
+//! Both `bulletin-watch check` and the daemon call [`Checker`], so a cron job
+//! gets exactly the same versions and alerts as the daemon.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use regex::Regex;
+use url::Url;
+
+use crate::config::{Config, Region, Source, SourceKind};
+use crate::diff;
+use crate::extract::{self, Document, ExtractError, ExtractOptions};
+use crate::fetch::{FetchError, Fetched, Fetcher, Politeness};
+use crate::listing;
+use crate::notify::{self, AlertContext, AlertKind, Message};
+use crate::store::{
+    Commit, FetchState, NewVersion, OutboxEntry, Store, StoreError, Tracked, VersionRecord,
+};
+
+/// How often an unchanged source's last-checked time is written to disk.
+const CHECK_TIME_REFRESH: Duration = Duration::from_secs(6 * 3600);
+
+/// An article to check: a configured `article` source, or one discovered on
+/// a listing (which inherits the listing's province, region and recipients).
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub id: String,
+    pub name: String,
+    pub province: String,
+    pub region: Region,
+    pub url: Url,
+    pub extract: ExtractOptions,
+    pub recipients: Vec<String>,
+    pub ignore: Vec<Regex>,
+    pub alert_on_first: bool,
+    pub allowed_hosts: Vec<String>,
+    /// The listing it was discovered on.
+    pub listing: Option<String>,
+}
+
+impl Target {
+    pub fn from_source(s: &Source) -> Target {
+        Target {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            province: s.province.clone(),
+            region: s.region,
+            url: s.url.clone(),
+            extract: s.extract.clone(),
+            recipients: s.recipients.clone(),
+            ignore: s.ignore.clone(),
+            alert_on_first: s.alert_on_first,
+            allowed_hosts: s.allowed_hosts.clone(),
+            listing: None,
+        }
+    }
+
+    /// A discovered article, checked with its listing's settings but the
+    /// generic extractor (the listing's selectors describe the listing).
+    pub fn discovered(listing: &Source, id: String, url: Url, title: &str) -> Target {
+        Target {
+            id,
+            name: if title.is_empty() {
+                listing.name.clone()
+            } else {
+                title.to_string()
+            },
+            province: listing.province.clone(),
+            region: listing.region,
+            url,
+            extract: ExtractOptions {
+                encoding: listing.extract.encoding.clone(),
+                ..ExtractOptions::default()
+            },
+            recipients: listing.recipients.clone(),
+            ignore: listing.ignore.clone(),
+            alert_on_first: listing.alert_on_first,
+            allowed_hosts: listing.allowed_hosts.clone(),
+            listing: Some(listing.id.clone()),
+        }
+    }
+
+    fn host_allowed(&self, url: &Url) -> bool {
+        host_allowed(&self.url, &self.allowed_hosts, url)
+    }
+}
+
+fn host_allowed(own: &Url, allowed: &[String], url: &Url) -> bool {
+    match url.host_str() {
+        Some(h) => {
+            (own.host_str() == Some(h)
+                && own.port_or_known_default() == url.port_or_known_default())
+                || allowed.iter().any(|a| a.eq_ignore_ascii_case(h))
+        }
+        None => false,
+    }
+}
+
+/// What one check did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// 304: the server says nothing changed; nothing downloaded or parsed.
+    NotModified,
+    /// Downloaded and parsed; same content as the latest version.
+    Unchanged { version: u32 },
+    /// A new version was stored; `alerted` when an alert was queued for it.
+    Stored { version: u32, alerted: bool },
+    /// A listing check: links found that match, and how many were new.
+    Listing {
+        matching: usize,
+        discovered: usize,
+        failed: usize,
+    },
+    /// The check failed; the source's history is untouched.
+    Failed { error: String },
+}
+
+/// One line of a check run's log.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub source: String,
+    pub outcome: Outcome,
+    pub status: Option<u16>,
+    pub elapsed: Duration,
+    /// Articles discovered on a listing during this check (already stored).
+    pub discovered: Vec<Report>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("{url}: {source}")]
+    Extract { url: Url, source: ExtractError },
+    #[error(
+        "{url}: every section disappeared (previous version had {had}); treated as an error page"
+    )]
+    Vanished { url: Url, had: u32 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl CheckError {
+    /// Store errors are ours, not the source's: they must not count as the
+    /// site failing, and callers may want to stop.
+    pub fn is_store(&self) -> bool {
+        matches!(self, CheckError::Store(_))
+    }
+}
+
+/// Runs checks against one store with one configuration.
+pub struct Checker {
+    pub config: Arc<Config>,
+    pub store: Arc<Store>,
+    pub fetcher: Fetcher,
+    pub politeness: Arc<Politeness>,
+}
+
+impl Checker {
+    pub fn new(config: Arc<Config>, store: Arc<Store>) -> Result<Checker, FetchError> {
+        let fetcher = Fetcher::new(&config.settings).map_err(|e| FetchError::Other {
+            url: Url::parse("about:blank").expect("static URL"),
+            message: format!("cannot build HTTP client: {e}"),
+        })?;
+        Ok(Checker {
+            config,
+            store,
+            fetcher,
+            politeness: Arc::new(Politeness::new()),
+        })
+    }
+
+    /// Every article the daemon or a full check pass should look at:
+    /// configured articles, then articles discovered on configured listings.
+    pub fn article_targets(&self) -> Result<Vec<Target>, StoreError> {
+        let mut out: Vec<Target> = self
+            .config
+            .sources
+            .iter()
+            .filter(|s| s.kind == SourceKind::Article)
+            .map(Target::from_source)
+            .collect();
+        for t in self.store.tracked()? {
+            let Some(listing) = self.config.source(&t.listing) else {
+                continue;
+            };
+            let Ok(url) = Url::parse(&t.url) else {
+                continue;
+            };
+            out.push(Target::discovered(listing, t.id.clone(), url, &t.title));
+        }
+        Ok(out)
+    }
+
+    /// Checks one configured source (article or listing).
+    pub async fn check_source(&self, source: &Source) -> Report {
+        match source.kind {
+            SourceKind::Article => self.check_article(&Target::from_source(source), None).await,
+            SourceKind::Listing => self.check_listing(source).await,
+        }
+    }
+
+    /// Checks one article. `first_alert` overrides the kind of alert a first
+    /// version gets (`Some(Published)` for a fresh discovery).
+    pub async fn check_article(&self, target: &Target, first_alert: Option<AlertKind>) -> Report {
+        let started = Instant::now();
+        let mut state = self.store.fetch_state(&target.id).unwrap_or_default();
+        let result = self
+            .check_article_inner(target, &mut state, first_alert)
+            .await;
+        let (outcome, status) = match result {
+            Ok((outcome, status)) => (outcome, status),
+            Err(e) => {
+                let status = match &e {
+                    CheckError::Fetch(FetchError::Status { status, .. }) => Some(*status),
+                    _ => None,
+                };
+                (
+                    Outcome::Failed {
+                        error: e.to_string(),
+                    },
+                    status,
+                )
+            }
+        };
+        self.settle(target, &mut state, &outcome);
+        Report {
+            source: target.id.clone(),
+            outcome,
+            status,
+            elapsed: started.elapsed(),
+            discovered: Vec::new(),
+        }
+    }
+
+    async fn check_article_inner(
+        &self,
+        target: &Target,
+        state: &mut FetchState,
+        first_alert: Option<AlertKind>,
+    ) -> Result<(Outcome, Option<u16>), CheckError> {
+        let latest = self.store.latest(&target.id)?;
+        // Validators only help when there is a stored version to fall back on.
+        let validators = latest.as_ref().map(|_| state.validators.clone());
+        let fetched = self
+            .fetch(&target.url, validators.as_ref(), &|u| {
+                target.host_allowed(u)
+            })
+            .await?;
+        let status = Some(fetched.status);
+        if fetched.not_modified {
+            return Ok((Outcome::NotModified, status));
+        }
+        state.validators = fetched.validators.clone();
+        let (mut document, encoding_source) = extract::document(
+            &fetched.body,
+            fetched.content_type.as_deref(),
+            &target.extract,
+        )
+        .map_err(|source| CheckError::Extract {
+            url: target.url.clone(),
+            source,
+        })?;
+        apply_ignore(&mut document, &target.ignore);
+        if let Some(prev) = &latest {
+            if prev.sections > 0 && document.sections.is_empty() {
+                return Err(CheckError::Vanished {
+                    url: target.url.clone(),
+                    had: prev.sections,
+                });
+            }
+        }
+        let new = NewVersion {
+            source: target.id.clone(),
+            fetched_at: fetched.fetched_at,
+            url: target.url.to_string(),
+            final_url: fetched.final_url.to_string(),
+            status: fetched.status,
+            content_type: fetched.content_type.clone(),
+            validators: fetched.validators.clone(),
+            raw: fetched.body,
+            document,
+            encoding_source,
+        };
+        let commit = self.store.commit_version(&new, |record, previous| {
+            self.alerts_for(target, &new.document, record, previous, first_alert)
+        })?;
+        Ok(match commit {
+            Commit::Unchanged(rec) => (
+                Outcome::Unchanged {
+                    version: rec.version,
+                },
+                status,
+            ),
+            Commit::Stored { record, previous } => {
+                let alerted = !self
+                    .alerts_for(
+                        target,
+                        &new.document,
+                        &record,
+                        previous.as_ref(),
+                        first_alert,
+                    )
+                    .is_empty();
+                (
+                    Outcome::Stored {
+                        version: record.version,
+                        alerted,
+                    },
+                    status,
+                )
+            }
+        })
+    }
+
+    /// The alerts a newly stored version causes. Pure apart from reading the
+    /// previous document, so it may be called again to report what was done.
+    fn alerts_for(
+        &self,
+        target: &Target,
+        doc: &Document,
+        record: &VersionRecord,
+        previous: Option<&VersionRecord>,
+        first_alert: Option<AlertKind>,
+    ) -> Vec<OutboxEntry> {
+        let mut ctx = target_ctx(target);
+        ctx.title = doc.title.clone();
+        ctx.to_version = record.version;
+        ctx.fetched_at = record.fetched_at;
+        let (kind, rendered) = match previous {
+            None => {
+                let kind = match first_alert {
+                    Some(k) => k,
+                    None if target.alert_on_first => AlertKind::Published,
+                    None => return Vec::new(),
+                };
+                (kind, notify::render_published(&ctx, doc))
+            }
+            Some(prev) => {
+                ctx.from_version = Some(prev.version);
+                let Ok(old) = self.store.document(prev) else {
+                    return Vec::new();
+                };
+                let d = diff::diff(&old, doc);
+                if d.is_empty() {
+                    return Vec::new();
+                }
+                (AlertKind::Changed, notify::render_changed(&ctx, &d))
+            }
+        };
+        let key = format!("{}/{}/v{}", kind_name(kind), target.id, record.version);
+        vec![OutboxEntry::new(
+            key.clone(),
+            kind,
+            &target.id,
+            Some(record.version),
+            self.message(&key, &target.recipients, rendered),
+        )]
+    }
+
+    fn message(&self, key: &str, recipients: &[String], r: notify::Rendered) -> Message {
+        let mail = &self.config.mail;
+        let mut to: Vec<String> = mail.to.clone();
+        for r in recipients {
+            if !to.contains(r) {
+                to.push(r.clone());
+            }
+        }
+        if to.is_empty() {
+            // File delivery with nobody configured: address it to ourselves
+            // so the message is still well-formed and readable.
+            to.push(mail.from.clone());
+        }
+        Message {
+            message_id: format!(
+                "{}.{}@bulletin-watch",
+                key.replace('/', "."),
+                self.store.instance_id()
+            ),
+            from: mail.from.clone(),
+            to,
+            subject: r.subject,
+            text: r.text,
+            html: r.html,
+        }
+    }
+
+    /// Records the result of a check in the source's fetch state and raises
+    /// `failing` / `recovered` alerts on the edges of a failure streak.
+    fn settle(&self, target: &Target, state: &mut FetchState, outcome: &Outcome) {
+        let now = Timestamp::now();
+        state.last_checked = Some(now);
+        let threshold = self.config.settings.failure_threshold;
+        let ctx = &target_ctx(target);
+        match outcome {
+            Outcome::Failed { error } => {
+                state.consecutive_failures += 1;
+                state.last_error = Some(error.clone());
+                if state.consecutive_failures >= threshold && !state.failing_alerted {
+                    state.failing_alerted = true;
+                    state.failing_episodes += 1;
+                    let key = format!("failing/{}/{}", ctx.source_id, state.failing_episodes);
+                    let rendered = notify::render_failing(ctx, error, state.consecutive_failures);
+                    let entry = OutboxEntry::new(
+                        key.clone(),
+                        AlertKind::Failing,
+                        &ctx.source_id,
+                        None,
+                        self.message(&key, &target.recipients, rendered),
+                    );
+                    if let Err(e) = self.store.enqueue(&entry) {
+                        tracing::error!(source = %ctx.source_id, error = %e, "cannot queue failing alert");
+                    }
+                }
+            }
+            _ => {
+                if state.failing_alerted {
+                    let key = format!("recovered/{}/{}", ctx.source_id, state.failing_episodes);
+                    let rendered = notify::render_recovered(ctx);
+                    let entry = OutboxEntry::new(
+                        key.clone(),
+                        AlertKind::Recovered,
+                        &ctx.source_id,
+                        None,
+                        self.message(&key, &target.recipients, rendered),
+                    );
+                    if let Err(e) = self.store.enqueue(&entry) {
+                        tracing::error!(source = %ctx.source_id, error = %e, "cannot queue recovered alert");
+                    }
+                }
+                state.consecutive_failures = 0;
+                state.failing_alerted = false;
+                state.last_error = None;
+                state.last_success = Some(now);
+            }
+        }
+        if let Err(e) = self
+            .store
+            .put_fetch_state(&ctx.source_id, state, CHECK_TIME_REFRESH)
+        {
+            tracing::error!(source = %ctx.source_id, error = %e, "cannot record fetch state");
+        }
+    }
+
+    /// One paced fetch: waits for the host's turn, and lets a Retry-After
+    /// slow the whole host down.
+    async fn fetch(
+        &self,
+        url: &Url,
+        validators: Option<&crate::fetch::Validators>,
+        allow: &(dyn Fn(&Url) -> bool + Sync),
+    ) -> Result<Fetched, FetchError> {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let policy = self.config.host_policy(&host);
+        let result = {
+            let _permit = self.politeness.acquire(&host, &policy).await;
+            self.fetcher.fetch(url, validators, allow).await
+        };
+        if let Err(e) = &result {
+            if let Some(pause) = e.retry_after() {
+                self.politeness.back_off(&host, &policy, pause).await;
+            }
+        }
+        result
+    }
+
+    /// Checks a listing: finds matching links, and fetches and tracks those
+    /// never seen before. On the listing's first successful check they are
+    /// recorded silently (unless `alert_on_first`), so installing does not
+    /// flood anyone with what was already published.
+    pub async fn check_listing(&self, source: &Source) -> Report {
+        let started = Instant::now();
+        let mut state = self.store.fetch_state(&source.id).unwrap_or_default();
+        let mut discovered = Vec::new();
+        let result = self
+            .check_listing_inner(source, &mut state, &mut discovered)
+            .await;
+        let (outcome, status) = match result {
+            Ok(v) => v,
+            Err(e) => (
+                Outcome::Failed {
+                    error: e.to_string(),
+                },
+                None,
+            ),
+        };
+        self.settle(&Target::from_source(source), &mut state, &outcome);
+        Report {
+            source: source.id.clone(),
+            outcome,
+            status,
+            elapsed: started.elapsed(),
+            discovered,
+        }
+    }
+
+    async fn check_listing_inner(
+        &self,
+        source: &Source,
+        state: &mut FetchState,
+        discovered: &mut Vec<Report>,
+    ) -> Result<(Outcome, Option<u16>), CheckError> {
+        let first_check = state.last_success.is_none();
+        let validators = (!first_check).then(|| state.validators.clone());
+        let fetched = self
+            .fetch(&source.url, validators.as_ref(), &|u| {
+                source.host_allowed(u)
+            })
+            .await?;
+        let status = Some(fetched.status);
+        if fetched.not_modified {
+            return Ok((Outcome::NotModified, status));
+        }
+        let decoded = crate::decode::decode(
+            &fetched.body,
+            fetched.content_type.as_deref(),
+            source.extract.encoding.as_deref(),
+        )
+        .map_err(|e| CheckError::Extract {
+            url: source.url.clone(),
+            source: e.into(),
+        })?;
+        let items = listing::items(&decoded.text, &fetched.final_url);
+        let pattern = source.link_pattern.as_ref();
+        let matching: Vec<_> = items
+            .iter()
+            .filter(|i| source.host_allowed(&i.url))
+            .filter(|i| pattern.is_some_and(|p| p.is_match(i.title()) || p.is_match(&i.text)))
+            .collect();
+        let first_alert = if first_check && !source.alert_on_first {
+            None
+        } else {
+            Some(AlertKind::Published)
+        };
+        let mut new = 0;
+        let mut failed = 0;
+        for item in &matching {
+            let url = item.url.to_string();
+            if self.store.seen(&source.id, &url)? {
+                continue;
+            }
+            let id = derived_id(&source.id, &url);
+            let target = Target::discovered(source, id.clone(), item.url.clone(), item.title());
+            let report = self.check_article(&target, first_alert).await;
+            match &report.outcome {
+                Outcome::Failed { .. } => failed += 1,
+                _ => {
+                    new += 1;
+                    self.store.track(&Tracked {
+                        id,
+                        url,
+                        title: item.title().to_string(),
+                        listing: source.id.clone(),
+                        discovered_at: Timestamp::now(),
+                    })?;
+                }
+            }
+            discovered.push(report);
+        }
+        state.validators = fetched.validators.clone();
+        Ok((
+            Outcome::Listing {
+                matching: matching.len(),
+                discovered: new,
+                failed,
+            },
+            status,
+        ))
+    }
+}
+
+/// A stable id for an article found on a listing: the listing's id and a
+/// short hash of the URL, so the same link always maps to the same history.
+pub fn derived_id(listing: &str, url: &str) -> String {
+    format!(
+        "{listing}.{}",
+        &crate::store::sha256_hex(url.as_bytes())[..10]
+    )
+}
+
+fn kind_name(k: AlertKind) -> &'static str {
+    match k {
+        AlertKind::Published => "published",
+        AlertKind::Changed => "changed",
+        AlertKind::Failing => "failing",
+        AlertKind::Recovered => "recovered",
+    }
+}
+
+fn target_ctx(t: &Target) -> AlertContext {
+    AlertContext {
+        source_id: t.id.clone(),
+        source_name: t.name.clone(),
+        province: t.province.clone(),
+        title: t.name.clone(),
+        url: t.url.to_string(),
+        from_version: None,
+        to_version: 0,
+        fetched_at: Timestamp::now(),
+    }
+}
+
+/// Removes text matched by the source's `ignore` rules everywhere it could
+/// count, so that e.g. a counter inside the body never makes a version.
+pub fn apply_ignore(doc: &mut Document, rules: &[Regex]) {
+    if rules.is_empty() {
+        return;
+    }
+    let strip = |s: &mut String| {
+        for r in rules {
+            if r.is_match(s) {
+                *s = r.replace_all(s, "").into_owned();
+            }
+        }
+    };
+    strip(&mut doc.title);
+    strip(&mut doc.preamble);
+    for sec in &mut doc.sections {
+        strip(&mut sec.heading);
+        strip(&mut sec.text);
+    }
+}

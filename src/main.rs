@@ -1,1 +1,466 @@
-fn main() {}
+//! The `bulletin-watch` command line: a thin shell over the library. It
+//! parses arguments, loads the configuration, opens the store, calls one
+//! library function and turns its error into a message and an exit code.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use bulletin_watch::check::{Checker, Outcome, Report};
+use bulletin_watch::config::{self, Config, SourceKind};
+use bulletin_watch::extract::{self, ExtractOptions};
+use bulletin_watch::store::Store;
+use bulletin_watch::{audit, fetch};
+
+#[derive(Parser)]
+#[command(
+    name = "bulletin-watch",
+    version,
+    about = "Watches provincial work-conference deployments for changes and alerts on them"
+)]
+struct Cli {
+    /// The sources file.
+    #[arg(
+        long,
+        global = true,
+        default_value = "sources.toml",
+        env = "BULLETIN_WATCH_CONFIG"
+    )]
+    config: PathBuf,
+    /// The store folder (default: `[settings] store` of the sources file).
+    #[arg(long, global = true, env = "BULLETIN_WATCH_STORE")]
+    store: Option<PathBuf>,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One pass over all (or the named) sources, then deliver pending alerts.
+    Check {
+        /// Check only these source ids (repeatable).
+        #[arg(long = "source")]
+        sources: Vec<String>,
+    },
+    /// Extract a saved page offline, exactly as `check` would.
+    Parse {
+        file: PathBuf,
+        /// The URL the page came from (for messages and relative links).
+        #[arg(long)]
+        url: Option<String>,
+        /// The HTTP Content-Type it was served with (charset hint).
+        #[arg(long)]
+        content_type: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The versions of one source, oldest first (all sources without SOURCE).
+    History {
+        source: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A version's sections (default the latest), or its raw bytes.
+    Show {
+        source: String,
+        #[arg(long)]
+        version: Option<u32>,
+        #[arg(long, conflicts_with = "raw")]
+        json: bool,
+        /// Write the bytes exactly as fetched to standard output.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Section-by-section changes between two versions (default the last two).
+    Diff {
+        source: String,
+        from: Option<u32>,
+        to: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Alerts: pending, failing and delivered.
+    Outbox {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect the sources file.
+    Sources {
+        #[command(subcommand)]
+        command: SourcesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SourcesCommand {
+    /// Check the file; exit non-zero on any error.
+    Validate {
+        /// Also fetch every source once and report whether an article (or
+        /// matching listing links) can still be found.
+        #[arg(long)]
+        fetch: bool,
+    },
+    /// Show what is configured.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_json, &cli.command);
+    fetch::install_crypto();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(if e.downcast_ref::<config::ConfigError>().is_some() {
+                2
+            } else {
+                1
+            })
+        }
+    }
+}
+
+fn init_logging(json: bool, command: &Command) {
+    use tracing_subscriber::EnvFilter;
+    let default = match command {
+        Command::Check { .. } => "bulletin_watch=info",
+        _ => "bulletin_watch=warn",
+    };
+    let filter =
+        EnvFilter::try_from_env("BULLETIN_WATCH_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Config> {
+    let mut config = config::load(&cli.config)?;
+    if let Some(store) = &cli.store {
+        config.settings.store = store.clone();
+    }
+    Ok(config)
+}
+
+/// The store path without requiring a valid sources file: read-only
+/// commands must work for an auditor who only has the store.
+fn store_path(cli: &Cli) -> Result<PathBuf> {
+    if let Some(s) = &cli.store {
+        return Ok(s.clone());
+    }
+    Ok(load_config(cli)?.settings.store)
+}
+
+fn open_store(path: &Path) -> Result<Store> {
+    Store::open(path).with_context(|| format!("opening store {}", path.display()))
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Check { sources } => {
+            let config = load_config(&cli)?;
+            for id in sources {
+                if config.source(id).is_none() {
+                    bail!("{}: no source with id {id:?}", cli.config.display());
+                }
+            }
+            let store = Arc::new(open_store(&config.settings.store)?);
+            let rt = runtime()?;
+            rt.block_on(check(Arc::new(config), store, sources))
+        }
+        Command::Parse {
+            file,
+            url,
+            content_type,
+            json,
+        } => {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let (doc, _) =
+                extract::document(&bytes, content_type.as_deref(), &ExtractOptions::default())
+                    .with_context(|| {
+                        format!(
+                            "{}{}",
+                            file.display(),
+                            url.as_deref()
+                                .map(|u| format!(" ({u})"))
+                                .unwrap_or_default()
+                        )
+                    })?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&audit::document_json(&doc))?
+                );
+            } else {
+                print!("{}", audit::document_text(&doc));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::History { source, json } => {
+            let store = open_store(&store_path(&cli)?)?;
+            print!("{}", audit::history(&store, source.as_deref(), *json)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Show {
+            source,
+            version,
+            json,
+            raw,
+        } => {
+            let store = open_store(&store_path(&cli)?)?;
+            if *raw {
+                let bytes = audit::raw(&store, source, *version)?;
+                std::io::stdout().write_all(&bytes)?;
+            } else {
+                print!("{}", audit::show(&store, source, *version, *json)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Diff {
+            source,
+            from,
+            to,
+            json,
+        } => {
+            let store = open_store(&store_path(&cli)?)?;
+            print!("{}", audit::diff_output(&store, source, *from, *to, *json)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Outbox { json } => {
+            let store = open_store(&store_path(&cli)?)?;
+            print!("{}", audit::outbox(&store, *json)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sources { command } => match command {
+            SourcesCommand::List => {
+                let config = load_config(&cli)?;
+                for s in &config.sources {
+                    let kind = match s.kind {
+                        SourceKind::Article => "article",
+                        SourceKind::Listing => "listing",
+                    };
+                    println!(
+                        "{:<16} {:<8} {} {:<6} every {:<8} {}",
+                        s.id,
+                        kind,
+                        s.region,
+                        s.province,
+                        humantime::format_duration(s.interval).to_string(),
+                        s.url
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            SourcesCommand::Validate { fetch } => {
+                let config = load_config(&cli)?;
+                println!(
+                    "{}: OK, {} sources",
+                    cli.config.display(),
+                    config.sources.len()
+                );
+                if *fetch {
+                    let rt = runtime()?;
+                    return rt.block_on(validate_fetch(config));
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn check(config: Arc<Config>, store: Arc<Store>, only: &[String]) -> Result<ExitCode> {
+    let checker = Arc::new(Checker::new(config.clone(), store.clone())?);
+    let sources: Vec<_> = config
+        .sources
+        .iter()
+        .filter(|s| only.is_empty() || only.contains(&s.id))
+        .cloned()
+        .collect();
+    let mut articles = Vec::new();
+    if only.is_empty() {
+        // Articles discovered on listings earlier are checked too, like the daemon does.
+        articles = checker
+            .article_targets()?
+            .into_iter()
+            .filter(|t| t.listing.is_some())
+            .collect();
+    }
+    let bar = progress(sources.len() + articles.len());
+    let sem = Arc::new(tokio::sync::Semaphore::new(config.settings.concurrency));
+    let mut set = tokio::task::JoinSet::new();
+    for s in sources {
+        let (checker, sem, bar) = (checker.clone(), sem.clone(), bar.clone());
+        set.spawn(async move {
+            let _p = sem.acquire_owned().await;
+            let r = checker.check_source(&s).await;
+            bar.inc(1);
+            r
+        });
+    }
+    for t in articles {
+        let (checker, sem, bar) = (checker.clone(), sem.clone(), bar.clone());
+        set.spawn(async move {
+            let _p = sem.acquire_owned().await;
+            let r = checker.check_article(&t, None).await;
+            bar.inc(1);
+            r
+        });
+    }
+    let mut summary = Summary::default();
+    while let Some(r) = set.join_next().await {
+        let r = r.context("check task panicked")?;
+        bar.suspend(|| log_report(&r));
+        summary.add(&r);
+    }
+    bar.finish_and_clear();
+    store.flush()?;
+    println!("{}", summary.line());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress(n: usize) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(n as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {pos}/{len} sources {wide_bar} {elapsed}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn log_report(r: &Report) {
+    for d in &r.discovered {
+        log_report(d);
+    }
+    let ms = r.elapsed.as_millis() as u64;
+    match &r.outcome {
+        Outcome::Failed { error } => {
+            tracing::warn!(source = %r.source, status = ?r.status, outcome = "failed", ms, "{error}")
+        }
+        o => tracing::info!(source = %r.source, status = ?r.status, outcome = ?o, ms, "checked"),
+    }
+}
+
+#[derive(Default)]
+struct Summary {
+    checked: usize,
+    new_versions: usize,
+    unchanged: usize,
+    failed: usize,
+    discovered: usize,
+}
+
+impl Summary {
+    fn add(&mut self, r: &Report) {
+        self.checked += 1;
+        match &r.outcome {
+            Outcome::NotModified | Outcome::Unchanged { .. } => self.unchanged += 1,
+            Outcome::Stored { .. } => self.new_versions += 1,
+            Outcome::Listing { discovered, .. } => self.discovered += discovered,
+            Outcome::Failed { .. } => self.failed += 1,
+        }
+        for d in &r.discovered {
+            if let Outcome::Stored { .. } = d.outcome {
+                self.new_versions += 1;
+            }
+        }
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "checked {}, new versions {}, unchanged {}, failed {}, discovered {}",
+            self.checked, self.new_versions, self.unchanged, self.failed, self.discovered
+        )
+    }
+}
+
+/// `sources validate --fetch`: like a health check, fetch each source once
+/// and say whether its selectors still find what they should.
+async fn validate_fetch(config: Config) -> Result<ExitCode> {
+    let fetcher = fetch::Fetcher::new(&config.settings)?;
+    let mut bad = 0;
+    for s in &config.sources {
+        let result = fetcher.fetch(&s.url, None, &|u| s.host_allowed(u)).await;
+        let line = match result {
+            Err(e) => Err(e.to_string()),
+            Ok(f) => match s.kind {
+                SourceKind::Article => {
+                    match extract::document(&f.body, f.content_type.as_deref(), &s.extract) {
+                        Ok((doc, _)) if doc.sections.is_empty() => {
+                            Err(format!("found \"{}\" but no numbered sections", doc.title))
+                        }
+                        Ok((doc, _)) => Ok(format!(
+                            "\"{}\", {} sections",
+                            doc.title,
+                            doc.sections.len()
+                        )),
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+                SourceKind::Listing => {
+                    match bulletin_watch::decode::decode(
+                        &f.body,
+                        f.content_type.as_deref(),
+                        s.extract.encoding.as_deref(),
+                    ) {
+                        Err(e) => Err(e.to_string()),
+                        Ok(d) => {
+                            let items = bulletin_watch::listing::items(&d.text, &f.final_url);
+                            let matching = items
+                                .iter()
+                                .filter(|i| {
+                                    s.link_pattern
+                                        .as_ref()
+                                        .is_some_and(|p| p.is_match(i.title()))
+                                })
+                                .count();
+                            if items.is_empty() {
+                                Err("no listing items found".to_string())
+                            } else {
+                                Ok(format!(
+                                    "{} items, {} matching link_pattern",
+                                    items.len(),
+                                    matching
+                                ))
+                            }
+                        }
+                    }
+                }
+            },
+        };
+        match line {
+            Ok(m) => println!("ok    {:<16} {m}", s.id),
+            Err(m) => {
+                bad += 1;
+                println!("FAIL  {:<16} {m}", s.id);
+            }
+        }
+    }
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

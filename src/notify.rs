@@ -64,3 +64,49 @@ pub enum NotifyError {
         source: std::io::Error,
     },
 }
+
+/// Subject and both bodies of an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub fn render_changed(ctx: &AlertContext, diff: &crate::diff::DocDiff) -> Rendered {
+    let _ = diff;
+    Rendered {
+        subject: format!("[bulletin-watch] {} · 变更 · {}", ctx.province, ctx.title),
+        text: String::new(),
+        html: String::new(),
+    }
+}
+pub fn render_published(ctx: &AlertContext, doc: &crate::extract::Document) -> Rendered {
+    let _ = doc;
+    Rendered {
+        subject: format!("[bulletin-watch] {} · 新发布 · {}", ctx.province, ctx.title),
+        text: String::new(),
+        html: String::new(),
+    }
+}
+pub fn render_failing(ctx: &AlertContext, error: &str, n: u32) -> Rendered {
+    let _ = (error, n);
+    Rendered {
+        subject: format!(
+            "[bulletin-watch] {} · 抓取失败 · {}",
+            ctx.province, ctx.source_name
+        ),
+        text: String::new(),
+        html: String::new(),
+    }
+}
+pub fn render_recovered(ctx: &AlertContext) -> Rendered {
+    Rendered {
+        subject: format!(
+            "[bulletin-watch] {} · 已恢复 · {}",
+            ctx.province, ctx.source_name
+        ),
+        text: String::new(),
+        html: String::new(),
+    }
+}
