@@ -22,6 +22,8 @@ pub mod extract;
 pub mod fetch;
 pub mod listing;
 pub mod notify;
+pub mod outbox;
 pub mod sections;
+pub mod site;
 pub mod store;
 pub mod text;
