@@ -883,7 +883,12 @@ fn build_email(msg: &Message) -> Result<lettre::Message, NotifyError> {
     // outbox, written by an older version of the renderer.
     let mut builder = lettre::Message::builder()
         .from(parse_mailbox(&msg.from)?)
-        .subject(clean_line(&msg.subject))
+        .subject(
+            msg.subject
+                .chars()
+                .map(|c| if is_hostile(c) { ' ' } else { c })
+                .collect::<String>(),
+        )
         .date_now()
         .message_id(Some(format!("<{}>", msg.message_id)))
         .user_agent("bulletin-watch".to_string());
@@ -1250,6 +1255,12 @@ mod tests {
         );
         let raw = String::from_utf8(msg.formatted().expect("valid message")).expect("ascii");
         assert!(raw.contains("Message-ID: <alert-1.jiangsu@bulletin-watch>\r\n"));
+        assert!(!raw.to_ascii_lowercase().contains("\nbcc:"), "{raw}");
+
+        // A subject that did not come from the renderer (an old outbox entry).
+        let mut raw_subject = msg.clone();
+        raw_subject.subject = "plain\r\nBcc: evil@example.org".into();
+        let raw = String::from_utf8(raw_subject.formatted().expect("valid")).expect("ascii");
         assert!(!raw.to_ascii_lowercase().contains("\nbcc:"), "{raw}");
     }
 
