@@ -16,6 +16,7 @@
 pub mod audit;
 pub mod check;
 pub mod config;
+pub mod control;
 pub mod decode;
 pub mod diff;
 pub mod extract;

@@ -14,7 +14,8 @@ use bulletin_watch::check::{Checker, Outcome, Report};
 use bulletin_watch::config::{self, Config, SourceKind};
 use bulletin_watch::extract::{self, ExtractOptions};
 use bulletin_watch::store::Store;
-use bulletin_watch::{audit, fetch};
+use bulletin_watch::notify::Mailer;
+use bulletin_watch::{audit, fetch, outbox};
 
 #[derive(Parser)]
 #[command(
@@ -332,8 +333,12 @@ async fn check(config: Arc<Config>, store: Arc<Store>, only: &[String]) -> Resul
         summary.add(&r);
     }
     bar.finish_and_clear();
+    // A manual or cron run tries every pending alert once, whatever its
+    // backoff; a mail failure is reported, not fatal: the alert stays queued.
+    let mailer = Mailer::from_config(&config.mail, &config.settings.store)?;
+    let drained = outbox::drain(&store, &mailer, true).await?;
     store.flush()?;
-    println!("{}", summary.line());
+    println!("{}, alerts sent {}, alerts failed {}", summary.line(), drained.sent, drained.failed);
     Ok(ExitCode::SUCCESS)
 }
 

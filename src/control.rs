@@ -1,0 +1,98 @@
+//! The daemon's control socket: how read-only commands reach a store that a
+//! running daemon holds (sled lets only one process open it).
+//!
+//! A Unix socket `control.sock` in the store folder, readable and writable by
+//! the owner only. The client sends one [`Query`] as a JSON line; the daemon
+//! answers with one status byte (`0` ok, `1` error) followed by the output,
+//! and closes the connection.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::audit::{self, Query};
+use crate::store::Store;
+
+pub fn socket_path(store_dir: &Path) -> PathBuf {
+    store_dir.join("control.sock")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("cannot reach the daemon at {path}: {source}")]
+    Connect { path: PathBuf, source: std::io::Error },
+    #[error("the daemon answered: {0}")]
+    Remote(String),
+    #[error("control socket I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Asks the daemon holding `store_dir` to answer `q`.
+#[cfg(unix)]
+pub fn ask(store_dir: &Path, q: &Query) -> Result<Vec<u8>, ControlError> {
+    let path = socket_path(store_dir);
+    let mut s = std::os::unix::net::UnixStream::connect(&path).map_err(|source| ControlError::Connect {
+        path: path.clone(),
+        source,
+    })?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(120)))?;
+    let mut line = serde_json::to_vec(q).expect("queries serialise");
+    line.push(b'\n');
+    s.write_all(&line)?;
+    s.shutdown(std::net::Shutdown::Write)?;
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply)?;
+    match reply.split_first() {
+        Some((b'0', out)) => Ok(out.to_vec()),
+        Some((_, err)) => Err(ControlError::Remote(String::from_utf8_lossy(err).into_owned())),
+        None => Err(ControlError::Remote("empty answer".into())),
+    }
+}
+
+#[cfg(not(unix))]
+pub fn ask(store_dir: &Path, _q: &Query) -> Result<Vec<u8>, ControlError> {
+    Err(ControlError::Connect {
+        path: socket_path(store_dir),
+        source: std::io::Error::other("control sockets need a Unix system"),
+    })
+}
+
+/// Serves queries until the task is dropped. Removes a stale socket file
+/// first (the store lock guarantees no other daemon owns it).
+#[cfg(unix)]
+pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let path = socket_path(store.path());
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    loop {
+        let (conn, _) = listener.accept().await?;
+        let store = store.clone();
+        tokio::spawn(async move {
+            let (r, mut w) = conn.into_split();
+            let mut line = String::new();
+            let mut reader = BufReader::new(r);
+            if reader.read_line(&mut line).await.is_err() {
+                return;
+            }
+            let reply = match serde_json::from_str::<Query>(&line) {
+                Err(e) => [b"1".as_slice(), format!("bad query: {e}").as_bytes()].concat(),
+                Ok(q) => match tokio::task::spawn_blocking(move || audit::answer(&store, &q)).await {
+                    Ok(Ok(out)) => [b"0".as_slice(), &out].concat(),
+                    Ok(Err(e)) => [b"1".as_slice(), e.to_string().as_bytes()].concat(),
+                    Err(e) => [b"1".as_slice(), e.to_string().as_bytes()].concat(),
+                },
+            };
+            let _ = w.write_all(&reply).await;
+            let _ = w.shutdown().await;
+        });
+    }
+}
+
+#[cfg(not(unix))]
+pub async fn serve(_store: Arc<Store>) -> std::io::Result<()> {
+    std::future::pending().await
+}
