@@ -55,6 +55,8 @@ const HEADING_MAX_CHARS: usize = 40;
 const MAX_SKIP: u32 = 4;
 /// An emphasised label is strong evidence on its own; tolerate larger gaps.
 const MAX_SKIP_EMPHASIZED: u32 = 30;
+/// How far ahead to look for a missing number before accepting a gap.
+const LOOKAHEAD_BLOCKS: usize = 200;
 
 /// The numbering styles of Chinese official documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -283,15 +285,33 @@ impl Outline {
 
     /// Sequence sanity: numbers of a style must increase within a scope. A
     /// few missing numbers are tolerated because deleted sections are
-    /// usually not renumbered.
-    fn plausible(&self, label: &Label, emphasized: bool) -> bool {
+    /// usually not renumbered — unless a missing number turns up later in
+    /// the same scope, which means this label is out of order (a
+    /// cross-reference or quotation that happens to start a paragraph).
+    fn plausible(&self, label: &Label, emphasized: bool, later: &[Option<Label>]) -> bool {
         let last = self.last_number(label.style);
         let max_skip = if emphasized {
             MAX_SKIP_EMPHASIZED
         } else {
             MAX_SKIP
         };
-        label.number > last && label.number - last - 1 <= max_skip
+        if label.number <= last || label.number - last - 1 > max_skip {
+            return false;
+        }
+        if label.number == last + 1 {
+            return true;
+        }
+        let level = self.level_of(label.style);
+        for next in later.iter().take(LOOKAHEAD_BLOCKS).flatten() {
+            if next.style == label.style {
+                if next.number > last && next.number < label.number {
+                    return false;
+                }
+            } else if self.styles.contains(&next.style) && self.level_of(next.style) < level {
+                break;
+            }
+        }
+        true
     }
 
     /// Records an accepted heading and returns its level and path.
@@ -391,13 +411,19 @@ pub fn parse(blocks: &[Block]) -> Parsed {
     let mut sections = Vec::new();
     let mut open: Option<Open> = None;
 
-    for block in blocks {
+    let candidates: Vec<Option<Label>> = blocks
+        .iter()
+        .map(|b| detect_label(b.text.trim_matches(is_space)))
+        .collect();
+    for (idx, block) in blocks.iter().enumerate() {
         let text = block.text.trim_matches(is_space);
         if text.is_empty() {
             continue;
         }
-        let heading =
-            detect_label(text).filter(|l| outline.plausible(l, label_emphasized(block, l)));
+        let later = candidates.get(idx + 1..).unwrap_or_default();
+        let heading = candidates[idx]
+            .clone()
+            .filter(|l| outline.plausible(l, label_emphasized(block, l), later));
         let Some(label) = heading else {
             match open.as_mut() {
                 Some(o) => o.parts.push(text.to_string()),
@@ -608,7 +634,7 @@ mod tests {
         let p = parse(&[
             b("（二）要健全完善隐患治理机制。"),
             b("（四）要健全完善协同联动机制。"),
-            b("（三）这一段编号倒退，是正文。"),
+            b("（二）这一段编号倒退，是正文。"),
             b("（十）跳号太多，也是正文。"),
         ]);
         assert_eq!(
@@ -617,8 +643,34 @@ mod tests {
         );
         assert_eq!(
             p.sections[1].text,
-            "（三）这一段编号倒退，是正文。\n（十）跳号太多，也是正文。"
+            "（二）这一段编号倒退，是正文。\n（十）跳号太多，也是正文。"
         );
+    }
+
+    #[test]
+    fn a_gap_filled_later_marks_the_label_out_of_order() {
+        let p = parse(&[
+            b("（一）要加强领导。"),
+            b("（三）所述事项另行部署，此段不是标题。"),
+            b("（二）要完善机制。"),
+            b("（三）要强化保障。"),
+            b("（五）要狠抓落实。"),
+        ]);
+        let paths: Vec<String> = p.sections.iter().map(|s| s.path_str()).collect();
+        assert_eq!(paths, vec!["(一)", "(二)", "(三)", "(五)"]);
+        assert!(p.sections[0].text.starts_with("（三）所述"));
+    }
+
+    #[test]
+    fn a_new_parent_scope_ends_the_lookahead() {
+        let p = parse(&[
+            b("一、总体要求"),
+            b("（二）甲。"),
+            b("二、重点任务"),
+            b("（一）乙。"),
+        ]);
+        let paths: Vec<String> = p.sections.iter().map(|s| s.path_str()).collect();
+        assert_eq!(paths, vec!["一、", "一、/(二)", "二、", "二、/(一)"]);
     }
 
     #[test]
