@@ -1,8 +1,9 @@
 //! Section-by-section comparison of two versions of a document.
 //!
-//! Sections are matched by label path first and, where numbering shifted, by
-//! content similarity, so deleting （三） reads as one removal and the old
-//! （四）（五） as renumbered — not as three modified sections. Inside a
+//! Sections are paired by an order-preserving alignment in which similar
+//! content weighs more than an unchanged label, so deleting （三） reads as
+//! one removal and the old （四）（五） as renumbered — not as three modified
+//! sections — while an edit under the same label stays a modification. Inside a
 //! modified section the inline diff works on characters within sentences,
 //! because Chinese has no spaces between words.
 

@@ -168,7 +168,7 @@ fn arabic_value(s: &str) -> Option<u32> {
 
 /// Recognises a numbering label at the start of `text`. Only the shape is
 /// checked here; whether it is really a heading also depends on the
-/// sequence around it (see [`Outline::accept`]).
+/// sequence around it (see [`Outline::plausible`]).
 fn detect_label(text: &str) -> Option<Label> {
     let lead = text.len() - text.trim_start_matches(is_space).len();
     let t = &text[lead..];
