@@ -308,7 +308,7 @@ impl Checker {
                         target,
                         &new.document,
                         &record,
-                        previous.as_ref(),
+                        previous.as_deref(),
                         first_alert,
                     )
                     .is_empty();

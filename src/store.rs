@@ -168,7 +168,7 @@ pub enum Commit {
     /// A new version (and its alerts) were stored and flushed.
     Stored {
         record: VersionRecord,
-        previous: Option<VersionRecord>,
+        previous: Option<Box<VersionRecord>>,
     },
 }
 
@@ -506,7 +506,10 @@ impl Store {
             Err(TransactionError::Storage(e)) => return Err(e.into()),
         }
         self.flush()?;
-        Ok(Commit::Stored { record, previous })
+        Ok(Commit::Stored {
+            record,
+            previous: previous.map(Box::new),
+        })
     }
 
     // ----- blobs ------------------------------------------------------------
@@ -735,20 +738,6 @@ impl Store {
     /// Size of the store folder on disk, in bytes.
     pub fn disk_size(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
-    }
-
-    /// A consistent export of every tree, for backups and compaction.
-    pub fn export(&self) -> Vec<(Vec<u8>, Vec<u8>, impl Iterator<Item = Vec<Vec<u8>>>)> {
-        self.db.export()
-    }
-
-    /// Loads an export produced by [`Store::export`] into this (empty) store.
-    pub fn import(
-        &self,
-        export: Vec<(Vec<u8>, Vec<u8>, impl Iterator<Item = Vec<Vec<u8>>>)>,
-    ) -> Result<()> {
-        self.db.import(export);
-        self.flush()
     }
 
     /// Raw access for the audit module's tamper tests and verification.
