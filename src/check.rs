@@ -136,6 +136,24 @@ pub struct Report {
     pub discovered: Vec<Report>,
 }
 
+impl Report {
+    /// One log line per check (and one per article discovered in it).
+    pub fn log(&self) {
+        for d in &self.discovered {
+            d.log();
+        }
+        let ms = self.elapsed.as_millis() as u64;
+        match &self.outcome {
+            Outcome::Failed { error } => {
+                tracing::warn!(source = %self.source, status = ?self.status, outcome = "failed", ms, "{error}")
+            }
+            o => {
+                tracing::info!(source = %self.source, status = ?self.status, outcome = ?o, ms, "checked")
+            }
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
     #[error(transparent)]

@@ -16,6 +16,9 @@ use url::Url;
 
 use crate::extract::ExtractOptions;
 
+/// Sender address when `[mail] from` is not set.
+pub const DEFAULT_FROM: &str = "bulletin-watch@localhost";
+
 /// Resolved `[mail]` settings (the password already read from its
 /// environment variable or file; never stored in the TOML itself).
 #[derive(Clone, Default)]
@@ -352,11 +355,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     };
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let settings = v.settings(&raw.settings, &base_dir);
-    let mail = raw
-        .mail
-        .as_ref()
-        .map(|m| v.mail(m, &base_dir))
-        .unwrap_or_default();
+    let mail = match &raw.mail {
+        Some(m) => v.mail(m, &base_dir),
+        None => MailConfig {
+            from: DEFAULT_FROM.to_string(),
+            ..MailConfig::default()
+        },
+    };
     let mut hosts = BTreeMap::new();
     for (name, h) in &raw.hosts {
         let interval = h
@@ -524,7 +529,7 @@ impl Validator<'_> {
     fn mail(&mut self, raw: &RawMail, base_dir: &Path) -> MailConfig {
         let from = match &raw.from {
             Some(f) => self.address(f, "mail.from").unwrap_or_default(),
-            None => "bulletin-watch@localhost".to_string(),
+            None => DEFAULT_FROM.to_string(),
         };
         let to = raw
             .to
@@ -849,6 +854,8 @@ kind = "article"
         assert_eq!(c.sources[0].region, Region::EastChina);
         assert_eq!(c.sources[0].interval, Duration::from_secs(2));
         assert_eq!(c.sources[0].name, "sh");
+        assert_eq!(c.mail.from, DEFAULT_FROM);
+        assert!(c.mail.smtp_url.is_none());
     }
 
     #[test]

@@ -20,7 +20,10 @@ pub fn socket_path(store_dir: &Path) -> PathBuf {
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
     #[error("cannot reach the daemon at {path}: {source}")]
-    Connect { path: PathBuf, source: std::io::Error },
+    Connect {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the daemon answered: {0}")]
     Remote(String),
     #[error("control socket I/O: {0}")]
@@ -31,10 +34,11 @@ pub enum ControlError {
 #[cfg(unix)]
 pub fn ask(store_dir: &Path, q: &Query) -> Result<Vec<u8>, ControlError> {
     let path = socket_path(store_dir);
-    let mut s = std::os::unix::net::UnixStream::connect(&path).map_err(|source| ControlError::Connect {
-        path: path.clone(),
-        source,
-    })?;
+    let mut s =
+        std::os::unix::net::UnixStream::connect(&path).map_err(|source| ControlError::Connect {
+            path: path.clone(),
+            source,
+        })?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(120)))?;
     let mut line = serde_json::to_vec(q).expect("queries serialise");
     line.push(b'\n');
@@ -44,7 +48,9 @@ pub fn ask(store_dir: &Path, q: &Query) -> Result<Vec<u8>, ControlError> {
     s.read_to_end(&mut reply)?;
     match reply.split_first() {
         Some((b'0', out)) => Ok(out.to_vec()),
-        Some((_, err)) => Err(ControlError::Remote(String::from_utf8_lossy(err).into_owned())),
+        Some((_, err)) => Err(ControlError::Remote(
+            String::from_utf8_lossy(err).into_owned(),
+        )),
         None => Err(ControlError::Remote("empty answer".into())),
     }
 }
@@ -80,7 +86,8 @@ pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
             }
             let reply = match serde_json::from_str::<Query>(&line) {
                 Err(e) => [b"1".as_slice(), format!("bad query: {e}").as_bytes()].concat(),
-                Ok(q) => match tokio::task::spawn_blocking(move || audit::answer(&store, &q)).await {
+                Ok(q) => match tokio::task::spawn_blocking(move || audit::answer(&store, &q)).await
+                {
                     Ok(Ok(out)) => [b"0".as_slice(), &out].concat(),
                     Ok(Err(e)) => [b"1".as_slice(), e.to_string().as_bytes()].concat(),
                     Err(e) => [b"1".as_slice(), e.to_string().as_bytes()].concat(),

@@ -17,6 +17,7 @@ pub mod audit;
 pub mod check;
 pub mod config;
 pub mod control;
+pub mod daemon;
 pub mod decode;
 pub mod diff;
 pub mod extract;

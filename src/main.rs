@@ -10,12 +10,13 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
+use bulletin_watch::audit::Query;
 use bulletin_watch::check::{Checker, Outcome, Report};
 use bulletin_watch::config::{self, Config, SourceKind};
 use bulletin_watch::extract::{self, ExtractOptions};
-use bulletin_watch::store::Store;
 use bulletin_watch::notify::Mailer;
-use bulletin_watch::{audit, fetch, outbox};
+use bulletin_watch::store::{Store, StoreError};
+use bulletin_watch::{audit, control, fetch, outbox};
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +50,12 @@ enum Command {
         /// Check only these source ids (repeatable).
         #[arg(long = "source")]
         sources: Vec<String>,
+    },
+    /// The daemon: watch every source on its interval until stopped.
+    Run {
+        /// Serve `/healthz` and Prometheus `/metrics` on this address (e.g. 127.0.0.1:9187).
+        #[arg(long)]
+        metrics: Option<std::net::SocketAddr>,
     },
     /// Extract a saved page offline, exactly as `check` would.
     Parse {
@@ -132,13 +139,14 @@ fn main() -> ExitCode {
 fn init_logging(json: bool, command: &Command) {
     use tracing_subscriber::EnvFilter;
     let default = match command {
-        Command::Check { .. } => "bulletin_watch=info",
+        Command::Check { .. } | Command::Run { .. } => "bulletin_watch=info",
         _ => "bulletin_watch=warn",
     };
     let filter =
         EnvFilter::try_from_env("BULLETIN_WATCH_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
@@ -181,6 +189,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let rt = runtime()?;
             rt.block_on(check(Arc::new(config), store, sources))
         }
+        Command::Run { metrics } => {
+            let opts = bulletin_watch::daemon::Options {
+                config_path: cli.config.clone(),
+                store: cli.store.clone(),
+                metrics: *metrics,
+            };
+            runtime()?.block_on(bulletin_watch::daemon::run(opts))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Parse {
             file,
             url,
@@ -210,41 +227,42 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::History { source, json } => {
-            let store = open_store(&store_path(&cli)?)?;
-            print!("{}", audit::history(&store, source.as_deref(), *json)?);
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::History { source, json } => query(
+            &cli,
+            Query::History {
+                source: source.clone(),
+                json: *json,
+            },
+        ),
         Command::Show {
             source,
             version,
             json,
             raw,
-        } => {
-            let store = open_store(&store_path(&cli)?)?;
-            if *raw {
-                let bytes = audit::raw(&store, source, *version)?;
-                std::io::stdout().write_all(&bytes)?;
-            } else {
-                print!("{}", audit::show(&store, source, *version, *json)?);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => query(
+            &cli,
+            Query::Show {
+                source: source.clone(),
+                version: *version,
+                json: *json,
+                raw: *raw,
+            },
+        ),
         Command::Diff {
             source,
             from,
             to,
             json,
-        } => {
-            let store = open_store(&store_path(&cli)?)?;
-            print!("{}", audit::diff_output(&store, source, *from, *to, *json)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Outbox { json } => {
-            let store = open_store(&store_path(&cli)?)?;
-            print!("{}", audit::outbox(&store, *json)?);
-            Ok(ExitCode::SUCCESS)
-        }
+        } => query(
+            &cli,
+            Query::Diff {
+                source: source.clone(),
+                from: *from,
+                to: *to,
+                json: *json,
+            },
+        ),
+        Command::Outbox { json } => query(&cli, Query::Outbox { json: *json }),
         Command::Sources { command } => match command {
             SourcesCommand::List => {
                 let config = load_config(&cli)?;
@@ -280,6 +298,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         },
     }
+}
+
+/// Answers a read-only query from the store — or, when a running daemon
+/// holds the store, through the daemon's control socket, with the same output.
+fn query(cli: &Cli, q: Query) -> Result<ExitCode> {
+    let path = store_path(cli)?;
+    // The lock holder is either a daemon (ask it) or another short command
+    // (or a daemon still starting): try both for a few seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let out = loop {
+        match Store::open(&path) {
+            Ok(store) => break audit::answer(&store, &q)?,
+            Err(StoreError::Locked { .. }) => match control::ask(&path, &q) {
+                Ok(out) => break out,
+                Err(control::ControlError::Connect { .. })
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => return Err(e.into()),
+            },
+            Err(e) => return Err(e).with_context(|| format!("opening store {}", path.display())),
+        }
+    };
+    std::io::stdout().write_all(&out)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -329,7 +373,7 @@ async fn check(config: Arc<Config>, store: Arc<Store>, only: &[String]) -> Resul
     let mut summary = Summary::default();
     while let Some(r) = set.join_next().await {
         let r = r.context("check task panicked")?;
-        bar.suspend(|| log_report(&r));
+        bar.suspend(|| r.log());
         summary.add(&r);
     }
     bar.finish_and_clear();
@@ -338,7 +382,12 @@ async fn check(config: Arc<Config>, store: Arc<Store>, only: &[String]) -> Resul
     let mailer = Mailer::from_config(&config.mail, &config.settings.store)?;
     let drained = outbox::drain(&store, &mailer, true).await?;
     store.flush()?;
-    println!("{}, alerts sent {}, alerts failed {}", summary.line(), drained.sent, drained.failed);
+    println!(
+        "{}, alerts sent {}, alerts failed {}",
+        summary.line(),
+        drained.sent,
+        drained.failed
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -353,19 +402,6 @@ fn progress(n: usize) -> indicatif::ProgressBar {
         bar.set_style(style);
     }
     bar
-}
-
-fn log_report(r: &Report) {
-    for d in &r.discovered {
-        log_report(d);
-    }
-    let ms = r.elapsed.as_millis() as u64;
-    match &r.outcome {
-        Outcome::Failed { error } => {
-            tracing::warn!(source = %r.source, status = ?r.status, outcome = "failed", ms, "{error}")
-        }
-        o => tracing::info!(source = %r.source, status = ?r.status, outcome = ?o, ms, "checked"),
-    }
 }
 
 #[derive(Default)]

@@ -68,15 +68,17 @@ impl Site {
         let port = listener.local_addr()?.port();
         let state = Arc::new(Mutex::new(State::default()));
         let st = state.clone();
-        std::thread::Builder::new().name("site".into()).spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let st = st.clone();
-                let _ = std::thread::Builder::new().spawn(move || {
-                    let _ = serve(conn, &st);
-                });
-            }
-        })?;
+        std::thread::Builder::new()
+            .name("site".into())
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    let Ok(conn) = conn else { continue };
+                    let st = st.clone();
+                    let _ = std::thread::Builder::new().spawn(move || {
+                        let _ = serve(conn, &st);
+                    });
+                }
+            })?;
         Ok(Site { port, state })
     }
 
@@ -117,7 +119,11 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
     let mut if_none_match = None;
     loop {
         let mut line = String::new();
@@ -134,7 +140,8 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         let st = state.lock().unwrap_or_else(|p| p.into_inner());
         st.pages.get(&path).cloned()
     };
-    let page = page.unwrap_or_else(|| Page::status(404, "<html><body><h1>404 Not Found</h1></body></html>"));
+    let page = page
+        .unwrap_or_else(|| Page::status(404, "<html><body><h1>404 Not Found</h1></body></html>"));
     let etag = page.etag.then(|| etag_of(&page.body));
     let not_modified = etag.is_some() && etag == if_none_match;
     {
@@ -147,7 +154,11 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         }
     }
     let mut out = conn;
-    let (status, body): (u16, &[u8]) = if not_modified { (304, b"") } else { (page.status, &page.body) };
+    let (status, body): (u16, &[u8]) = if not_modified {
+        (304, b"")
+    } else {
+        (page.status, &page.body)
+    };
     let mut head = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
         reason(status),

@@ -21,7 +21,11 @@ fn every_province_versions_edits_and_ignores_noise() {
         site.set(&watched, fixture_page(&m, &v1.file));
         let project = Project::new(&format!(
             "{FAST_SETTINGS}{}",
-            article_source(&province, v1.province_name.as_deref().unwrap_or(&province), &site.url(&watched))
+            article_source(
+                &province,
+                v1.province_name.as_deref().unwrap_or(&province),
+                &site.url(&watched)
+            )
         ));
         let checker = project.checker();
         let src = checker.config.source(&province).unwrap().clone();
@@ -31,22 +35,45 @@ fn every_province_versions_edits_and_ignores_noise() {
             r.outcome
         };
 
-        assert_eq!(check("v1"), Outcome::Stored { version: 1, alerted: false }, "{province}");
+        assert_eq!(
+            check("v1"),
+            Outcome::Stored {
+                version: 1,
+                alerted: false
+            },
+            "{province}"
+        );
         let rec = checker.store.latest(&province).unwrap().unwrap();
         let doc = checker.store.document(&rec).unwrap();
         assert_eq!(doc.title, v1.title, "{province} title");
-        assert_eq!(doc.published.map(|d| d.to_string()).as_deref(), Some(v1.publish_date.as_str()));
+        assert_eq!(
+            doc.published.map(|d| d.to_string()).as_deref(),
+            Some(v1.publish_date.as_str())
+        );
         let paths: Vec<String> = doc.sections.iter().map(|s| s.path_str()).collect();
         let expected: Vec<String> = v1.sections.iter().map(|s| s.path.clone()).collect();
         assert_eq!(paths, expected, "{province} sections");
-        assert_eq!(checker.store.raw(&rec).unwrap(), fixture(&v1.file), "{province}: raw evidence must be byte-exact");
+        assert_eq!(
+            checker.store.raw(&rec).unwrap(),
+            fixture(&v1.file),
+            "{province}: raw evidence must be byte-exact"
+        );
         let gbk = v1.encoding == "gbk";
-        assert_eq!(rec.encoding.eq_ignore_ascii_case("utf-8"), !gbk, "{province} encoding {}", rec.encoding);
+        assert_eq!(
+            rec.encoding.eq_ignore_ascii_case("utf-8"),
+            !gbk,
+            "{province} encoding {}",
+            rec.encoding
+        );
 
         // Unchanged: the ETag makes it a 304, nothing downloaded or stored.
         let before = site.hits(&watched);
         assert_eq!(check("recheck"), Outcome::NotModified);
-        assert_eq!(site.hits(&watched).1, before.1 + 1, "{province}: conditional GET answered 304");
+        assert_eq!(
+            site.hits(&watched).1,
+            before.1 + 1,
+            "{province}: conditional GET answered 304"
+        );
 
         // Noise-only and whitespace-only variants store nothing.
         for variant in ["article.v3-noise.html", "article.v6-whitespace.html"] {
@@ -56,29 +83,62 @@ fn every_province_versions_edits_and_ignores_noise() {
                 assert_eq!(check(variant), Outcome::Unchanged { version: 1 }, "{file}");
             }
         }
-        assert!(checker.store.outbox().unwrap().is_empty(), "{province}: no alert for the first version or noise");
+        assert!(
+            checker.store.outbox().unwrap().is_empty(),
+            "{province}: no alert for the first version or noise"
+        );
 
         // A one-sentence edit stores version 2 and queues one `changed` alert.
-        site.set(&watched, fixture_page(&m, &format!("{province}/article.v2-edit.html")));
-        assert_eq!(check("v2-edit"), Outcome::Stored { version: 2, alerted: true });
+        site.set(
+            &watched,
+            fixture_page(&m, &format!("{province}/article.v2-edit.html")),
+        );
+        assert_eq!(
+            check("v2-edit"),
+            Outcome::Stored {
+                version: 2,
+                alerted: true
+            }
+        );
         let outbox = checker.store.outbox().unwrap();
         assert_eq!(outbox.len(), 1);
         assert_eq!(outbox[0].kind, AlertKind::Changed);
         assert_eq!(outbox[0].version, Some(2));
 
         // The same edit again is not a new version.
-        site.set(&watched, Page { etag: false, ..fixture_page(&m, &format!("{province}/article.v2-edit.html")) });
+        site.set(
+            &watched,
+            Page {
+                etag: false,
+                ..fixture_page(&m, &format!("{province}/article.v2-edit.html"))
+            },
+        );
         assert_eq!(check("v2 again"), Outcome::Unchanged { version: 2 });
 
-        site.set(&watched, fixture_page(&m, &format!("{province}/article.v4-section-added.html")));
-        assert_eq!(check("v4"), Outcome::Stored { version: 3, alerted: true });
+        site.set(
+            &watched,
+            fixture_page(&m, &format!("{province}/article.v4-section-added.html")),
+        );
+        assert_eq!(
+            check("v4"),
+            Outcome::Stored {
+                version: 3,
+                alerted: true
+            }
+        );
         let v4 = m.article(&format!("{province}/article.v4-section-added.html"));
-        let doc = checker.store.document(&checker.store.latest(&province).unwrap().unwrap()).unwrap();
+        let doc = checker
+            .store
+            .document(&checker.store.latest(&province).unwrap().unwrap())
+            .unwrap();
         assert_eq!(doc.sections.len(), v4.sections.len());
 
         let versions = checker.store.versions(&province).unwrap();
         assert_eq!(versions.len(), 3);
-        assert_eq!(versions[1].prev_hash.as_deref(), Some(versions[0].record_hash.as_str()));
+        assert_eq!(
+            versions[1].prev_hash.as_deref(),
+            Some(versions[0].record_hash.as_str())
+        );
     }
 }
 
@@ -94,27 +154,61 @@ fn error_pages_and_failures_never_touch_history() {
     ));
     let checker = project.checker();
     let src = checker.config.source("sh").unwrap().clone();
-    assert!(matches!(rt.block_on(checker.check_source(&src)).outcome, Outcome::Stored { version: 1, .. }));
+    assert!(matches!(
+        rt.block_on(checker.check_source(&src)).outcome,
+        Outcome::Stored { version: 1, .. }
+    ));
     let pages = [
         Page::status(500, "oops"),
         Page::status(404, "<html><body>您访问的页面不存在</body></html>"),
-        Page::html("text/html; charset=utf-8", "<html><body><div class=\"main\">页面维护中，请稍后访问。</div></body></html>"),
+        Page::html(
+            "text/html; charset=utf-8",
+            "<html><body><div class=\"main\">页面维护中，请稍后访问。</div></body></html>",
+        ),
         Page::html("text/html; charset=utf-8", ""),
-        Page::html("application/pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n".to_vec()),
+        Page::html(
+            "application/pdf",
+            b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n".to_vec(),
+        ),
     ];
     for p in pages {
         site.set("/a.html", p.clone());
         let r = rt.block_on(checker.check_source(&src));
-        assert!(matches!(r.outcome, Outcome::Failed { .. }), "{:?} for {:?}", r.outcome, String::from_utf8_lossy(&p.body));
+        assert!(
+            matches!(r.outcome, Outcome::Failed { .. }),
+            "{:?} for {:?}",
+            r.outcome,
+            String::from_utf8_lossy(&p.body)
+        );
     }
-    assert_eq!(checker.store.versions("sh").unwrap().len(), 1, "failures must not create versions");
-    let failing: Vec<_> = checker.store.outbox().unwrap().into_iter().filter(|e| e.kind == AlertKind::Failing).collect();
+    assert_eq!(
+        checker.store.versions("sh").unwrap().len(),
+        1,
+        "failures must not create versions"
+    );
+    let failing: Vec<_> = checker
+        .store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == AlertKind::Failing)
+        .collect();
     assert_eq!(failing.len(), 1, "one failing alert for the whole streak");
     site.set("/a.html", fixture_page(&m, "shanghai/article.v1.html"));
     rt.block_on(checker.check_source(&src));
     rt.block_on(checker.check_source(&src));
-    let kinds: Vec<_> = checker.store.outbox().unwrap().into_iter().map(|e| e.kind).collect();
-    assert_eq!(kinds.iter().filter(|k| **k == AlertKind::Recovered).count(), 1, "{kinds:?}");
+    let kinds: Vec<_> = checker
+        .store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == AlertKind::Recovered).count(),
+        1,
+        "{kinds:?}"
+    );
 }
 
 #[test]
@@ -123,36 +217,79 @@ fn listing_discovers_new_deployment_once() {
     let site = fixture_site(&m);
     let rt = rt();
     for province in m.provinces() {
-        let v1 = m.listings.iter().find(|l| l.file == format!("{province}/list.v1.html")).unwrap();
-        let v2 = m.listings.iter().find(|l| l.file == format!("{province}/list.v2.html")).unwrap();
+        let v1 = m
+            .listings
+            .iter()
+            .find(|l| l.file == format!("{province}/list.v1.html"))
+            .unwrap();
+        let v2 = m
+            .listings
+            .iter()
+            .find(|l| l.file == format!("{province}/list.v2.html"))
+            .unwrap();
         let path = format!("/{}", v1.file);
         site.set(&path, fixture_page(&m, &v1.file));
-        let project = Project::new(&format!("{FAST_SETTINGS}{}", listing_source(&province, "某省", &site.url(&path), PATTERN)));
+        let project = Project::new(&format!(
+            "{FAST_SETTINGS}{}",
+            listing_source(&province, "某省", &site.url(&path), PATTERN)
+        ));
         let checker = project.checker();
         let src = checker.config.source(&province).unwrap().clone();
 
         let r = rt.block_on(checker.check_source(&src));
-        assert!(matches!(r.outcome, Outcome::Listing { discovered: 1, failed: 0, .. }), "{province}: {:?}", r.outcome);
-        assert!(checker.store.outbox().unwrap().is_empty(), "{province}: first listing check is silent");
-        let article_url = v1.article_url.as_ref().unwrap().replace("{port}", &site.port().to_string());
+        assert!(
+            matches!(
+                r.outcome,
+                Outcome::Listing {
+                    discovered: 1,
+                    failed: 0,
+                    ..
+                }
+            ),
+            "{province}: {:?}",
+            r.outcome
+        );
+        assert!(
+            checker.store.outbox().unwrap().is_empty(),
+            "{province}: first listing check is silent"
+        );
+        let article_url = v1
+            .article_url
+            .as_ref()
+            .unwrap()
+            .replace("{port}", &site.port().to_string());
         let tracked = checker.store.tracked().unwrap();
         assert_eq!(tracked.len(), 1);
         assert_eq!(tracked[0].url, article_url);
 
         site.set(&path, fixture_page(&m, &v2.file));
         let r = rt.block_on(checker.check_source(&src));
-        assert!(matches!(r.outcome, Outcome::Listing { discovered: 1, .. }), "{province}: {:?}", r.outcome);
+        assert!(
+            matches!(r.outcome, Outcome::Listing { discovered: 1, .. }),
+            "{province}: {:?}",
+            r.outcome
+        );
         let outbox = checker.store.outbox().unwrap();
         assert_eq!(outbox.len(), 1, "{province}: exactly one published alert");
         assert_eq!(outbox[0].kind, AlertKind::Published);
         let new_url = v2.new_links[0].replace("{port}", &site.port().to_string());
         assert_eq!(outbox[0].source, derived_id(&province, &new_url));
-        let doc = checker.store.document(&checker.store.latest(&outbox[0].source).unwrap().unwrap()).unwrap();
+        let doc = checker
+            .store
+            .document(&checker.store.latest(&outbox[0].source).unwrap().unwrap())
+            .unwrap();
         assert_eq!(doc.title, v2.new_titles[0]);
 
         // Seen links are not discovered again; the new article is now tracked.
         let r = rt.block_on(checker.check_source(&src));
-        assert!(matches!(r.outcome, Outcome::NotModified | Outcome::Listing { discovered: 0, .. }), "{:?}", r.outcome);
+        assert!(
+            matches!(
+                r.outcome,
+                Outcome::NotModified | Outcome::Listing { discovered: 0, .. }
+            ),
+            "{:?}",
+            r.outcome
+        );
         assert_eq!(checker.store.outbox().unwrap().len(), 1);
         let targets = checker.article_targets().unwrap();
         assert!(targets.iter().any(|t| t.url.as_str() == new_url));

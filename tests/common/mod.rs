@@ -79,7 +79,10 @@ pub fn manifest() -> Manifest {
 
 impl Manifest {
     pub fn article(&self, file: &str) -> &ArticleExp {
-        self.articles.iter().find(|a| a.file == file).unwrap_or_else(|| panic!("{file} not in manifest"))
+        self.articles
+            .iter()
+            .find(|a| a.file == file)
+            .unwrap_or_else(|| panic!("{file} not in manifest"))
     }
     pub fn provinces(&self) -> Vec<String> {
         let mut p: Vec<String> = self.articles.iter().map(|a| a.province.clone()).collect();
@@ -100,7 +103,12 @@ pub fn fixture_page(m: &Manifest, file: &str) -> Page {
         .iter()
         .find(|a| a.file == file)
         .map(|a| a.http_content_type.clone())
-        .or_else(|| m.listings.iter().find(|l| l.file == file).map(|l| l.http_content_type.clone()))
+        .or_else(|| {
+            m.listings
+                .iter()
+                .find(|l| l.file == file)
+                .map(|l| l.http_content_type.clone())
+        })
         .unwrap_or_else(|| "text/html".into());
     Page::html(&ct, fixture(file))
 }
@@ -167,5 +175,9 @@ pub fn listing_source(id: &str, province_name: &str, url: &str, pattern: &str) -
 
 pub fn rt() -> tokio::runtime::Runtime {
     bulletin_watch::fetch::install_crypto();
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }

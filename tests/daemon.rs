@@ -1,0 +1,395 @@
+//! The daemon as deployed: the real binary, `run`, against a loopback site
+//! whose pages change while it runs.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bulletin_watch::site::Page;
+use bulletin_watch::store::{DeliveryState, Store};
+use common::*;
+
+const PATTERN: &str = "应急管理工作会议";
+
+fn spawn_daemon(project: &Project, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_bulletin-watch"))
+        .arg("--config")
+        .arg(project.config_path())
+        .arg("run")
+        .args(extra)
+        .env("BULLETIN_WATCH_LOG", "bulletin_watch=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("daemon starts")
+}
+
+fn wait_for(daemon: &mut Child, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = daemon.kill();
+    let mut err = String::new();
+    use std::io::Read;
+    daemon.stderr.take().map(|mut s| s.read_to_string(&mut err));
+    panic!("timed out after {timeout:?} waiting for {what}; daemon log:\n{err}");
+}
+
+/// `history SOURCE --json` through the CLI (which reaches the running daemon
+/// over its control socket, since the daemon holds the store).
+fn version_count(project: &Project, source: &str) -> usize {
+    // --store: the sources file may be broken on purpose (reload test).
+    let store = project.store_path();
+    let out = project.cli(&[
+        "--store",
+        store.to_str().unwrap(),
+        "history",
+        source,
+        "--json",
+    ]);
+    if !out.status.success() {
+        return 0;
+    }
+    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
+        .map(|v| v.len())
+        .unwrap_or(0)
+}
+
+/// Waits until the daemon answers on its control socket (signal handlers
+/// and store are set up by then).
+fn wait_running(daemon: &mut Child, project: &Project) {
+    let store = project.store_path();
+    wait_for(
+        daemon,
+        "daemon answering on its control socket",
+        Duration::from_secs(20),
+        || {
+            bulletin_watch::control::ask(
+                &store,
+                &bulletin_watch::audit::Query::Outbox { json: true },
+            )
+            .is_ok()
+        },
+    );
+}
+
+fn eml_files(store: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(store.join("mail"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.retain(|n| n.ends_with(".eml"));
+    v.sort();
+    v
+}
+
+fn terminate(mut child: Child) -> String {
+    let pid = child.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "daemon exited with {status}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "daemon did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut err = String::new();
+    use std::io::Read;
+    child.stderr.take().map(|mut s| s.read_to_string(&mut err));
+    err
+}
+
+#[test]
+fn daemon_stores_alerts_discovers_and_recovers() {
+    let m = manifest();
+    let site = fixture_site(&m);
+    site.set(
+        "/watched.html",
+        fixture_page(&m, "shanghai/article.v1.html"),
+    );
+    site.set("/flaky.html", Page::status(500, "down"));
+
+    let project = Project::new(&format!(
+        "{FAST_SETTINGS}failure_threshold = 2\n{}{}{}",
+        article_source("sh", "上海市", &site.url("/watched.html")),
+        article_source("flaky", "江苏省", &site.url("/flaky.html")),
+        listing_source("jx", "江西省", &site.url("/jiangxi/list.v1.html"), PATTERN),
+    ));
+    let store = project.store_path();
+    let mut daemon = spawn_daemon(&project, &[]);
+
+    wait_for(
+        &mut daemon,
+        "first version of sh",
+        Duration::from_secs(20),
+        || version_count(&project, "sh") == 1,
+    );
+    // Unchanged re-checks are 304s: the page is downloaded once.
+    let full_before = site.hits("/watched.html").0;
+    wait_for(
+        &mut daemon,
+        "a few conditional re-checks",
+        Duration::from_secs(20),
+        || site.hits("/watched.html").1 >= 2,
+    );
+    assert_eq!(
+        site.hits("/watched.html").0,
+        full_before,
+        "an unchanged page must not be downloaded again"
+    );
+    assert!(
+        eml_files(&store).iter().all(|f| f.starts_with("failing")),
+        "no alert for first versions or the first listing check"
+    );
+
+    // An edit is stored and alerted within about one interval.
+    site.set(
+        "/watched.html",
+        fixture_page(&m, "shanghai/article.v2-edit.html"),
+    );
+    wait_for(&mut daemon, "version 2", Duration::from_secs(20), || {
+        version_count(&project, "sh") == 2
+    });
+    wait_for(
+        &mut daemon,
+        "changed alert file",
+        Duration::from_secs(20),
+        || {
+            eml_files(&store)
+                .iter()
+                .any(|f| f.starts_with("changed.sh.v2"))
+        },
+    );
+
+    // A newly listed deployment: exactly one published alert.
+    site.set(
+        "/jiangxi/list.v1.html",
+        fixture_page(&m, "jiangxi/list.v2.html"),
+    );
+    wait_for(
+        &mut daemon,
+        "published alert",
+        Duration::from_secs(20),
+        || {
+            eml_files(&store)
+                .iter()
+                .any(|f| f.starts_with("published.jx."))
+        },
+    );
+
+    // The flaky source: one failing alert, then one recovered alert.
+    wait_for(
+        &mut daemon,
+        "failing alert",
+        Duration::from_secs(20),
+        || {
+            eml_files(&store)
+                .iter()
+                .any(|f| f.starts_with("failing.flaky"))
+        },
+    );
+    site.set("/flaky.html", fixture_page(&m, "jiangsu/article.v1.html"));
+    wait_for(
+        &mut daemon,
+        "recovered alert",
+        Duration::from_secs(30),
+        || {
+            eml_files(&store)
+                .iter()
+                .any(|f| f.starts_with("recovered.flaky"))
+        },
+    );
+
+    let log = terminate(daemon);
+    assert!(
+        log.contains("source=sh"),
+        "one log line per check names the source:\n{log}"
+    );
+    let files = eml_files(&store);
+    let count = |p: &str| files.iter().filter(|f| f.starts_with(p)).count();
+    assert_eq!(count("changed."), 1, "{files:?}");
+    assert_eq!(count("published."), 1, "{files:?}");
+    assert_eq!(count("failing."), 1, "{files:?}");
+    assert_eq!(count("recovered."), 1, "{files:?}");
+    let s = Store::open(&store).expect("store reopens after SIGTERM");
+    assert!(s
+        .outbox()
+        .unwrap()
+        .iter()
+        .all(|e| e.state == DeliveryState::Delivered));
+    assert_eq!(
+        s.tracked().unwrap().len(),
+        2,
+        "the listing's old and new deployments are tracked"
+    );
+}
+
+#[test]
+fn writing_commands_refuse_clearly_while_daemon_runs_and_reload_keeps_good_config() {
+    let m = manifest();
+    let site = fixture_site(&m);
+    site.set("/a.html", fixture_page(&m, "zhejiang/article.v1.html"));
+    let good = format!(
+        "{FAST_SETTINGS}{}",
+        article_source("zj", "浙江省", &site.url("/a.html"))
+    );
+    let project = Project::new(&good);
+    let mut daemon = spawn_daemon(&project, &[]);
+    wait_for(
+        &mut daemon,
+        "first version",
+        Duration::from_secs(20),
+        || version_count(&project, "zj") == 1,
+    );
+
+    let out = project.cli(&["check"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another process"), "{err}");
+
+    // A broken file on SIGHUP is refused; the daemon keeps watching.
+    std::fs::write(project.config_path(), "[[source]\nbroken").unwrap();
+    Command::new("kill")
+        .args(["-HUP", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    site.set("/a.html", fixture_page(&m, "zhejiang/article.v2-edit.html"));
+    wait_for(
+        &mut daemon,
+        "version 2 after a refused reload",
+        Duration::from_secs(20),
+        || version_count(&project, "zj") == 2,
+    );
+    let log = terminate(daemon);
+    assert!(log.contains("reload refused"), "{log}");
+}
+
+/// kill -9 at random moments across many cycles while the page keeps
+/// changing: no stored version or queued alert is lost, none is duplicated.
+#[test]
+fn kill_9_loses_and_duplicates_nothing() {
+    let m = manifest();
+    let site = fixture_site(&m);
+    let variants = [
+        "fujian/article.v1.html",
+        "fujian/article.v2-edit.html",
+        "fujian/article.v4-section-added.html",
+        "fujian/article.v5-section-removed.html",
+    ];
+    site.set("/p.html", fixture_page(&m, variants[0]));
+    let project = Project::new(&format!(
+        "{FAST_SETTINGS}{}",
+        article_source("fj", "福建省", &site.url("/p.html"))
+    ));
+    let store = project.store_path();
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut reported = std::collections::BTreeSet::new();
+    for cycle in 0..10 {
+        site.set(
+            "/p.html",
+            fixture_page(&m, variants[cycle % variants.len()]),
+        );
+        let mut child = spawn_daemon(&project, &[]);
+        std::thread::sleep(Duration::from_millis(300 + rng.u64(0..1500)));
+        child.kill().expect("kill -9");
+        let _ = child.wait();
+        let mut err = String::new();
+        use std::io::Read;
+        child.stderr.take().map(|mut s| s.read_to_string(&mut err));
+        // Every version the daemon said it stored must survive the kill.
+        for line in err
+            .lines()
+            .filter(|l| l.contains("source=fj") && l.contains("Stored"))
+        {
+            if let Some(v) = line
+                .split("version: ")
+                .nth(1)
+                .and_then(|r| r.split([',', ' ']).next())
+            {
+                reported.insert(v.parse::<u32>().unwrap());
+            }
+        }
+    }
+    // Let a last run settle: everything fetched and every alert delivered.
+    let last = variants[9 % variants.len()];
+    let mut daemon = spawn_daemon(&project, &[]);
+    wait_running(&mut daemon, &project);
+    wait_for(&mut daemon, "settled", Duration::from_secs(30), || {
+        let out = project.cli(&["outbox", "--json"]);
+        let pending = serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
+            .map(|v| v.iter().filter(|e| e["state"] == "pending").count())
+            .unwrap_or(1);
+        version_count(&project, "fj") > 0 && pending == 0
+    });
+    terminate(daemon);
+
+    let s = Store::open(&store).unwrap();
+    let versions = s.versions("fj").unwrap();
+    for (i, v) in versions.iter().enumerate() {
+        assert_eq!(v.version as usize, i + 1, "versions are contiguous");
+        assert_eq!(v.record_hash, v.compute_record_hash());
+        if i > 0 {
+            assert_eq!(
+                v.prev_hash.as_deref(),
+                Some(versions[i - 1].record_hash.as_str()),
+                "chain intact"
+            );
+            assert_ne!(
+                v.fingerprint,
+                versions[i - 1].fingerprint,
+                "no duplicated version"
+            );
+        }
+    }
+    for r in &reported {
+        assert!(
+            versions.iter().any(|v| v.version == *r),
+            "reported version {r} was lost"
+        );
+    }
+    let latest = s.document(versions.last().unwrap()).unwrap();
+    let expected = m.article(last);
+    assert_eq!(
+        latest.sections.len(),
+        expected.sections.len(),
+        "the latest version is the page as last served"
+    );
+    let outbox = s.outbox().unwrap();
+    for v in versions.iter().skip(1) {
+        let n = outbox
+            .iter()
+            .filter(|e| e.key == format!("changed/fj/v{}", v.version))
+            .count();
+        assert_eq!(n, 1, "exactly one alert for version {}", v.version);
+    }
+    assert_eq!(
+        outbox.len(),
+        versions.len() - 1,
+        "no alert without a version"
+    );
+    assert!(outbox.iter().all(|e| e.state == DeliveryState::Delivered));
+    let files = eml_files(&store);
+    assert_eq!(
+        files.len(),
+        outbox.len(),
+        "one message file per alert: {files:?}"
+    );
+}
