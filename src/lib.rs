@@ -28,3 +28,4 @@ pub mod sections;
 pub mod site;
 pub mod store;
 pub mod text;
+pub mod verify;
