@@ -24,6 +24,7 @@ pub mod fetch;
 pub mod listing;
 pub mod notify;
 pub mod outbox;
+pub mod report;
 pub mod sections;
 pub mod site;
 pub mod store;
