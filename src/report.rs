@@ -646,11 +646,17 @@ fn compile_markdown(title: &str, regions: &[(Region, Vec<&Entry>)]) -> String {
                 md_text(&e.province)
             );
             for s in &e.doc.sections {
-                let mut p = String::new();
-                let head = format!("{}{}", display_label(s), s.heading);
-                let _ = write!(p, "**{}**", md_text(&head));
-                p.push_str(&md_text(&s.text));
-                let _ = writeln!(out, "{p}\n");
+                // The bold heading ends its line: CommonMark does not close
+                // `**` between a full-width stop and the next character.
+                let label = display_label(s);
+                let text = md_text(&s.text);
+                if s.heading.is_empty() {
+                    let _ = writeln!(out, "{}{text}\n", md_text(&label));
+                } else {
+                    let head = md_text(&format!("{label}{}", s.heading));
+                    let sep = if text.is_empty() { "" } else { "  \n" };
+                    let _ = writeln!(out, "**{head}**{sep}{text}\n");
+                }
             }
             let _ = writeln!(
                 out,
