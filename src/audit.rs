@@ -30,6 +30,8 @@ pub enum AuditError {
     NothingToCompare(String),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Verify(#[from] crate::verify::VerifyError),
 }
 
 pub type Result<T> = std::result::Result<T, AuditError>;
@@ -386,19 +388,66 @@ pub fn outbox(store: &Store, as_json: bool) -> Result<String> {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "query", rename_all = "lowercase")]
 pub enum Query {
-    History { source: Option<String>, json: bool },
-    Show { source: String, version: Option<u32>, json: bool, raw: bool },
-    Diff { source: String, from: Option<u32>, to: Option<u32>, json: bool },
-    Outbox { json: bool },
+    History {
+        source: Option<String>,
+        json: bool,
+    },
+    Show {
+        source: String,
+        version: Option<u32>,
+        json: bool,
+        raw: bool,
+    },
+    Diff {
+        source: String,
+        from: Option<u32>,
+        to: Option<u32>,
+        json: bool,
+    },
+    Outbox {
+        json: bool,
+    },
+    Verify {
+        source: Option<String>,
+    },
+    Export {
+        source: Option<String>,
+        format: crate::report::ExportFormat,
+    },
+    Compile {
+        request: crate::report::CompileRequest,
+    },
 }
 
 /// The output of a query, as bytes (`show --raw` is not text).
 pub fn answer(store: &Store, q: &Query) -> Result<Vec<u8>> {
     Ok(match q {
         Query::History { source, json } => history(store, source.as_deref(), *json)?.into_bytes(),
-        Query::Show { source, version, raw: true, .. } => raw(store, source, *version)?,
-        Query::Show { source, version, json, .. } => show(store, source, *version, *json)?.into_bytes(),
-        Query::Diff { source, from, to, json } => diff_output(store, source, *from, *to, *json)?.into_bytes(),
+        Query::Show {
+            source,
+            version,
+            raw: true,
+            ..
+        } => raw(store, source, *version)?,
+        Query::Show {
+            source,
+            version,
+            json,
+            ..
+        } => show(store, source, *version, *json)?.into_bytes(),
+        Query::Diff {
+            source,
+            from,
+            to,
+            json,
+        } => diff_output(store, source, *from, *to, *json)?.into_bytes(),
         Query::Outbox { json } => outbox(store, *json)?.into_bytes(),
+        Query::Verify { source } => {
+            format!("{}\n", crate::verify::verify(store, source.as_deref())?).into_bytes()
+        }
+        Query::Export { source, format } => {
+            crate::report::export(store, source.as_deref(), *format)?.into_bytes()
+        }
+        Query::Compile { request } => crate::report::compile(store, request)?.into_bytes(),
     })
 }
