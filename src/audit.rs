@@ -30,6 +30,8 @@ pub enum AuditError {
     NothingToCompare(String),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Verify(#[from] crate::verify::VerifyError),
 }
 
 pub type Result<T> = std::result::Result<T, AuditError>;
@@ -405,6 +407,16 @@ pub enum Query {
     Outbox {
         json: bool,
     },
+    Verify {
+        source: Option<String>,
+    },
+    Export {
+        source: Option<String>,
+        format: crate::report::ExportFormat,
+    },
+    Compile {
+        request: crate::report::CompileRequest,
+    },
 }
 
 /// The output of a query, as bytes (`show --raw` is not text).
@@ -430,5 +442,12 @@ pub fn answer(store: &Store, q: &Query) -> Result<Vec<u8>> {
             json,
         } => diff_output(store, source, *from, *to, *json)?.into_bytes(),
         Query::Outbox { json } => outbox(store, *json)?.into_bytes(),
+        Query::Verify { source } => {
+            format!("{}\n", crate::verify::verify(store, source.as_deref())?).into_bytes()
+        }
+        Query::Export { source, format } => {
+            crate::report::export(store, source.as_deref(), *format)?.into_bytes()
+        }
+        Query::Compile { request } => crate::report::compile(store, request)?.into_bytes(),
     })
 }

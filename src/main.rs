@@ -12,10 +12,11 @@ use clap::{Parser, Subcommand};
 
 use bulletin_watch::audit::Query;
 use bulletin_watch::check::{Checker, Outcome, Report};
-use bulletin_watch::config::{self, Config, SourceKind};
+use bulletin_watch::config::{self, Config, Region, SourceKind};
 use bulletin_watch::extract::{self, ExtractOptions};
 use bulletin_watch::notify::Mailer;
-use bulletin_watch::store::{Store, StoreError};
+use bulletin_watch::report::{CompileFormat, CompileRequest, CompileSource, ExportFormat};
+use bulletin_watch::store::{BackupError, Store, StoreError};
 use bulletin_watch::{audit, control, fetch, outbox};
 
 #[derive(Parser)]
@@ -104,6 +105,61 @@ enum Command {
         #[command(subcommand)]
         command: SourcesCommand,
     },
+    /// Recompute every hash and walk every chain; exit 1 at the first break.
+    Verify {
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Every version with its metadata and sections, for scripts or review.
+    Export {
+        #[arg(long)]
+        source: Option<String>,
+        /// jsonl, csv or html.
+        #[arg(long)]
+        format: ExportFormat,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// The regional compilation of the latest deployments, for editors.
+    Compile {
+        /// Only this region (华东 华北 华中 华南 西南 西北 东北).
+        #[arg(long, value_parser = parse_region)]
+        region: Option<Region>,
+        /// Only articles published (or, undated, fetched) in this year.
+        #[arg(long)]
+        year: Option<i16>,
+        /// markdown or html.
+        #[arg(long, default_value = "markdown")]
+        format: CompileFormat,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Backup, restore and compaction (the daemon must be stopped).
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Write a consistent, checksummed copy of the whole store to PATH.
+    Backup { path: PathBuf },
+    /// Rebuild a store from a backup (into the configured store folder
+    /// unless --into is given); never overwrites a non-empty folder.
+    Restore {
+        backup: PathBuf,
+        #[arg(long)]
+        into: Option<PathBuf>,
+    },
+    /// Rewrite the store into a fresh folder to reclaim space.
+    Compact,
+}
+
+fn parse_region(s: &str) -> std::result::Result<Region, String> {
+    Region::parse(s)
+        .ok_or_else(|| format!("unknown region {s:?} (华东 华北 华中 华南 西南 西北 东北)"))
 }
 
 #[derive(Subcommand)]
@@ -227,9 +283,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::History { source, json } => query(
+        Command::History { source, json } => print_query(
             &cli,
-            Query::History {
+            &Query::History {
                 source: source.clone(),
                 json: *json,
             },
@@ -239,9 +295,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             version,
             json,
             raw,
-        } => query(
+        } => print_query(
             &cli,
-            Query::Show {
+            &Query::Show {
                 source: source.clone(),
                 version: *version,
                 json: *json,
@@ -253,16 +309,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             from,
             to,
             json,
-        } => query(
+        } => print_query(
             &cli,
-            Query::Diff {
+            &Query::Diff {
                 source: source.clone(),
                 from: *from,
                 to: *to,
                 json: *json,
             },
         ),
-        Command::Outbox { json } => query(&cli, Query::Outbox { json: *json }),
+        Command::Outbox { json } => print_query(&cli, &Query::Outbox { json: *json }),
         Command::Sources { command } => match command {
             SourcesCommand::List => {
                 let config = load_config(&cli)?;
@@ -297,33 +353,176 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         },
+        Command::Verify { .. }
+        | Command::Export { .. }
+        | Command::Compile { .. }
+        | Command::Store { .. } => run_audit(&cli),
     }
 }
 
-/// Answers a read-only query from the store — or, when a running daemon
-/// holds the store, through the daemon's control socket, with the same output.
-fn query(cli: &Cli, q: Query) -> Result<ExitCode> {
+/// Answers a read-only query from the store, or — when a running daemon
+/// holds the store — from the daemon over its control socket. Both paths
+/// produce the same bytes.
+fn query(cli: &Cli, q: &Query) -> Result<Vec<u8>> {
     let path = store_path(cli)?;
     // The lock holder is either a daemon (ask it) or another short command
     // (or a daemon still starting): try both for a few seconds.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let out = loop {
+    loop {
         match Store::open(&path) {
-            Ok(store) => break audit::answer(&store, &q)?,
-            Err(StoreError::Locked { .. }) => match control::ask(&path, &q) {
-                Ok(out) => break out,
+            Ok(store) => return Ok(audit::answer(&store, q)?),
+            Err(StoreError::Locked { .. }) => match control::ask(&path, q) {
+                Ok(out) => return Ok(out),
                 Err(control::ControlError::Connect { .. })
                     if std::time::Instant::now() < deadline =>
                 {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("store {} is held by another process", path.display())
+                    })
+                }
             },
             Err(e) => return Err(e).with_context(|| format!("opening store {}", path.display())),
         }
-    };
-    std::io::stdout().write_all(&out)?;
+    }
+}
+
+fn print_query(cli: &Cli, q: &Query) -> Result<ExitCode> {
+    std::io::stdout().write_all(&query(cli, q)?)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes to `out`, or to standard output without one.
+fn emit(bytes: &[u8], out: Option<&Path>) -> Result<()> {
+    match out {
+        None => std::io::stdout().write_all(bytes)?,
+        Some(p) => {
+            std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display()))?;
+            eprintln!("wrote {} ({} bytes)", p.display(), bytes.len());
+        }
+    }
+    Ok(())
+}
+
+fn locked(path: &Path, what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "store {} is held by a running daemon: stop it before `store {what}` \
+         (maintenance needs the store to itself)",
+        path.display()
+    )
+}
+
+/// A store opened for maintenance, which needs the store to itself.
+fn open_exclusive(path: &Path, what: &str) -> Result<Store> {
+    match Store::open(path) {
+        Err(StoreError::Locked { .. }) => Err(locked(path, what)),
+        r => r.with_context(|| format!("opening store {}", path.display())),
+    }
+}
+
+/// The auditors' and editors' commands: verify, export, compile, store.
+fn run_audit(cli: &Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Verify { source } => print_query(
+            cli,
+            &Query::Verify {
+                source: source.clone(),
+            },
+        ),
+        Command::Export {
+            source,
+            format,
+            out,
+        } => {
+            let q = Query::Export {
+                source: source.clone(),
+                format: *format,
+            };
+            emit(&query(cli, &q)?, out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compile {
+            region,
+            year,
+            format,
+            out,
+        } => {
+            let config = load_config(cli)?;
+            let sources = config
+                .sources
+                .iter()
+                .enumerate()
+                .map(|(order, s)| CompileSource {
+                    id: s.id.clone(),
+                    province: s.province.clone(),
+                    region: s.region,
+                    order,
+                })
+                .collect();
+            let q = Query::Compile {
+                request: CompileRequest {
+                    sources,
+                    region: *region,
+                    year: *year,
+                    format: *format,
+                },
+            };
+            emit(&query(cli, &q)?, out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Store { command } => {
+            let path = store_path(cli)?;
+            match command {
+                StoreCommand::Backup { path: to } => {
+                    let store = open_exclusive(&path, "backup")?;
+                    let r = store.backup_to(to).with_context(|| {
+                        format!("backing up {} to {}", path.display(), to.display())
+                    })?;
+                    println!(
+                        "backup {}: {} records in {} trees, {} bytes, sha256 {}",
+                        to.display(),
+                        r.records,
+                        r.trees,
+                        r.bytes,
+                        r.sha256
+                    );
+                }
+                StoreCommand::Restore { backup, into } => {
+                    let into = into.clone().unwrap_or(path);
+                    let r = Store::restore_from(backup, &into).with_context(|| {
+                        format!("restoring {} into {}", backup.display(), into.display())
+                    })?;
+                    println!(
+                        "restored {} records in {} trees into {} (backup sha256 {} checked); \
+                         run `bulletin-watch verify` to check the history",
+                        r.records,
+                        r.trees,
+                        into.display(),
+                        r.sha256
+                    );
+                }
+                StoreCommand::Compact => {
+                    let r = match Store::compact(&path) {
+                        Err(BackupError::Store(StoreError::Locked { .. })) => {
+                            return Err(locked(&path, "compact"))
+                        }
+                        r => r.with_context(|| format!("compacting {}", path.display()))?,
+                    };
+                    println!(
+                        "compacted {}: {} records; {} bytes before, {} bytes after",
+                        path.display(),
+                        r.records,
+                        r.bytes_before,
+                        r.bytes_after
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => bail!("not an audit command"),
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

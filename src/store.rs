@@ -753,6 +753,472 @@ impl Store {
     pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.meta.get(key)?.map(|v| v.to_vec()))
     }
+
+    // ----- backup, restore, compaction ----------------------------------------------
+
+    /// Writes every tree of the database to one self-describing file at
+    /// `path` (see [`BACKUP_MAGIC`] for the layout). The copy is consistent
+    /// because only the process holding the store can write to it, and that
+    /// is this one. Written to a temporary file, synced, then renamed, so a
+    /// crash never leaves a half-written backup under the final name.
+    pub fn backup_to(&self, path: &Path) -> Result<BackupReport, BackupError> {
+        use std::io::Write;
+        self.flush()?;
+        let tmp = temp_sibling(path, "partial");
+        let file = std::fs::File::create(&tmp).map_err(|e| BackupError::file(&tmp, e))?;
+        let mut w = HashingWriter::new(std::io::BufWriter::new(file));
+        let header = format!(
+            "{BACKUP_MAGIC}format {BACKUP_FORMAT}\nschema {SCHEMA}\ncreated {}\nstore {}\n\n",
+            Timestamp::now(),
+            self.path.display()
+        );
+        let mut report = BackupReport::default();
+        let result = (|| -> Result<(), BackupError> {
+            w.write_all(header.as_bytes())?;
+            for name in self.db.tree_names() {
+                let tree = self.db.open_tree(&name)?;
+                report.trees += 1;
+                for kv in tree.iter() {
+                    let (k, v) = kv?;
+                    w.write_all(b"R")?;
+                    w.write_all(&(name.len() as u32).to_le_bytes())?;
+                    w.write_all(&name)?;
+                    w.write_all(&(k.len() as u32).to_le_bytes())?;
+                    w.write_all(&k)?;
+                    w.write_all(&(v.len() as u64).to_le_bytes())?;
+                    w.write_all(&v)?;
+                    report.records += 1;
+                }
+            }
+            w.write_all(b"E")?;
+            w.write_all(&report.records.to_le_bytes())?;
+            let digest = w.hex_digest();
+            let mut inner = w.into_inner();
+            inner.write_all(format!("sha256 {digest}\n").as_bytes())?;
+            let file = inner.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            report.sha256 = digest;
+            report.bytes = file.metadata()?.len();
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.in_file(&tmp));
+        }
+        std::fs::rename(&tmp, path).map_err(|e| BackupError::file(path, e))?;
+        sync_parent(path);
+        Ok(report)
+    }
+
+    /// Rebuilds a store in `into` from a backup written by
+    /// [`Store::backup_to`]. The whole file is checked against its SHA-256
+    /// trailer before anything is written; `into` must not exist or be
+    /// empty, so a restore can never mix two histories. The data is written
+    /// to a sibling folder first and renamed into place when complete.
+    pub fn restore_from(backup: &Path, into: &Path) -> Result<BackupReport, BackupError> {
+        use std::io::{BufRead, Read};
+        if !dir_is_empty(into)? {
+            return Err(BackupError::NotEmpty {
+                path: into.to_path_buf(),
+            });
+        }
+        let bad = |message: String| BackupError::Invalid {
+            path: backup.to_path_buf(),
+            message,
+        };
+        let len = std::fs::metadata(backup)
+            .map_err(|e| BackupError::file(backup, e))?
+            .len();
+        if len < TRAILER_LEN {
+            return Err(bad("too short to be a backup".into()));
+        }
+        let body_len = len - TRAILER_LEN;
+        // Pass 1: the checksum, before trusting a single byte.
+        let open = || std::fs::File::open(backup).map_err(|e| BackupError::file(backup, e));
+        let mut f = open()?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut (&mut f).take(body_len), &mut HashSink(&mut hasher))
+            .map_err(|e| BackupError::file(backup, e))?;
+        let mut trailer = Vec::new();
+        f.read_to_end(&mut trailer)
+            .map_err(|e| BackupError::file(backup, e))?;
+        let actual = hex(&hasher.finalize());
+        let expected = std::str::from_utf8(&trailer)
+            .ok()
+            .and_then(|t| t.strip_prefix("sha256 "))
+            .map(|t| t.trim_end().to_string())
+            .ok_or_else(|| bad("missing sha256 trailer (truncated file?)".into()))?;
+        if expected != actual {
+            return Err(bad(format!(
+                "checksum mismatch: trailer says {expected}, contents hash to {actual} \
+                 (file damaged or truncated)"
+            )));
+        }
+        // Pass 2: header, then records.
+        let mut r = std::io::BufReader::new(open()?.take(body_len));
+        let mut line = String::new();
+        r.read_line(&mut line)
+            .map_err(|e| BackupError::file(backup, e))?;
+        if line != BACKUP_MAGIC {
+            return Err(bad("not a bulletin-watch backup (bad header)".into()));
+        }
+        loop {
+            line.clear();
+            r.read_line(&mut line)
+                .map_err(|e| BackupError::file(backup, e))?;
+            match line.trim_end() {
+                "" if line.is_empty() => return Err(bad("header not terminated".into())),
+                "" => break,
+                l if l.starts_with("format ") && l != format!("format {BACKUP_FORMAT}") => {
+                    return Err(bad(format!("unsupported backup {l}")))
+                }
+                l if l.starts_with("schema ") && l != format!("schema {SCHEMA}") => {
+                    return Err(StoreError::Schema {
+                        path: backup.to_path_buf(),
+                        found: l["schema ".len()..].to_string(),
+                    }
+                    .into())
+                }
+                _ => {}
+            }
+        }
+        let staging = temp_sibling(into, "restoring");
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(|e| BackupError::file(&staging, e))?;
+        }
+        let result = (|| -> Result<BackupReport, BackupError> {
+            create_private_dir(&staging)?;
+            let db = scratch_db(&staging)?;
+            let mut report = BackupReport {
+                sha256: actual.clone(),
+                bytes: len,
+                ..Default::default()
+            };
+            let mut names = std::collections::HashSet::new();
+            let read_exact = |r: &mut dyn Read, n: usize| -> Result<Vec<u8>, BackupError> {
+                let mut buf = Vec::new();
+                r.take(n as u64).read_to_end(&mut buf)?;
+                if buf.len() != n {
+                    return Err(BackupError::Invalid {
+                        path: backup.to_path_buf(),
+                        message: "truncated record".into(),
+                    });
+                }
+                Ok(buf)
+            };
+            loop {
+                let tag = read_exact(&mut r, 1)?;
+                match tag[0] {
+                    b'R' => {
+                        let n = u32::from_le_bytes(
+                            read_exact(&mut r, 4)?.try_into().unwrap_or_default(),
+                        );
+                        let name = read_exact(&mut r, n as usize)?;
+                        let n = u32::from_le_bytes(
+                            read_exact(&mut r, 4)?.try_into().unwrap_or_default(),
+                        );
+                        let key = read_exact(&mut r, n as usize)?;
+                        let n = u64::from_le_bytes(
+                            read_exact(&mut r, 8)?.try_into().unwrap_or_default(),
+                        );
+                        if n > body_len {
+                            return Err(bad(format!("record length {n} exceeds the file")));
+                        }
+                        let value = read_exact(&mut r, n as usize)?;
+                        if names.insert(name.clone()) {
+                            report.trees += 1;
+                        }
+                        db.open_tree(&name)?.insert(key, value)?;
+                        report.records += 1;
+                    }
+                    b'E' => {
+                        let n = u64::from_le_bytes(
+                            read_exact(&mut r, 8)?.try_into().unwrap_or_default(),
+                        );
+                        if n != report.records {
+                            return Err(bad(format!(
+                                "backup says {n} records, found {}",
+                                report.records
+                            )));
+                        }
+                        break;
+                    }
+                    t => return Err(bad(format!("unknown record tag {t:#04x}"))),
+                }
+            }
+            match db.open_tree("meta")?.get("schema")? {
+                Some(v) if v.as_ref() == SCHEMA.as_bytes() => {}
+                found => {
+                    return Err(StoreError::Schema {
+                        path: backup.to_path_buf(),
+                        found: found
+                            .map_or("none".into(), |v| String::from_utf8_lossy(&v).into_owned()),
+                    }
+                    .into())
+                }
+            }
+            db.flush()?;
+            Ok(report)
+        })();
+        let report = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        };
+        if into.exists() {
+            std::fs::remove_dir(into).map_err(|e| BackupError::file(into, e))?;
+        }
+        std::fs::rename(&staging, into).map_err(|e| BackupError::file(into, e))?;
+        sync_parent(into);
+        Ok(report)
+    }
+
+    /// Rewrites the store at `path` into a fresh folder and swaps it in:
+    /// sled reclaims overwritten space late, and a fresh copy holds only live
+    /// data. Files in the folder that are not the database's (such as
+    /// `mail/`) move across. The old folder is removed only after the swap.
+    pub fn compact(path: &Path) -> Result<CompactReport, BackupError> {
+        let before = folder_size(path);
+        let store = Store::open(path)?;
+        store.flush()?;
+        let fresh = temp_sibling(path, "compacting");
+        if fresh.exists() {
+            std::fs::remove_dir_all(&fresh).map_err(|e| BackupError::file(&fresh, e))?;
+        }
+        let result = (|| -> Result<u64, BackupError> {
+            create_private_dir(&fresh)?;
+            let db = scratch_db(&fresh)?;
+            let mut records = 0u64;
+            for name in store.db.tree_names() {
+                let from = store.db.open_tree(&name)?;
+                let to = db.open_tree(&name)?;
+                for kv in from.iter() {
+                    let (k, v) = kv?;
+                    to.insert(k, v)?;
+                    records += 1;
+                }
+                if to.len() != from.len() {
+                    return Err(BackupError::Invalid {
+                        path: fresh.clone(),
+                        message: format!(
+                            "tree {} has {} records after copying {}",
+                            String::from_utf8_lossy(&name),
+                            to.len(),
+                            from.len()
+                        ),
+                    });
+                }
+            }
+            db.flush()?;
+            Ok(records)
+        })();
+        let records = match result {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&fresh);
+                return Err(e);
+            }
+        };
+        drop(store);
+        for entry in std::fs::read_dir(path).map_err(|e| BackupError::file(path, e))? {
+            let entry = entry.map_err(|e| BackupError::file(path, e))?;
+            let name = entry.file_name();
+            let n = name.to_string_lossy();
+            let sled_owned = matches!(n.as_ref(), "conf" | "db" | "blobs" | "control.sock")
+                || n.starts_with("snap.");
+            if !sled_owned {
+                std::fs::rename(entry.path(), fresh.join(&name))
+                    .map_err(|e| BackupError::file(&entry.path(), e))?;
+            }
+        }
+        let old = temp_sibling(path, "old");
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(|e| BackupError::file(&old, e))?;
+        }
+        std::fs::rename(path, &old).map_err(|e| BackupError::file(path, e))?;
+        std::fs::rename(&fresh, path).map_err(|e| BackupError::file(path, e))?;
+        sync_parent(path);
+        std::fs::remove_dir_all(&old).map_err(|e| BackupError::file(&old, e))?;
+        Ok(CompactReport {
+            records,
+            bytes_before: before,
+            bytes_after: folder_size(path),
+        })
+    }
+}
+
+/// First line of every backup file. The layout that follows:
+///
+/// ```text
+/// BULLETIN-WATCH-BACKUP            header: text lines, ended by a blank line
+/// format 1 / schema 1 / created … / store …
+///
+/// 'R' name_len:u32le name key_len:u32le key value_len:u64le value   (per record)
+/// 'E' record_count:u64le
+/// sha256 <hex of every byte above>\n
+/// ```
+pub const BACKUP_MAGIC: &str = "BULLETIN-WATCH-BACKUP\n";
+const BACKUP_FORMAT: &str = "1";
+/// `sha256 ` + 64 hex digits + newline.
+const TRAILER_LEN: u64 = 72;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a usable backup: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("refusing to restore into {path}: the folder is not empty (choose a new folder with --into)")]
+    NotEmpty { path: PathBuf },
+}
+
+impl From<std::io::Error> for BackupError {
+    fn from(e: std::io::Error) -> Self {
+        BackupError::Store(StoreError::Io(e))
+    }
+}
+
+impl From<sled::Error> for BackupError {
+    fn from(e: sled::Error) -> Self {
+        BackupError::Store(StoreError::Sled(e))
+    }
+}
+
+impl BackupError {
+    fn file(path: &Path, source: std::io::Error) -> Self {
+        BackupError::File {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+    /// Names the file an anonymous I/O error happened in.
+    fn in_file(self, path: &Path) -> Self {
+        match self {
+            BackupError::Store(StoreError::Io(e)) => BackupError::file(path, e),
+            other => other,
+        }
+    }
+}
+
+/// What a backup or restore moved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackupReport {
+    pub trees: usize,
+    pub records: u64,
+    /// Size of the backup file.
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactReport {
+    pub records: u64,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+}
+
+/// A writer that hashes what passes through it.
+struct HashingWriter<W: std::io::Write> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: std::io::Write> HashingWriter<W> {
+    fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+    fn hex_digest(&self) -> String {
+        hex(&self.hasher.clone().finalize())
+    }
+    fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+struct HashSink<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `<dir>/.<name>.<what>`: next to `path`, so renames stay on one file system.
+fn temp_sibling(path: &Path, what: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "store".into());
+    path.with_file_name(format!(".{name}.{what}"))
+}
+
+fn dir_is_empty(path: &Path) -> Result<bool, BackupError> {
+    match std::fs::read_dir(path) {
+        Ok(mut rd) => Ok(rd.next().is_none()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Ok(false),
+        Err(e) => Err(BackupError::file(path, e)),
+    }
+}
+
+/// Makes a rename durable (best effort: not every platform can sync a folder).
+fn sync_parent(path: &Path) {
+    if let Some(parent) = path.parent() {
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        if let Ok(d) = std::fs::File::open(parent) {
+            let _ = d.sync_all();
+        }
+    }
+}
+
+/// A database written once by this process and then closed: without the
+/// background flusher, dropping it releases its lock at once, so it can be
+/// renamed into place and opened again straight away.
+fn scratch_db(path: &Path) -> Result<sled::Db, BackupError> {
+    Ok(sled::Config::new().path(path).flush_every_ms(None).open()?)
+}
+
+/// Bytes used by the files under `path`.
+pub fn folder_size(path: &Path) -> u64 {
+    walk_files(path)
+        .iter()
+        .filter_map(|p| std::fs::symlink_metadata(p).ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
 }
 
 fn blob_depth(blob: &[u8]) -> u8 {
