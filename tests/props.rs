@@ -251,7 +251,7 @@ proptest! {
     #[test]
     fn one_character_edit_is_found_in_its_section(doc in document(), pick in any::<prop::sample::Index>()) {
         let candidates: Vec<usize> = (0..doc.sections.len())
-            .filter(|&i| doc.sections[i].text.chars().filter(|c| comparable(&c.to_string()).len() > 0).count() >= 6)
+            .filter(|&i| doc.sections[i].text.chars().filter(|c| !comparable(&c.to_string()).is_empty()).count() >= 6)
             .collect();
         prop_assume!(!candidates.is_empty());
         let i = candidates[pick.index(candidates.len())];
