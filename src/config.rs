@@ -41,6 +41,10 @@ impl fmt::Debug for MailConfig {
     }
 }
 
+/// The sender when `[mail]` gives none (or is absent): alerts written as
+/// `.eml` files still need a valid From.
+const DEFAULT_FROM: &str = "bulletin-watch@localhost";
+
 /// The seven geographic regions used to group provinces in the compilation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Region {
@@ -356,7 +360,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         .mail
         .as_ref()
         .map(|m| v.mail(m, &base_dir))
-        .unwrap_or_default();
+        .unwrap_or_else(|| MailConfig {
+            from: DEFAULT_FROM.to_string(),
+            ..MailConfig::default()
+        });
     let mut hosts = BTreeMap::new();
     for (name, h) in &raw.hosts {
         let interval = h
@@ -524,7 +531,7 @@ impl Validator<'_> {
     fn mail(&mut self, raw: &RawMail, base_dir: &Path) -> MailConfig {
         let from = match &raw.from {
             Some(f) => self.address(f, "mail.from").unwrap_or_default(),
-            None => "bulletin-watch@localhost".to_string(),
+            None => DEFAULT_FROM.to_string(),
         };
         let to = raw
             .to
@@ -857,6 +864,10 @@ kind = "article"
         assert_eq!(c.sources[0].region, Region::EastChina);
         assert_eq!(c.sources[0].interval, Duration::from_secs(2));
         assert_eq!(c.sources[0].name, "sh");
+        assert_eq!(
+            c.mail.from, "bulletin-watch@localhost",
+            "a usable sender without [mail]"
+        );
     }
 
     #[test]
