@@ -800,6 +800,14 @@ fn field_at(text: &str, offset: usize) -> String {
         .get(line_start..)
         .and_then(|l| l.lines().next())
         .unwrap_or("");
+    // A broken table header names the table it was opening.
+    let header = line.trim();
+    if header.starts_with('[') {
+        let name = header.trim_matches(['[', ']']).trim();
+        if !name.is_empty() {
+            return name.to_string();
+        }
+    }
     let table = text
         .get(..line_start)
         .unwrap_or("")
@@ -895,6 +903,7 @@ kind = "article"
         assert_eq!((p[0].line, p[0].field.as_str()), (3, "settings.interval"));
         let p = problems("[settings\ninterval = 1");
         assert_eq!(p[0].line, 1);
+        assert_eq!(p[0].field, "settings");
     }
 
     #[test]

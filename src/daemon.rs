@@ -441,7 +441,10 @@ mod tests {
         let i = Duration::from_secs(60);
         assert_eq!(failure_backoff(i, 1), i);
         assert_eq!(failure_backoff(i, 3), i * 4);
-        assert_eq!(failure_backoff(Duration::from_secs(600), 20), MAX_FAILURE_BACKOFF);
+        assert_eq!(
+            failure_backoff(Duration::from_secs(600), 20),
+            MAX_FAILURE_BACKOFF
+        );
         let long = Duration::from_secs(24 * 3600);
         assert_eq!(failure_backoff(long, 5), long);
     }

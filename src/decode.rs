@@ -233,12 +233,29 @@ fn meta_charset(bytes: &[u8]) -> Option<&'static Encoding> {
 /// The statistical guess. UTF-8 is allowed: these pages are served from
 /// `.gov.cn` hosts where both UTF-8 and GBK are common.
 fn sniff(bytes: &[u8]) -> &'static Encoding {
-    if std::str::from_utf8(bytes).is_ok() {
+    if std::str::from_utf8(bytes).is_ok() || mostly_utf8(bytes) {
         return UTF_8;
     }
     let mut det = EncodingDetector::new(Iso2022JpDetection::Deny);
     det.feed(bytes, true);
     det.guess(Some(b"cn"), Utf8Detection::Allow)
+}
+
+/// UTF-8 with a few broken sequences (a stray byte, a multi-byte character
+/// cut by a CMS that truncates by bytes) is still UTF-8: the damage becomes
+/// U+FFFD instead of the whole page turning into GBK mojibake. Legacy text
+/// practically never forms many valid multi-byte UTF-8 sequences and few
+/// invalid ones (the GBK fixtures have four invalid sequences per valid
+/// one), so the ratio settles it.
+fn mostly_utf8(bytes: &[u8]) -> bool {
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        valid += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        if !chunk.invalid().is_empty() {
+            invalid += 1;
+        }
+    }
+    valid >= 16 && invalid * 4 <= valid
 }
 
 /// Recognises bodies that are clearly not HTML: a monitored URL that now
@@ -381,6 +398,23 @@ mod tests {
         }
         // Even when it claims to be HTML.
         assert!(decode(b"%PDF-1.4", Some("text/html; charset=utf-8"), None).is_err());
+    }
+
+    #[test]
+    fn damaged_utf8_stays_utf8() {
+        let mut bytes = format!("<meta charset=\"utf-8\"><p>{ZH}</p><p>{ZH}</p>").into_bytes();
+        let at = bytes.len() / 2;
+        bytes.splice(at..at, [0xFF, 0xFE, 0x80]);
+        for ct in [Some("text/html; charset=utf-8"), Some("text/html"), None] {
+            let d = decode(&bytes, ct, None).unwrap();
+            assert_eq!(d.encoding, "UTF-8", "{ct:?}");
+            assert!(d.text.contains(ZH), "{ct:?}: {}", d.text);
+            assert!(d.text.contains('\u{FFFD}'));
+        }
+        // Real GBK is not mistaken for damaged UTF-8.
+        let g = gbk(&format!("<p>{ZH}{ZH}{ZH}</p>"));
+        assert!(!mostly_utf8(&g));
+        assert_eq!(decode(&g, None, None).unwrap().encoding, "GBK");
     }
 
     #[test]

@@ -379,9 +379,10 @@ fn query(cli: &Cli, q: &Query) -> Result<Vec<u8>> {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
                 Err(e) => {
-                    return Err(e).with_context(|| {
-                        format!("store {} is held by another process", path.display())
-                    })
+                    return Err(anyhow::Error::new(StoreError::Locked {
+                        path: path.clone(),
+                    }))
+                    .with_context(|| format!("no running daemon answered ({e})"));
                 }
             },
             Err(e) => return Err(e).with_context(|| format!("opening store {}", path.display())),
