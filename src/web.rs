@@ -637,8 +637,7 @@ fn entry_card(e: &Entry, nested: bool) -> String {
     let mut s = format!(
         "<li class=\"src{}\" id=\"src-{}\"><div class=\"row\"><span class=\"grow\">\
          <a href=\"/source/{}\"><strong>{}</strong></a> {}</span>{}</div>\
-         <div class=\"row muted\"><span>检查 checked {}</span><span>变更 changed {}</span>\
-         <span>{} 个版本 versions</span><code>{}</code></div>",
+         <div class=\"row muted\"><span>检查 checked {}</span>{}<code>{}</code></div>",
         if nested { " nested" } else { "" },
         esc(&e.id),
         seg(&e.id),
@@ -646,10 +645,20 @@ fn entry_card(e: &Entry, nested: bool) -> String {
         kind_badge(e.kind),
         status_badge(e),
         bj_opt(e.state.last_checked),
-        bj_opt(e.latest.as_ref().map(|r| r.fetched_at)),
-        versions,
+        // Listings keep no versions of their own: what they found is listed under them.
+        if e.kind == "listing" {
+            String::new()
+        } else {
+            format!(
+                "<span>变更 changed {}</span><span>{versions} 个版本 versions</span>",
+                bj_opt(e.latest.as_ref().map(|r| r.fetched_at))
+            )
+        },
         esc(&e.id),
     );
+    if let Some(r) = e.latest.as_ref().filter(|r| r.title != e.name) {
+        let _ = write!(s, "<div class=\"title\">{}</div>", esc(&r.title));
+    }
     if let (true, Some(err)) = (e.state.consecutive_failures > 0, &e.state.last_error) {
         let _ = write!(s, "<p class=\"err\">{}</p>", esc(&short(err, ERROR_CHARS)));
     }
