@@ -636,7 +636,7 @@ fn entry_card(e: &Entry, nested: bool) -> String {
     let versions = e.latest.as_ref().map_or(0, |r| r.version);
     let mut s = format!(
         "<li class=\"src{}\" id=\"src-{}\"><div class=\"row\"><span class=\"grow\">\
-         <a href=\"/source/{}\"><strong>{}</strong></a> {}</span>{}</div>\
+         <a href=\"/source/{}\"><strong>{}</strong></a> {}</span>{}</div>{}\
          <div class=\"row muted\"><span>检查 checked {}</span>{}<code>{}</code></div>",
         if nested { " nested" } else { "" },
         esc(&e.id),
@@ -644,6 +644,11 @@ fn entry_card(e: &Entry, nested: bool) -> String {
         esc(&e.name),
         kind_badge(e.kind),
         status_badge(e),
+        // The article's own title, when the configured name does not say it.
+        e.latest
+            .as_ref()
+            .filter(|r| r.title != e.name)
+            .map_or_else(String::new, |r| format!("<div>{}</div>", esc(&r.title))),
         bj_opt(e.state.last_checked),
         // Listings keep no versions of their own: what they found is listed under them.
         if e.kind == "listing" {
@@ -656,9 +661,6 @@ fn entry_card(e: &Entry, nested: bool) -> String {
         },
         esc(&e.id),
     );
-    if let Some(r) = e.latest.as_ref().filter(|r| r.title != e.name) {
-        let _ = write!(s, "<div class=\"title\">{}</div>", esc(&r.title));
-    }
     if let (true, Some(err)) = (e.state.consecutive_failures > 0, &e.state.last_error) {
         let _ = write!(s, "<p class=\"err\">{}</p>", esc(&short(err, ERROR_CHARS)));
     }
