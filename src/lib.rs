@@ -10,7 +10,8 @@
 //! ```
 //!
 //! [`check`] runs that pipeline once for one source; [`daemon`] schedules it;
-//! [`audit`] reads the stored history back for people who must trust it.
+//! [`audit`] reads the stored history back for people who must trust it, and
+//! [`web`] shows the same history in a browser.
 //! The binary (`src/main.rs`) is a thin command-line shell over these modules.
 
 pub mod audit;
@@ -31,3 +32,4 @@ pub mod site;
 pub mod store;
 pub mod text;
 pub mod verify;
+pub mod web;

@@ -3,6 +3,7 @@
 //! library function and turns its error into a message and an exit code.
 
 use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use bulletin_watch::extract::{self, ExtractOptions};
 use bulletin_watch::notify::Mailer;
 use bulletin_watch::report::{CompileFormat, CompileRequest, CompileSource, ExportFormat};
 use bulletin_watch::store::{BackupError, Store, StoreError};
-use bulletin_watch::{audit, control, fetch, outbox};
+use bulletin_watch::{audit, control, fetch, outbox, web};
 
 #[derive(Parser)]
 #[command(
@@ -139,6 +140,16 @@ enum Command {
     Store {
         #[command(subcommand)]
         command: StoreCommand,
+    },
+    /// A read-only web view of sources, versions, diffs, raw evidence and alerts.
+    Serve {
+        /// Address to listen on. Any non-loopback address needs an access
+        /// token (BULLETIN_WATCH_TOKEN or --token-file).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// File holding the access token; takes precedence over BULLETIN_WATCH_TOKEN.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
     },
 }
 
@@ -357,6 +368,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         | Command::Export { .. }
         | Command::Compile { .. }
         | Command::Store { .. } => run_audit(&cli),
+        Command::Serve { listen, token_file } => serve(&cli, *listen, token_file.as_deref()),
     }
 }
 
@@ -704,4 +716,65 @@ async fn validate_fetch(config: Config) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `serve`: the web view over a store this process opens itself. The token
+/// is checked before anything is opened or bound, so a misconfigured
+/// exposure fails at once and touches nothing.
+fn serve(cli: &Cli, listen: SocketAddr, token_file: Option<&Path>) -> Result<ExitCode> {
+    let token = web::load_token(std::env::var("BULLETIN_WATCH_TOKEN").ok(), token_file)?;
+    web::check_exposure(listen, token.as_deref())?;
+    // An auditor may have only the store: without a sources file every
+    // stored source is still listed, just not grouped by province.
+    let config = match load_config(cli) {
+        Ok(c) => c,
+        Err(e) if cli.store.is_some() && !cli.config.exists() => {
+            eprintln!("note: {e:#}; showing the store without a sources file");
+            Config {
+                path: cli.config.clone(),
+                settings: config::Settings {
+                    store: cli.store.clone().unwrap_or_default(),
+                    ..Default::default()
+                },
+                mail: Default::default(),
+                hosts: Default::default(),
+                sources: Vec::new(),
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    let store = Arc::new(open_store(&config.settings.store)?);
+    let state = web::WebState::new(store, Arc::new(config)).with_token(token);
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let addr = listener.local_addr()?;
+        eprintln!("serving the web view on http://{addr}/ (Ctrl-C to stop)");
+        web::serve(listener, state, shutdown_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
