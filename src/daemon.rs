@@ -53,6 +53,9 @@ pub struct Options {
     pub store: Option<PathBuf>,
     /// Serve `/healthz` and `/metrics` here.
     pub metrics: Option<SocketAddr>,
+    /// Serve the read-only web view here, with this access token (required
+    /// for a non-loopback address).
+    pub web: Option<(SocketAddr, Option<String>)>,
 }
 
 /// Counters for `/metrics`.
@@ -206,6 +209,22 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         let (store, metrics) = (store.clone(), metrics.clone());
         background.spawn(serve_metrics(listener, store, metrics));
     }
+    let shared_config = Arc::new(RwLock::new(config.clone()));
+    if let Some((addr, token)) = &opts.web {
+        crate::web::check_exposure(*addr, token.as_deref())
+            .map_err(|e| DaemonError::Setup(e.to_string()))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| DaemonError::Setup(format!("cannot listen on {addr}: {e}")))?;
+        tracing::info!(%addr, "serving the web view");
+        let state = crate::web::WebState::new(store.clone(), shared_config.clone())
+            .with_token(token.clone());
+        background.spawn(async move {
+            if let Err(e) = crate::web::serve(listener, state, std::future::pending()).await {
+                tracing::error!(error = %e, "web view stopped");
+            }
+        });
+    }
     let wake_sender = Arc::new(Notify::new());
     {
         let (store, mailer, metrics, wake) = (
@@ -323,6 +342,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                         match (Checker::new(new.clone(), store.clone()), Mailer::from_config(&new.mail, &new.settings.store)) {
                             (Ok(c), Ok(m)) => {
                                 checker = Arc::new(c);
+                                *shared_config.write().unwrap_or_else(|p| p.into_inner()) = new.clone();
                                 *mailer.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(m);
                                 jobs_list = jobs(&checker)?;
                                 let ids: HashSet<&str> = jobs_list.iter().map(|(j, _)| j.id()).collect();

@@ -58,6 +58,13 @@ enum Command {
         /// Serve `/healthz` and Prometheus `/metrics` on this address (e.g. 127.0.0.1:9187).
         #[arg(long)]
         metrics: Option<std::net::SocketAddr>,
+        /// Also serve the read-only web view on this address (a non-loopback
+        /// address needs BULLETIN_WATCH_TOKEN or --token-file).
+        #[arg(long)]
+        serve: Option<SocketAddr>,
+        /// File holding the web view's access token.
+        #[arg(long, requires = "serve")]
+        token_file: Option<PathBuf>,
     },
     /// Extract a saved page offline, exactly as `check` would.
     Parse {
@@ -256,11 +263,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let rt = runtime()?;
             rt.block_on(check(Arc::new(config), store, sources))
         }
-        Command::Run { metrics } => {
+        Command::Run {
+            metrics,
+            serve,
+            token_file,
+        } => {
+            let web = match serve {
+                Some(addr) => Some((
+                    *addr,
+                    web::load_token(
+                        std::env::var("BULLETIN_WATCH_TOKEN").ok(),
+                        token_file.as_deref(),
+                    )?,
+                )),
+                None => None,
+            };
             let opts = bulletin_watch::daemon::Options {
                 config_path: cli.config.clone(),
                 store: cli.store.clone(),
                 metrics: *metrics,
+                web,
             };
             runtime()?.block_on(bulletin_watch::daemon::run(opts))?;
             Ok(ExitCode::SUCCESS)
