@@ -155,7 +155,13 @@ fn daemon_stores_alerts_discovers_and_recovers() {
         listing_source("jx", "江西省", &site.url("/jiangxi/list.v1.html"), PATTERN),
     ));
     let store = project.store_path();
-    let mut daemon = spawn_daemon(&project, &[]);
+    let (metrics_port, web_port) = (free_port(), free_port());
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let web_addr = format!("127.0.0.1:{web_port}");
+    let mut daemon = spawn_daemon(
+        &project,
+        &["--metrics", &metrics_addr, "--serve", &web_addr],
+    );
 
     wait_for(
         &mut daemon,
@@ -237,6 +243,23 @@ fn daemon_stores_alerts_discovers_and_recovers() {
                 .iter()
                 .any(|f| f.starts_with("recovered.flaky"))
         },
+    );
+
+    // The same process serves health, metrics and the web view.
+    assert!(http_get(metrics_port, "/healthz").contains("ok"));
+    let metrics = http_get(metrics_port, "/metrics");
+    assert!(
+        metrics.contains("bulletin_watch_versions_stored_total"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("bulletin_watch_checks_total 0\n"),
+        "{metrics}"
+    );
+    let page = http_get(web_port, "/");
+    assert!(
+        page.starts_with("HTTP/1.1 200") && page.contains("上海市"),
+        "{page}"
     );
 
     let log = terminate(daemon);
