@@ -20,6 +20,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod decode;
+pub mod demo;
 pub mod diff;
 pub mod extract;
 pub mod fetch;

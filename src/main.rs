@@ -66,6 +66,12 @@ enum Command {
         #[arg(long, requires = "serve")]
         token_file: Option<PathBuf>,
     },
+    /// A self-contained tour on bundled sample pages: no mail server, no internet.
+    Demo {
+        /// Folder for the demo's sources.toml and store (must not exist or be empty).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Extract a saved page offline, exactly as `check` would.
     Parse {
         file: PathBuf,
@@ -285,6 +291,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 web,
             };
             runtime()?.block_on(bulletin_watch::daemon::run(opts))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { dir } => {
+            let dir = dir.clone().unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("bulletin-watch-demo-{}", std::process::id()))
+            });
+            let mut stdout = std::io::stdout();
+            runtime()?.block_on(bulletin_watch::demo::run(&dir, &mut stdout))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Parse {
