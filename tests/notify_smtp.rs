@@ -2,6 +2,8 @@
 //! then read back the way a mail client would: headers unfolded, RFC 2047
 //! words and transfer encodings decoded.
 
+mod common;
+
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
@@ -55,7 +57,10 @@ impl Handler for Capture {
 /// Starts a server on a free loopback port; it runs until the test process
 /// exits.
 fn smtp_server() -> (u16, Arc<Mutex<Vec<Received>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    smtp_server_on(TcpListener::bind("127.0.0.1:0").expect("bind loopback"))
+}
+
+fn smtp_server_on(listener: TcpListener) -> (u16, Arc<Mutex<Vec<Received>>>) {
     let port = listener.local_addr().expect("local addr").port();
     let inbox = Arc::new(Mutex::new(Vec::new()));
     let handler = Capture {
@@ -567,4 +572,81 @@ async fn unusable_message_id_writes_nothing() {
         Err(NotifyError::Build(_))
     ));
     assert!(!store.path().join("mail").exists());
+}
+
+/// The whole chain, with the real binary: an edit is stored while the mail
+/// server is down, the alert waits in the outbox, and once the server is back
+/// it arrives exactly once — never twice, whatever runs after.
+#[test]
+fn alert_queued_while_smtp_is_down_arrives_exactly_once() {
+    use common::*;
+    let m = manifest();
+    let site = fixture_site(&m);
+    site.set("/js.html", fixture_page(&m, "jiangsu/article.v1.html"));
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let project = Project::new(&format!(
+        "{FAST_SETTINGS}\n[mail]\nfrom = \"watch@example.org\"\nto = [\"duty@example.org\"]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\n{}",
+        article_source("js", "江苏省", &site.url("/js.html"))
+    ));
+    let check = |expect: &str| {
+        let out = project.cli(&["check"]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "check must not fail on SMTP errors: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(expect), "expected {expect:?} in {stdout:?}");
+    };
+    check("new versions 1, unchanged 0, failed 0");
+    let edit = m.article("jiangsu/article.v2-edit.html");
+    site.set("/js.html", fixture_page(&m, &edit.file));
+    // The server is down: the alert is queued and the failure counted.
+    check("alerts sent 0, alerts failed 1");
+    let outbox: Vec<serde_json::Value> =
+        serde_json::from_slice(&project.cli(&["outbox", "--json"]).stdout).unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0]["state"], "pending");
+    assert!(
+        outbox[0]["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("SMTP"),
+        "{outbox:?}"
+    );
+    let message_id = outbox[0]["message_id"].as_str().unwrap().to_string();
+
+    // The server comes back on the same port.
+    let (_, inbox) =
+        smtp_server_on(TcpListener::bind(("127.0.0.1", port)).expect("port still free"));
+    check("alerts sent 1, alerts failed 0");
+    check("alerts sent 0, alerts failed 0");
+    let msg = only_message(&inbox);
+    assert_eq!(msg.to, vec!["duty@example.org".to_string()]);
+    let parsed = parse_entity(&msg.data);
+    assert_eq!(
+        parsed.header("Message-ID"),
+        Some(format!("<{message_id}>").as_str())
+    );
+    let subject = decode_rfc2047(parsed.header("Subject").unwrap());
+    assert!(
+        subject.starts_with("[bulletin-watch] 江苏省 · 1 节变更 · "),
+        "{subject}"
+    );
+    let (text, html) = text_and_html(&parsed);
+    let path = &edit.changed[0];
+    for body in [&text, &html] {
+        assert!(body.contains(path.as_str()), "changed section {path} named");
+        assert!(
+            body.contains(&site.url("/js.html")),
+            "original link present"
+        );
+    }
+    let outbox: Vec<serde_json::Value> =
+        serde_json::from_slice(&project.cli(&["outbox", "--json"]).stdout).unwrap();
+    assert_eq!(outbox[0]["state"], "delivered");
 }
