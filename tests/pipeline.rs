@@ -295,3 +295,46 @@ fn listing_discovers_new_deployment_once() {
         assert!(targets.iter().any(|t| t.url.as_str() == new_url));
     }
 }
+
+#[test]
+fn sources_validate_fetch_reports_each_source() {
+    let m = manifest();
+    let site = fixture_site(&m);
+    let project = Project::new(&format!(
+        "{FAST_SETTINGS}{}{}{}",
+        article_source("ok", "上海市", &site.url("/shanghai/article.v1.html")),
+        listing_source(
+            "list",
+            "浙江省",
+            &site.url("/zhejiang/list.v1.html"),
+            PATTERN
+        ),
+        article_source("gone", "江苏省", &site.url("/moved-away.html")),
+    ));
+    let out = project.cli(&["sources", "validate", "--fetch"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a broken source fails validation:\n{stdout}"
+    );
+    let line = |id: &str| {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(id))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line("ok").starts_with("ok") && line("ok").contains("2 sections"),
+        "{stdout}"
+    );
+    assert!(
+        line("list").starts_with("ok") && line("list").contains("1 matching"),
+        "{stdout}"
+    );
+    assert!(
+        line("gone").starts_with("FAIL") && line("gone").contains("404"),
+        "{stdout}"
+    );
+}
