@@ -91,18 +91,7 @@ impl Target {
     }
 
     fn host_allowed(&self, url: &Url) -> bool {
-        host_allowed(&self.url, &self.allowed_hosts, url)
-    }
-}
-
-fn host_allowed(own: &Url, allowed: &[String], url: &Url) -> bool {
-    match url.host_str() {
-        Some(h) => {
-            (own.host_str() == Some(h)
-                && own.port_or_known_default() == url.port_or_known_default())
-                || allowed.iter().any(|a| a.eq_ignore_ascii_case(h))
-        }
-        None => false,
+        crate::config::host_allowed(&self.url, &self.allowed_hosts, url)
     }
 }
 
@@ -429,32 +418,18 @@ impl Checker {
                     state.failing_episodes += 1;
                     let key = format!("failing/{}/{}", ctx.source_id, state.failing_episodes);
                     let rendered = notify::render_failing(ctx, error, state.consecutive_failures);
-                    let entry = OutboxEntry::new(
-                        key.clone(),
-                        AlertKind::Failing,
-                        &ctx.source_id,
-                        None,
-                        self.message(&key, &target.recipients, rendered),
-                    );
-                    if let Err(e) = self.store.enqueue(&entry) {
-                        tracing::error!(source = %ctx.source_id, error = %e, "cannot queue failing alert");
-                    }
+                    self.queue_state_alert(key, AlertKind::Failing, target, rendered);
                 }
             }
             _ => {
                 if state.failing_alerted {
                     let key = format!("recovered/{}/{}", ctx.source_id, state.failing_episodes);
-                    let rendered = notify::render_recovered(ctx);
-                    let entry = OutboxEntry::new(
-                        key.clone(),
+                    self.queue_state_alert(
+                        key,
                         AlertKind::Recovered,
-                        &ctx.source_id,
-                        None,
-                        self.message(&key, &target.recipients, rendered),
+                        target,
+                        notify::render_recovered(ctx),
                     );
-                    if let Err(e) = self.store.enqueue(&entry) {
-                        tracing::error!(source = %ctx.source_id, error = %e, "cannot queue recovered alert");
-                    }
                 }
                 state.consecutive_failures = 0;
                 state.failing_alerted = false;
@@ -467,6 +442,22 @@ impl Checker {
             .put_fetch_state(&ctx.source_id, state, CHECK_TIME_REFRESH)
         {
             tracing::error!(source = %ctx.source_id, error = %e, "cannot record fetch state");
+        }
+    }
+
+    /// Queues a `failing`/`recovered` alert. Its key names the failure
+    /// streak, so queuing it again after a crash is a no-op.
+    fn queue_state_alert(
+        &self,
+        key: String,
+        kind: AlertKind,
+        target: &Target,
+        rendered: notify::Rendered,
+    ) {
+        let message = self.message(&key, &target.recipients, rendered);
+        let entry = OutboxEntry::new(key, kind, &target.id, None, message);
+        if let Err(e) = self.store.enqueue(&entry) {
+            tracing::error!(source = %target.id, error = %e, "cannot queue {} alert", kind_name(kind));
         }
     }
 

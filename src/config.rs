@@ -176,14 +176,19 @@ impl Source {
     /// Whether `url` may be fetched on behalf of this source: its own host,
     /// or one listed in `allowed_hosts`.
     pub fn host_allowed(&self, url: &Url) -> bool {
-        match url.host_str() {
-            Some(h) => {
-                self.url.host_str() == Some(h)
-                    && self.url.port_or_known_default() == url.port_or_known_default()
-                    || self.allowed_hosts.iter().any(|a| a.eq_ignore_ascii_case(h))
-            }
-            None => false,
+        host_allowed(&self.url, &self.allowed_hosts, url)
+    }
+}
+
+/// Whether `url` is on `own`'s host and port, or on one of `allowed`.
+pub fn host_allowed(own: &Url, allowed: &[String], url: &Url) -> bool {
+    match url.host_str() {
+        Some(h) => {
+            (own.host_str() == Some(h)
+                && own.port_or_known_default() == url.port_or_known_default())
+                || allowed.iter().any(|a| a.eq_ignore_ascii_case(h))
         }
+        None => false,
     }
 }
 
