@@ -29,6 +29,9 @@ pub struct MailConfig {
     pub smtp_url: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// Digest mode: alerts for the same recipients within this window go
+    /// out as one e-mail. `None` sends each alert on its own.
+    pub digest: Option<Duration>,
 }
 
 impl fmt::Debug for MailConfig {
@@ -40,6 +43,7 @@ impl fmt::Debug for MailConfig {
             .field("smtp_url", &self.smtp_url)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("digest", &self.digest)
             .finish()
     }
 }
@@ -298,6 +302,7 @@ struct RawMail {
     username: Option<String>,
     password_env: Option<Spanned<String>>,
     password_file: Option<Spanned<String>>,
+    digest: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -611,6 +616,10 @@ impl Validator<'_> {
             smtp_url,
             username: raw.username.clone(),
             password,
+            digest: raw
+                .digest
+                .as_ref()
+                .and_then(|d| self.duration(d, "mail.digest")),
         }
     }
 

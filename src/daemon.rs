@@ -227,16 +227,18 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     }
     let wake_sender = Arc::new(Notify::new());
     {
-        let (store, mailer, metrics, wake) = (
+        let (store, mailer, metrics, wake, config) = (
             store.clone(),
             mailer.clone(),
             metrics.clone(),
             wake_sender.clone(),
+            shared_config.clone(),
         );
         background.spawn(async move {
             loop {
                 let m = mailer.read().unwrap_or_else(|p| p.into_inner()).clone();
-                match outbox::drain(&store, &m, false).await {
+                let digest = config.read().unwrap_or_else(|p| p.into_inner()).mail.digest;
+                match outbox::drain(&store, &m, false, digest).await {
                     Ok(d) => {
                         metrics
                             .alerts_sent

@@ -628,7 +628,7 @@ async fn check(config: Arc<Config>, store: Arc<Store>, only: &[String]) -> Resul
     // A manual or cron run tries every pending alert once, whatever its
     // backoff; a mail failure is reported, not fatal: the alert stays queued.
     let mailer = Mailer::from_config(&config.mail, &config.settings.store)?;
-    let drained = outbox::drain(&store, &mailer, true).await?;
+    let drained = outbox::drain(&store, &mailer, true, config.mail.digest).await?;
     store.flush()?;
     println!(
         "{}, alerts sent {}, alerts failed {}",

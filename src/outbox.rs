@@ -4,13 +4,18 @@
 //! server accepted them, so a crash or a retry does not send them again; the
 //! stable Message-ID lets mail systems recognise the rare resend that a crash
 //! in exactly that gap can cause.
+//!
+//! In digest mode (`[mail] digest = "1h"`), alerts for the same recipients
+//! wait until the oldest of them is a window old and then go out as one
+//! message, marked delivered together.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::notify::Mailer;
-use crate::store::{DeliveryState, Store, StoreError};
+use crate::notify::{self, Mailer};
+use crate::store::{sha256_hex, DeliveryState, OutboxEntry, Store, StoreError};
 
 /// The longest pause between two attempts at one alert.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
@@ -19,9 +24,11 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(30);
 /// What one drain did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Drained {
+    /// Alerts delivered (a digest counts every alert it carried).
     pub sent: usize,
+    /// Alerts whose delivery attempt failed.
     pub failed: usize,
-    /// Pending alerts left for later because their backoff has not expired.
+    /// Pending alerts left for later: backoff not expired, or digest window open.
     pub waiting: usize,
 }
 
@@ -31,39 +38,108 @@ pub fn backoff(attempts: u32) -> Duration {
     (FIRST_BACKOFF * 2u32.pow(exp)).min(MAX_BACKOFF)
 }
 
+fn later(now: Timestamp, d: Duration) -> Timestamp {
+    now.checked_add(jiff::SignedDuration::try_from(d).unwrap_or_default())
+        .unwrap_or(now)
+}
+
 /// Attempts every pending alert whose backoff has expired — or every
-/// pending alert when `force` (a manual `check` tries them all once).
-pub async fn drain(store: &Store, mailer: &Mailer, force: bool) -> Result<Drained, StoreError> {
+/// pending alert when `force` (a manual `check` tries them all once). A
+/// digest window is honoured even when forced: it is a choice of the
+/// recipients, not a retry policy.
+pub async fn drain(
+    store: &Store,
+    mailer: &Mailer,
+    force: bool,
+    digest: Option<Duration>,
+) -> Result<Drained, StoreError> {
     let mut out = Drained::default();
     let now = Timestamp::now();
-    for mut entry in store.pending()? {
+    let mut due = Vec::new();
+    for entry in store.pending()? {
         if !force && entry.next_attempt > now {
             out.waiting += 1;
+        } else {
+            due.push(entry);
+        }
+    }
+    let Some(window) = digest else {
+        for entry in due {
+            deliver(store, mailer, vec![entry], &mut out).await?;
+        }
+        return Ok(out);
+    };
+    // Digest mode: one message per recipient group, once its oldest alert
+    // has waited a full window.
+    let mut groups: BTreeMap<Vec<String>, Vec<OutboxEntry>> = BTreeMap::new();
+    for e in due {
+        let mut to = e.message.to.clone();
+        to.sort();
+        groups.entry(to).or_default().push(e);
+    }
+    for (_, group) in groups {
+        let oldest = group.iter().map(|e| e.created_at).min().unwrap_or(now);
+        if later(oldest, window) > now {
+            out.waiting += group.len();
             continue;
         }
-        entry.attempts += 1;
-        match mailer.send(&entry.message).await {
+        deliver(store, mailer, group, &mut out).await?;
+    }
+    Ok(out)
+}
+
+/// Sends one alert, or several as one digest, and records the result for
+/// all of them in one atomic write.
+async fn deliver(
+    store: &Store,
+    mailer: &Mailer,
+    mut entries: Vec<OutboxEntry>,
+    out: &mut Drained,
+) -> Result<(), StoreError> {
+    entries.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.key.cmp(&b.key)));
+    let message = if entries.len() == 1 {
+        entries[0].message.clone()
+    } else {
+        // The id covers exactly these alerts, so a retry of the same digest
+        // carries the same Message-ID.
+        let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        let id = format!(
+            "digest.{}.{}@bulletin-watch",
+            &sha256_hex(keys.join("\n").as_bytes())[..16],
+            store.instance_id()
+        );
+        let messages: Vec<_> = entries.iter().map(|e| e.message.clone()).collect();
+        notify::digest(id, &messages)
+    };
+    let result = mailer.send(&message).await;
+    let now = Timestamp::now();
+    for e in &mut entries {
+        e.attempts += 1;
+        match &result {
             Ok(()) => {
-                entry.state = DeliveryState::Delivered;
-                entry.delivered_at = Some(Timestamp::now());
-                entry.last_error = None;
-                store.update_entry(&entry)?;
-                tracing::info!(alert = %entry.key, via = %mailer.describe(), "alert delivered");
-                out.sent += 1;
+                e.state = DeliveryState::Delivered;
+                e.delivered_at = Some(now);
+                e.last_error = None;
             }
-            Err(e) => {
-                let pause = backoff(entry.attempts);
-                entry.last_error = Some(e.to_string());
-                entry.next_attempt = Timestamp::now()
-                    .checked_add(jiff::SignedDuration::try_from(pause).unwrap_or_default())
-                    .unwrap_or(now);
-                store.update_entry(&entry)?;
-                tracing::warn!(alert = %entry.key, attempts = entry.attempts, error = %e, "alert not delivered; retrying in {pause:?}");
-                out.failed += 1;
+            Err(err) => {
+                e.last_error = Some(err.to_string());
+                e.next_attempt = later(now, backoff(e.attempts));
             }
         }
     }
-    Ok(out)
+    store.update_entries(&entries)?;
+    let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+    match result {
+        Ok(()) => {
+            tracing::info!(alerts = ?keys, message_id = %message.message_id, via = %mailer.describe(), "alert delivered");
+            out.sent += entries.len();
+        }
+        Err(e) => {
+            tracing::warn!(alerts = ?keys, error = %e, "alert not delivered; will retry with backoff");
+            out.failed += entries.len();
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -728,6 +728,17 @@ impl Store {
 
     /// Replaces an outbox entry (after a delivery attempt) and flushes, so
     /// that a delivered alert is durably marked before anything else happens.
+    /// Replaces several outbox entries atomically (a digest covers them all:
+    /// either all are marked delivered or none is).
+    pub fn update_entries(&self, entries: &[OutboxEntry]) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for e in entries {
+            batch.insert(e.key.as_bytes(), to_json(e));
+        }
+        self.outbox.apply_batch(batch)?;
+        self.flush()
+    }
+
     pub fn update_entry(&self, entry: &OutboxEntry) -> Result<()> {
         self.outbox.insert(entry.key.as_bytes(), to_json(entry))?;
         self.flush()

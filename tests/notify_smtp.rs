@@ -92,6 +92,7 @@ fn smtp_mailer(port: u16) -> Mailer {
         smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
         username: None,
         password: None,
+        ..MailConfig::default()
     };
     let mailer = Mailer::from_config(&mail, std::path::Path::new("/nonexistent")).expect("mailer");
     assert!(matches!(mailer, Mailer::Smtp(_)), "{mailer:?}");

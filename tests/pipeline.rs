@@ -338,3 +338,60 @@ fn sources_validate_fetch_reports_each_source() {
         "{stdout}"
     );
 }
+
+/// Digest mode: alerts for the same recipients within the window go out as
+/// one message, once, marked delivered together.
+#[test]
+fn digest_mode_sends_one_message_for_alerts_within_the_window() {
+    let m = manifest();
+    let site = fixture_site(&m);
+    site.set("/sh.html", fixture_page(&m, "shanghai/article.v1.html"));
+    site.set("/zj.html", fixture_page(&m, "zhejiang/article.v1.html"));
+    let project = Project::new(&format!(
+        "{FAST_SETTINGS}\n[mail]\nto = [\"desk@example.org\"]\ndigest = \"2s\"\n{}{}",
+        article_source("sh", "上海市", &site.url("/sh.html")),
+        article_source("zj", "浙江省", &site.url("/zj.html")),
+    ));
+    let check = |expect: &str| {
+        let out = project.cli(&["check"]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success() && stdout.contains(expect),
+            "expected {expect:?}: {stdout}"
+        );
+    };
+    check("new versions 2");
+    site.set(
+        "/sh.html",
+        fixture_page(&m, "shanghai/article.v2-edit.html"),
+    );
+    site.set(
+        "/zj.html",
+        fixture_page(&m, "zhejiang/article.v2-edit.html"),
+    );
+    check("new versions 2, unchanged 0, failed 0, discovered 0, alerts sent 0");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    check("alerts sent 2, alerts failed 0");
+    check("alerts sent 0, alerts failed 0");
+    let mail = project.store_path().join("mail");
+    let files: Vec<_> = std::fs::read_dir(&mail)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("digest."));
+    let eml = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(eml.contains("desk@example.org"));
+    let outbox: Vec<serde_json::Value> =
+        serde_json::from_slice(&project.cli(&["outbox", "--json"]).stdout).unwrap();
+    assert_eq!(outbox.len(), 2);
+    assert!(
+        outbox.iter().all(|e| e["state"] == "delivered"),
+        "{outbox:?}"
+    );
+}

@@ -85,7 +85,7 @@ fn page_text_never_reaches_headers_or_html_unescaped_and_files_are_private() {
     let mail_dir = p.store_path().join("mail");
     let mailer = Mailer::Files(mail_dir.clone());
     let drained = rt
-        .block_on(outbox::drain(&checker.store, &mailer, true))
+        .block_on(outbox::drain(&checker.store, &mailer, true, None))
         .unwrap();
     assert_eq!(
         drained.sent,
