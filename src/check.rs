@@ -471,13 +471,14 @@ impl Checker {
     ) -> Result<Fetched, FetchError> {
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         let policy = self.config.host_policy(&host);
+        let slot = crate::fetch::slot_key(url);
         let result = {
-            let _permit = self.politeness.acquire(&host, &policy).await;
+            let _permit = self.politeness.acquire(&slot, &policy).await;
             self.fetcher.fetch(url, validators, allow).await
         };
         if let Err(e) = &result {
             if let Some(pause) = e.retry_after() {
-                self.politeness.back_off(&host, &policy, pause).await;
+                self.politeness.back_off(&slot, &policy, pause).await;
             }
         }
         result

@@ -372,6 +372,16 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs.max(0) as u64))
 }
 
+/// The pacing slot of a URL: host and port (two servers on one machine are
+/// two sites).
+pub fn slot_key(url: &Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or_default().to_ascii_lowercase(),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
 /// Per-host pacing: at most `concurrency` requests at once to a host, and at
 /// least `interval` between the starts of two requests. A server that says
 /// Retry-After pushes its host's next slot back.

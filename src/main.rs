@@ -413,6 +413,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
 /// produce the same bytes.
 fn query(cli: &Cli, q: &Query) -> Result<Vec<u8>> {
     let path = store_path(cli)?;
+    // Reading must not create an empty store where there was none.
+    if !path.exists() {
+        bail!(
+            "no store at {} (nothing checked yet? run `bulletin-watch check`, or pass --store)",
+            path.display()
+        );
+    }
     // The lock holder is either a daemon (ask it) or another short command
     // (or a daemon still starting): try both for a few seconds.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

@@ -306,11 +306,9 @@ fn retry_after_slows_the_host_down() {
     let rt = rt();
     // Its own host, so that the back-off cannot slow other tests' hosts.
     let server = other_host_server();
-    let host = url::Url::parse(&server.url("/"))
-        .unwrap()
-        .host_str()
-        .unwrap()
-        .to_string();
+    let server_url = url::Url::parse(&server.url("/")).unwrap();
+    let host = server_url.host_str().unwrap().to_string();
+    let slot = bulletin_watch::fetch::slot_key(&server_url);
     server.set("/busy.html", good_page(&m, "shanghai/article.v1.html"));
     let project = Project::new(&format!(
         "{}{}",
@@ -344,7 +342,7 @@ fn retry_after_slows_the_host_down() {
     rt.block_on(async {
         let waited = tokio::time::timeout(
             Duration::from_millis(500),
-            checker.politeness.acquire(&host, &policy),
+            checker.politeness.acquire(&slot, &policy),
         )
         .await;
         assert!(

@@ -14,9 +14,15 @@ use bulletin_watch::sections::{self, Section};
 use bulletin_watch::text::comparable;
 use proptest::prelude::*;
 
+/// `BULLETIN_WATCH_PROP_SCALE=100 cargo test --release --test props` runs a
+/// long fuzzing session; the default keeps `cargo test` quick.
 fn config(cases: u32) -> ProptestConfig {
+    let scale: u32 = std::env::var("BULLETIN_WATCH_PROP_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     ProptestConfig {
-        cases,
+        cases: cases.saturating_mul(scale.max(1)),
         failure_persistence: None,
         ..ProptestConfig::default()
     }
