@@ -120,7 +120,7 @@ pub fn history(store: &Store, source: Option<&str>, as_json: bool) -> Result<Str
                     id,
                     r.version,
                     short_time(&r.fetched_at),
-                    r.title
+                    crate::text::one_line(&r.title)
                 );
             }
         }
@@ -160,8 +160,8 @@ pub fn history(store: &Store, source: Option<&str>, as_json: bool) -> Result<Str
             short_time(&r.fetched_at),
             r.sections,
             r.byte_len,
-            &r.content_hash[..12],
-            r.title
+            r.content_hash.get(..12).unwrap_or(&r.content_hash),
+            crate::text::one_line(&r.title)
         );
     }
     Ok(out)

@@ -268,7 +268,6 @@ impl Checker {
         if fetched.not_modified {
             return Ok((Outcome::NotModified, status));
         }
-        state.validators = fetched.validators.clone();
         let (mut document, encoding_source) = extract::document(
             &fetched.body,
             fetched.content_type.as_deref(),
@@ -302,6 +301,9 @@ impl Checker {
         let commit = self.store.commit_version(&new, |record, previous| {
             self.alerts_for(target, &new.document, record, previous, first_alert)
         })?;
+        // Only now that the content is durably stored may the validators
+        // move on: a 304 next time must mean "nothing we have not processed".
+        state.validators = fetched.validators;
         Ok(match commit {
             Commit::Unchanged(rec) => (
                 Outcome::Unchanged {
@@ -309,29 +311,19 @@ impl Checker {
                 },
                 status,
             ),
-            Commit::Stored { record, previous } => {
-                let alerted = !self
-                    .alerts_for(
-                        target,
-                        &new.document,
-                        &record,
-                        previous.as_deref(),
-                        first_alert,
-                    )
-                    .is_empty();
-                (
-                    Outcome::Stored {
-                        version: record.version,
-                        alerted,
-                    },
-                    status,
-                )
-            }
+            Commit::Stored { record, alerts, .. } => (
+                Outcome::Stored {
+                    version: record.version,
+                    alerted: alerts > 0,
+                },
+                status,
+            ),
         })
     }
 
-    /// The alerts a newly stored version causes. Pure apart from reading the
-    /// previous document, so it may be called again to report what was done.
+    /// The alerts a newly stored version causes. An unreadable previous
+    /// version aborts the commit: a version must never be stored without the
+    /// alert it owes.
     fn alerts_for(
         &self,
         target: &Target,
@@ -339,7 +331,7 @@ impl Checker {
         record: &VersionRecord,
         previous: Option<&VersionRecord>,
         first_alert: Option<AlertKind>,
-    ) -> Vec<OutboxEntry> {
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut ctx = target_ctx(target);
         ctx.title = doc.title.clone();
         ctx.to_version = record.version;
@@ -349,30 +341,28 @@ impl Checker {
                 let kind = match first_alert {
                     Some(k) => k,
                     None if target.alert_on_first => AlertKind::Published,
-                    None => return Vec::new(),
+                    None => return Ok(Vec::new()),
                 };
                 (kind, notify::render_published(&ctx, doc))
             }
             Some(prev) => {
                 ctx.from_version = Some(prev.version);
-                let Ok(old) = self.store.document(prev) else {
-                    return Vec::new();
-                };
+                let old = self.store.document(prev)?;
                 let d = diff::diff(&old, doc);
                 if d.is_empty() {
-                    return Vec::new();
+                    return Ok(Vec::new());
                 }
                 (AlertKind::Changed, notify::render_changed(&ctx, &d))
             }
         };
         let key = format!("{}/{}/v{}", kind_name(kind), target.id, record.version);
-        vec![OutboxEntry::new(
+        Ok(vec![OutboxEntry::new(
             key.clone(),
             kind,
             &target.id,
             Some(record.version),
             self.message(&key, &target.recipients, rendered),
-        )]
+        )])
     }
 
     fn message(&self, key: &str, recipients: &[String], r: notify::Rendered) -> Message {
@@ -497,6 +487,18 @@ impl Checker {
             .await;
         let (outcome, status) = match result {
             Ok(v) => v,
+            Err(e) if e.is_store() => {
+                tracing::error!(source = %source.id, error = %e, "store error; check abandoned");
+                return Report {
+                    source: source.id.clone(),
+                    outcome: Outcome::Failed {
+                        error: e.to_string(),
+                    },
+                    status: None,
+                    elapsed: started.elapsed(),
+                    discovered,
+                };
+            }
             Err(e) => (
                 Outcome::Failed {
                     error: e.to_string(),
@@ -555,25 +557,35 @@ impl Checker {
         let mut new = 0;
         let mut failed = 0;
         for item in &matching {
-            let url = item.url.to_string();
+            // `#top` and the like do not make another article.
+            let mut link = item.url.clone();
+            link.set_fragment(None);
+            let url = link.to_string();
             if self.store.seen(&source.id, &url)? {
                 continue;
             }
             let id = derived_id(&source.id, &url);
-            let target = Target::discovered(source, id.clone(), item.url.clone(), item.title());
+            let target = Target::discovered(source, id.clone(), link, item.title());
             let report = self.check_article(&target, first_alert).await;
-            match &report.outcome {
-                Outcome::Failed { .. } => failed += 1,
-                _ => {
-                    new += 1;
-                    self.store.track(&Tracked {
-                        id,
-                        url,
-                        title: item.title().to_string(),
-                        listing: source.id.clone(),
-                        discovered_at: Timestamp::now(),
-                    })?;
-                }
+            let fetched = !matches!(report.outcome, Outcome::Failed { .. });
+            if fetched {
+                new += 1;
+            } else {
+                failed += 1;
+            }
+            // What was already listed at the first check is tracked even if it
+            // could not be fetched yet: it is watched from now on and its
+            // first version is recorded silently — never announced later as
+            // newly published. A new item that fails is retried (and then
+            // announced) at the next listing check.
+            if fetched || first_check {
+                self.store.track(&Tracked {
+                    id,
+                    url,
+                    title: item.title().to_string(),
+                    listing: source.id.clone(),
+                    discovered_at: Timestamp::now(),
+                })?;
             }
             discovered.push(report);
         }

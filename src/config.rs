@@ -671,6 +671,7 @@ impl Validator<'_> {
         let id = raw.id.get_ref().trim().to_string();
         let f = |name: &str| format!("source[{i}].{name}");
         if id.is_empty()
+            || id.len() > 64
             || !id
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -678,7 +679,7 @@ impl Validator<'_> {
             self.push(
                 raw.id.span().start,
                 &f("id"),
-                format!("{id:?} is not a valid id: use ASCII letters, digits, '-', '_' or '.'"),
+                format!("{id:?} is not a valid id: use at most 64 ASCII letters, digits, '-', '_' or '.'"),
             );
         } else if !seen.insert(id.clone()) {
             self.push(

@@ -178,7 +178,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let mut term = unix_signal(SignalKind::Terminate)?;
     let mut hup = unix_signal(SignalKind::Hangup)?;
     let config = Arc::new(load(&opts)?);
-    let store = Arc::new(open_store_waiting(&config.settings.store)?);
+    let store = Arc::new(open_store_waiting(&config.settings.store).await?);
     if store.was_recovered() {
         tracing::info!(store = %store.path().display(), "store recovered after an unclean stop");
     }
@@ -259,79 +259,114 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         .sources
         .store(jobs_list.len() as u64, Ordering::Relaxed);
     let mut due: HashMap<String, Instant> = HashMap::new();
-    let mut failures: HashMap<String, u32> = HashMap::new();
     let mut in_flight: HashSet<String> = HashSet::new();
-    let mut running: JoinSet<(Report, Duration)> = JoinSet::new();
+    // Which source each running task checks, so that even a task that
+    // panicked releases its source and gets it rescheduled.
+    let mut tasks: HashMap<tokio::task::Id, (String, Duration)> = HashMap::new();
+    let mut running: JoinSet<Report> = JoinSet::new();
+    let mut interrupt = unix_signal(SignalKind::Interrupt)?;
     let start = Instant::now();
     tracing::info!(sources = jobs_list.len(), store = %store.path().display(), "bulletin-watch running");
 
     loop {
         let now = Instant::now();
         let concurrency = checker.config.settings.concurrency;
+        // Due jobs, most overdue first, as many as there are free slots.
+        let mut ready: Vec<(Instant, &Job, Duration)> = Vec::new();
         for (job, interval) in &jobs_list {
-            let id = job.id();
             // First checks are spread over the first few seconds.
-            let when = *due.entry(id.to_string()).or_insert_with(|| {
+            let when = *due.entry(job.id().to_string()).or_insert_with(|| {
                 start
                     + (*interval / 10)
                         .min(Duration::from_secs(5))
                         .mul_f64(fastrand::f64())
             });
-            if when > now || in_flight.contains(id) || running.len() >= concurrency {
-                continue;
+            if when <= now && !in_flight.contains(job.id()) {
+                ready.push((when, job, *interval));
             }
-            in_flight.insert(id.to_string());
-            let (checker, job, interval) = (checker.clone(), job.clone(), *interval);
-            running.spawn(async move {
-                let report = match &job {
+        }
+        ready.sort_by_key(|(when, _, _)| *when);
+        for (_, job, interval) in ready
+            .into_iter()
+            .take(concurrency.saturating_sub(running.len()))
+        {
+            let id = job.id().to_string();
+            in_flight.insert(id.clone());
+            let (checker, job) = (checker.clone(), job.clone());
+            let handle = running.spawn(async move {
+                match &job {
                     Job::Source(s) if s.kind == SourceKind::Listing => {
                         checker.check_listing(s).await
                     }
                     Job::Source(s) => checker.check_source(s).await,
                     Job::Article(t) => checker.check_article(t, None).await,
-                };
-                (report, interval)
+                }
             });
+            tasks.insert(handle.id(), (id, interval));
         }
-        let next_due = due
-            .iter()
-            .filter(|(id, _)| !in_flight.contains(*id))
-            .map(|(_, t)| *t)
-            .min()
-            .unwrap_or(now + Duration::from_secs(60));
-        let sleep = next_due
-            .saturating_duration_since(Instant::now())
-            .min(Duration::from_secs(60));
+        // Sleep until the next job is due — unless every slot is busy, in
+        // which case only a finishing check can change anything.
+        let sleep = if running.len() >= concurrency {
+            Duration::from_secs(60)
+        } else {
+            jobs_list
+                .iter()
+                .filter(|(j, _)| !in_flight.contains(j.id()))
+                .filter_map(|(j, _)| due.get(j.id()))
+                .min()
+                .map_or(Duration::from_secs(60), |t| {
+                    t.saturating_duration_since(Instant::now())
+                })
+                .min(Duration::from_secs(60))
+        };
         tokio::select! {
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                let Ok((report, interval)) = done else { continue };
-                report.log();
-                metrics.record(&report);
-                in_flight.remove(&report.source);
-                let next = match &report.outcome {
-                    Outcome::Failed { .. } => {
-                        let n = failures.entry(report.source.clone()).or_default();
-                        *n += 1;
-                        failure_backoff(interval, *n)
-                    }
-                    _ => {
-                        failures.remove(&report.source);
-                        interval
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                let (task, report) = match done {
+                    Ok((task, report)) => (task, Some(report)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "a check task failed");
+                        (e.id(), None)
                     }
                 };
-                due.insert(report.source.clone(), Instant::now() + jittered(next));
+                let Some((id, interval)) = tasks.remove(&task) else { continue };
+                in_flight.remove(&id);
+                let failed = match &report {
+                    Some(r) => {
+                        r.log();
+                        metrics.record(r);
+                        matches!(r.outcome, Outcome::Failed { .. })
+                    }
+                    None => true,
+                };
+                let next = if failed {
+                    // The persisted streak, so a restart keeps backing off.
+                    let n = checker.store.fetch_state(&id).map_or(1, |s| s.consecutive_failures.max(1));
+                    failure_backoff(interval, n)
+                } else {
+                    interval
+                };
+                // A source dropped by a reload while it was running stays dropped.
+                if jobs_list.iter().any(|(j, _)| j.id() == id) {
+                    due.insert(id, Instant::now() + jittered(next));
+                }
+                let Some(report) = report else { continue };
                 let stored = matches!(report.outcome, Outcome::Stored { .. } | Outcome::Failed { .. })
                     || report.discovered.iter().any(|d| matches!(d.outcome, Outcome::Stored { .. }));
                 if stored {
                     wake_sender.notify_one();
                 }
-                if matches!(report.outcome, Outcome::Listing { discovered, .. } if discovered > 0) {
-                    jobs_list = jobs(&checker)?;
+                if matches!(report.outcome, Outcome::Listing { discovered, .. } if discovered > 0)
+                    || !report.discovered.is_empty()
+                {
+                    match jobs(&checker) {
+                        Ok(j) => jobs_list = j,
+                        Err(e) => tracing::error!(error = %e, "cannot read tracked articles; keeping the current schedule"),
+                    }
                     metrics.sources.store(jobs_list.len() as u64, Ordering::Relaxed);
                 }
             }
             _ = tokio::time::sleep(sleep) => {}
-            _ = tokio::signal::ctrl_c() => { tracing::info!("interrupt: shutting down"); break; }
+            _ = interrupt.recv() => { tracing::info!("interrupt: shutting down"); break; }
             _ = term.recv() => { tracing::info!("terminate: shutting down"); break; }
             _ = hup.recv() => {
                 match load(&opts) {
@@ -342,11 +377,21 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                     Ok(new) => {
                         let new = Arc::new(new);
                         match (Checker::new(new.clone(), store.clone()), Mailer::from_config(&new.mail, &new.settings.store)) {
-                            (Ok(c), Ok(m)) => {
+                            (Ok(mut c), Ok(m)) => {
+                                // Pacing state (and any Retry-After) survives a reload;
+                                // changed host policies apply to hosts seen from now on.
+                                c.politeness = checker.politeness.clone();
+                                let new_jobs = match jobs(&c) {
+                                    Ok(j) => j,
+                                    Err(e) => {
+                                        tracing::error!(error = %e, "reload refused: cannot read tracked articles");
+                                        continue;
+                                    }
+                                };
                                 checker = Arc::new(c);
                                 *shared_config.write().unwrap_or_else(|p| p.into_inner()) = new.clone();
                                 *mailer.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(m);
-                                jobs_list = jobs(&checker)?;
+                                jobs_list = new_jobs;
                                 let ids: HashSet<&str> = jobs_list.iter().map(|(j, _)| j.id()).collect();
                                 due.retain(|id, _| ids.contains(id.as_str()));
                                 metrics.sources.store(jobs_list.len() as u64, Ordering::Relaxed);
@@ -364,7 +409,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     // Shutdown: no new checks; let the running ones finish, within reason.
     let grace = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while let Some(done) = running.join_next().await {
-            if let Ok((report, _)) = done {
+            if let Ok(report) = done {
                 report.log();
             }
         }
@@ -383,12 +428,12 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
 
 /// Opens the store, waiting a little if a read-only command holds it for a
 /// moment (an auditor's `history` must not stop the daemon from starting).
-fn open_store_waiting(path: &std::path::Path) -> Result<Store, StoreError> {
+async fn open_store_waiting(path: &std::path::Path) -> Result<Store, StoreError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match Store::open(path) {
             Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(50 + fastrand::u64(0..100)));
+                tokio::time::sleep(Duration::from_millis(50 + fastrand::u64(0..100))).await;
             }
             other => return other,
         }
@@ -398,6 +443,7 @@ fn open_store_waiting(path: &std::path::Path) -> Result<Store, StoreError> {
 enum SignalKind {
     Terminate,
     Hangup,
+    Interrupt,
 }
 
 #[cfg(unix)]
@@ -406,6 +452,7 @@ fn unix_signal(kind: SignalKind) -> Result<tokio::signal::unix::Signal, DaemonEr
     let k = match kind {
         SignalKind::Terminate => K::terminate(),
         SignalKind::Hangup => K::hangup(),
+        SignalKind::Interrupt => K::interrupt(),
     };
     signal(k).map_err(|e| DaemonError::Setup(format!("cannot install signal handler: {e}")))
 }

@@ -203,7 +203,12 @@ fn detect_label(text: &str) -> Option<Label> {
             _ => return None,
         };
         let raw_len = '第'.len_utf8() + n_len + kind.len_utf8();
-        let canonical = format!("第{num}{kind}");
+        // 第１条 and 第1条 are the same label: digits canonicalise to ASCII,
+        // Chinese numerals stay as written (第一章, as in the manifest).
+        let canonical = match arabic_value(num) {
+            Some(v) => format!("第{v}{kind}"),
+            None => format!("第{num}{kind}"),
+        };
         return label(style, value, canonical, raw_len);
     }
 
@@ -754,5 +759,20 @@ mod tests {
             section_fingerprint(&a.sections[0]),
             section_fingerprint(&c.sections[0])
         );
+    }
+
+    #[test]
+    fn full_width_article_numbers_are_the_same_label() {
+        let b = |t: &str| Block {
+            text: t.to_string(),
+            emphasized_prefix: None,
+        };
+        let a = parse(&[b("第１条 总则。"), b("第２条 适用范围。")]);
+        let h = parse(&[b("第1条 总则。"), b("第2条 适用范围。")]);
+        let paths = |p: &Parsed| p.sections.iter().map(|s| s.path_str()).collect::<Vec<_>>();
+        assert_eq!(paths(&a), vec!["第1条", "第2条"]);
+        assert_eq!(paths(&a), paths(&h));
+        let cn = parse(&[b("第一章 总则"), b("第二章 分则")]);
+        assert_eq!(paths(&cn), vec!["第一章", "第二章"]);
     }
 }

@@ -169,6 +169,8 @@ pub enum Commit {
     Stored {
         record: VersionRecord,
         previous: Option<Box<VersionRecord>>,
+        /// Alerts queued with it.
+        alerts: usize,
     },
 }
 
@@ -297,6 +299,22 @@ impl Store {
     /// Opens (or creates) the store folder. A folder held by another process
     /// is reported as such at once, never waited on.
     pub fn open(path: &Path) -> Result<Store> {
+        // A `store compact` interrupted between its two renames leaves the
+        // data beside the store: never start an empty history over it.
+        let old = temp_sibling(path, "old");
+        let empty = std::fs::read_dir(path).map_or(true, |mut d| d.next().is_none());
+        if old.exists() && empty {
+            return Err(StoreError::Open {
+                path: path.to_path_buf(),
+                message: format!(
+                    "an interrupted `store compact` left the store's data in {}; move it back \
+                     (rm -rf {p} && mv {} {p})",
+                    old.display(),
+                    old.display(),
+                    p = path.display()
+                ),
+            });
+        }
         create_private_dir(path)?;
         let db = sled::Config::new()
             .path(path)
@@ -430,7 +448,7 @@ impl Store {
     pub fn commit_version(
         &self,
         new: &NewVersion,
-        alerts: impl Fn(&VersionRecord, Option<&VersionRecord>) -> Vec<OutboxEntry>,
+        alerts: impl FnOnce(&VersionRecord, Option<&VersionRecord>) -> Result<Vec<OutboxEntry>>,
     ) -> Result<Commit> {
         let previous = self.latest(&new.source)?;
         let fp = fingerprint(&new.document);
@@ -470,7 +488,7 @@ impl Store {
             record_hash: String::new(),
         };
         record.record_hash = record.compute_record_hash();
-        let entries = alerts(&record, previous.as_ref());
+        let entries = alerts(&record, previous.as_ref())?;
         let key = version_key(&record.source, record.version);
         let record_json = to_json(&record);
         let expected_prev = previous.as_ref().map(|p| version_key(&p.source, p.version));
@@ -509,6 +527,7 @@ impl Store {
         Ok(Commit::Stored {
             record,
             previous: previous.map(Box::new),
+            alerts: entries.len(),
         })
     }
 
@@ -776,7 +795,12 @@ impl Store {
         use std::io::Write;
         self.flush()?;
         let tmp = temp_sibling(path, "partial");
-        let file = std::fs::File::create(&tmp).map_err(|e| BackupError::file(&tmp, e))?;
+        // A backup is the whole store, alert recipients included: owner only.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&tmp).map_err(|e| BackupError::file(&tmp, e))?;
         let mut w = HashingWriter::new(std::io::BufWriter::new(file));
         let header = format!(
             "{BACKUP_MAGIC}format {BACKUP_FORMAT}\nschema {SCHEMA}\ncreated {}\nstore {}\n\n",
@@ -1326,7 +1350,9 @@ mod tests {
         let s = Store::open(dir.path()).unwrap();
         let page1 = "页面内容".repeat(2000);
         let c1 = s
-            .commit_version(&new_version(page1.as_bytes(), doc("一二三")), |_, _| vec![])
+            .commit_version(&new_version(page1.as_bytes(), doc("一二三")), |_, _| {
+                Ok(vec![])
+            })
             .unwrap();
         let Commit::Stored { record: r1, .. } = c1 else {
             panic!("first version not stored")
@@ -1335,13 +1361,15 @@ mod tests {
         let c = s
             .commit_version(
                 &new_version(b"other bytes", doc("一 二\u{3000}三")),
-                |_, _| vec![],
+                |_, _| Ok(vec![]),
             )
             .unwrap();
         assert!(matches!(c, Commit::Unchanged(_)));
         let page2 = page1.replacen("页面", "页码", 1);
         let c2 = s
-            .commit_version(&new_version(page2.as_bytes(), doc("一二四")), |_, _| vec![])
+            .commit_version(&new_version(page2.as_bytes(), doc("一二四")), |_, _| {
+                Ok(vec![])
+            })
             .unwrap();
         let Commit::Stored { record: r2, .. } = c2 else {
             panic!("edit not stored")
@@ -1384,5 +1412,38 @@ mod tests {
         assert!(!s.put_fetch_state("a", &st, hour).unwrap());
         st.validators.etag = Some("\"x\"".into());
         assert!(s.put_fetch_state("a", &st, hour).unwrap());
+    }
+
+    #[test]
+    fn an_interrupted_compact_is_not_mistaken_for_an_empty_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        {
+            let s = Store::open(&path).unwrap();
+            s.commit_version(&new_version(b"x", doc("甲")), |_, _| Ok(vec![]))
+                .unwrap();
+        }
+        // The crash window of `compact`: data moved aside, fresh copy not yet in place.
+        std::fs::rename(&path, temp_sibling(&path, "old")).unwrap();
+        match Store::open(&path) {
+            Err(StoreError::Open { message, .. }) => {
+                assert!(message.contains("interrupted"), "{message}")
+            }
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("an empty store was opened over the moved data"),
+        }
+        assert!(!path.exists(), "nothing created in its place");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn backups_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("store")).unwrap();
+        let backup = dir.path().join("b.bwb");
+        s.backup_to(&backup).unwrap();
+        let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 }

@@ -68,6 +68,14 @@ pub fn is_cjk_like(c: char) -> bool {
         | 0x201C..=0x201D | 0x2018..=0x2019 | 0x2014 | 0x2026 | 0x00B7)
 }
 
+/// Page text made safe for one terminal line: control characters (escape
+/// sequences, CR/LF) become spaces.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// Escapes text for HTML element content and attribute values.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 16);
@@ -121,5 +129,6 @@ mod tests {
         );
         assert_eq!(prefix_chars("坚持稳中求进", 3), "坚持稳");
         assert_eq!(prefix_chars("ab", 5), "ab");
+        assert_eq!(one_line("a\x1b[31mb\r\nc"), "a [31mb  c");
     }
 }

@@ -87,18 +87,30 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A plain HTTP/1.1 GET on loopback; returns the whole response text.
+/// A plain HTTP/1.1 GET on loopback; returns the whole response text. A
+/// connection-level error is retried a few times (ports picked by
+/// `free_port` can race with other tests' sockets); an HTTP error is not.
 fn http_get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    String::from_utf8_lossy(&out).into_owned()
+    let mut last = None;
+    for _ in 0..5 {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+            write!(
+                s,
+                "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            )?;
+            let mut out = Vec::new();
+            s.read_to_end(&mut out)?;
+            Ok(String::from_utf8_lossy(&out).into_owned())
+        })();
+        match attempt {
+            Ok(text) => return text,
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("GET {path} on port {port} failed: {last:?}");
 }
 
 fn eml_files(store: &Path) -> Vec<String> {

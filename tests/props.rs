@@ -23,6 +23,7 @@ fn config(cases: u32) -> ProptestConfig {
         .unwrap_or(1);
     ProptestConfig {
         cases: cases.saturating_mul(scale.max(1)),
+        max_global_rejects: 1024u32.saturating_mul(scale.max(1)),
         failure_persistence: None,
         ..ProptestConfig::default()
     }

@@ -209,7 +209,15 @@ fn listing_links_and_redirects_never_leave_the_allowed_hosts() {
         same_ip_other_port.hits()
     );
     assert!(other_ip.hits().is_empty(), "{:?}", other_ip.hits());
-    assert!(checker.store.tracked().unwrap().is_empty());
+    // Only the same-host link is tracked (it was listed at the first check, so
+    // it is watched silently); no other host ever is, and it has no version.
+    let tracked = checker.store.tracked().unwrap();
+    assert_eq!(tracked.len(), 1, "{tracked:?}");
+    assert_eq!(tracked[0].url, site.url("/redirecting.html"));
+    assert!(checker.store.versions(&tracked[0].id).unwrap().is_empty());
+    // Checking it again still refuses the redirect.
+    let again = rt.block_on(checker.check_source(&src));
+    assert!(other_ip.hits().is_empty(), "{again:?}");
 }
 
 #[test]
