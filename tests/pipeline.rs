@@ -395,3 +395,49 @@ fn digest_mode_sends_one_message_for_alerts_within_the_window() {
         "{outbox:?}"
     );
 }
+
+/// A page that was downloaded but could not be processed must not have its
+/// ETag remembered: otherwise the next check's 304 would count as success.
+#[test]
+fn a_failed_check_does_not_advance_the_validators() {
+    let m = manifest();
+    let site = fixture_site(&m);
+    let rt = rt();
+    site.set("/a.html", fixture_page(&m, "shanghai/article.v1.html"));
+    let project = Project::new(&format!(
+        "{FAST_SETTINGS}failure_threshold = 1\n{}",
+        article_source("sh", "上海市", &site.url("/a.html"))
+    ));
+    let checker = project.checker();
+    let src = checker.config.source("sh").unwrap().clone();
+    assert!(matches!(
+        rt.block_on(checker.check_source(&src)).outcome,
+        Outcome::Stored { version: 1, .. }
+    ));
+    // Same template, every section gone (ETag-bearing 200).
+    let gutted = String::from_utf8(fixture("shanghai/article.v1.html"))
+        .unwrap()
+        .replace("（一）", "")
+        .replace("（二）", "");
+    site.set("/a.html", Page::html("text/html; charset=UTF-8", gutted));
+    for round in 0..2 {
+        let r = rt.block_on(checker.check_source(&src));
+        assert!(
+            matches!(r.outcome, Outcome::Failed { .. }),
+            "round {round}: {:?}",
+            r.outcome
+        );
+    }
+    let kinds: Vec<_> = checker
+        .store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![AlertKind::Failing],
+        "no recovery while the page is still broken"
+    );
+}
