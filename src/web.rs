@@ -255,6 +255,38 @@ async fn guard(State(state): State<WebState>, req: Request, next: Next) -> Respo
     if let Some(token) = state.token.as_deref() {
         match access(req.headers(), req.uri().query(), token) {
             Access::Granted => {}
+            Access::GrantedByQuery if req.method() == axum::http::Method::GET => {
+                // Remember it in a cookie and take the token out of the
+                // address bar (and so out of the browser's history).
+                let rest: Vec<&str> = req
+                    .uri()
+                    .query()
+                    .unwrap_or_default()
+                    .split('&')
+                    .filter(|kv| !kv.is_empty() && !kv.starts_with("token="))
+                    .collect();
+                let path = req.uri().path();
+                // `//host` would be another site: never redirect there.
+                let path = if path.starts_with("//") { "/" } else { path };
+                let location = if rest.is_empty() {
+                    path.to_string()
+                } else {
+                    format!("{path}?{}", rest.join("&"))
+                };
+                let mut res = StatusCode::SEE_OTHER.into_response();
+                if let Ok(v) = HeaderValue::from_str(&location) {
+                    res.headers_mut().insert(header::LOCATION, v);
+                }
+                let cookie = format!(
+                    "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
+                    cookie_value(token)
+                );
+                if let Ok(v) = HeaderValue::from_str(&cookie) {
+                    res.headers_mut().append(header::SET_COOKIE, v);
+                }
+                security_headers(&mut res);
+                return res;
+            }
             Access::GrantedByQuery => set_cookie = Some(cookie_value(token)),
             Access::Denied => {
                 let mut res = html(

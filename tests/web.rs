@@ -194,7 +194,11 @@ impl Fx {
     fn request(&self, path: &str, headers: &[(reqwest::header::HeaderName, &str)]) -> Got {
         let url = format!("{}{path}", self.base);
         self.rt.block_on(async {
-            let mut req = reqwest::Client::new().get(&url);
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let mut req = client.get(&url);
             for (k, v) in headers {
                 req = req.header(k, *v);
             }
@@ -628,9 +632,13 @@ fn a_token_guards_every_route() {
         };
         assert_eq!(g.status, want, "{path} with the token");
     }
-    // `?token=` once sets an HttpOnly cookie that works from then on.
-    let g = f.get(&format!("/?token={TOKEN}"));
-    assert_eq!(g.status, StatusCode::OK);
+    // `?token=` once sets an HttpOnly cookie that works from then on, and
+    // redirects to the same page without the token in the address bar.
+    let g = f.get(&format!("/source/shanghai?token={TOKEN}&x=1"));
+    assert_eq!(g.status, StatusCode::SEE_OTHER);
+    assert_eq!(g.header("location"), "/source/shanghai?x=1");
+    let g = f.get(&format!("//evil.example/?token={TOKEN}"));
+    assert_eq!(g.header("location"), "/", "never an off-site redirect");
     let cookie = g.header("set-cookie");
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
