@@ -310,9 +310,16 @@ impl Checker {
             document,
             encoding_source,
         };
-        let commit = self.store.commit_version(&new, |record, previous| {
-            self.alerts_for(target, &new.document, record, previous, first_alert)
-        })?;
+        let commit = self
+            .store
+            .commit_version_unsynced(&new, |record, previous| {
+                self.alerts_for(target, &new.document, record, previous, first_alert)
+            })?;
+        if let Commit::Stored { .. } = commit {
+            // Group commit: concurrent checks share one fsync, and this one
+            // reports `Stored` only once its version is durable.
+            self.store.sync().await?;
+        }
         Ok(match commit {
             Commit::Unchanged(rec) => (
                 Outcome::Unchanged {

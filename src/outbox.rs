@@ -36,7 +36,13 @@ pub fn backoff(attempts: u32) -> Duration {
 pub async fn drain(store: &Store, mailer: &Mailer, force: bool) -> Result<Drained, StoreError> {
     let mut out = Drained::default();
     let now = Timestamp::now();
-    for mut entry in store.pending()? {
+    let pending = store.pending()?;
+    if !pending.is_empty() {
+        // An alert is queued with its version, which its check makes durable
+        // by a group commit that may still be running: never send before.
+        store.flush()?;
+    }
+    for mut entry in pending {
         if !force && entry.next_attempt > now {
             out.waiting += 1;
             continue;
