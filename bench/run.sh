@@ -7,7 +7,8 @@
 #
 # Environment: BENCH_SIZES ("1000 10000"), BENCH_REPEAT (3: each pass is run
 # this often, the median is reported), BENCH_SOAK_SECS (300),
-# BENCH_SOAK_PAGES (1000), BENCH_OUT (target/bench), BENCH_NO_BUILD=1 (use
+# BENCH_SOAK_PAGES (1000), BENCH_OUT (target/bench), BENCH_BIN (another
+# bulletin-watch binary, for before/after figures), BENCH_NO_BUILD=1 (use
 # the binaries already in target/release).
 #
 # Writes raw figures to $BENCH_OUT/*.tsv and prints tables. Needs cargo,
@@ -22,7 +23,7 @@ REPEAT=${BENCH_REPEAT:-3}
 SOAK_SECS=${BENCH_SOAK_SECS:-300}
 SOAK_PAGES=${BENCH_SOAK_PAGES:-1000}
 PORT=${BENCH_PORT:-18765}
-BW=$ROOT/target/release/bulletin-watch
+BW=${BENCH_BIN:-$ROOT/target/release/bulletin-watch}
 SERVER=$ROOT/target/release/examples/bench-server
 PARTS=${*:-budget storage urlwatch soak}
 mkdir -p "$OUT"
@@ -79,8 +80,8 @@ write_config() {
 store = "$2"
 interval = "${SOURCE_INTERVAL:-30m}"
 timeout = "30s"
-concurrency = 16
-host_concurrency = 16
+concurrency = ${CONCURRENCY:-16}
+host_concurrency = ${CONCURRENCY:-16}
 host_interval = "1us"
 retries = 0
 EOF
@@ -198,7 +199,9 @@ report:
 display: {error: true, new: true, unchanged: false, empty-diff: false}
 EOF
     local cfg="$dir/sources.toml" store="$dir/store" rows="$dir/urlwatch.tsv"
-    write_config "$cfg" "$store" "$n" "$base"
+    # More connections than for the static server: the fixture server writes
+    # headers and body separately, so each response waits out a delayed ACK.
+    CONCURRENCY=64 write_config "$cfg" "$store" "$n" "$base"
     : >"$rows"
     uw() {
         local label=$1 t0 t1
