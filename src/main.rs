@@ -605,31 +605,40 @@ async fn check(config: Arc<Config>, store: Arc<Store>, only: &[String]) -> Resul
             .collect();
     }
     let bar = progress(sources.len() + articles.len());
-    let sem = Arc::new(tokio::sync::Semaphore::new(config.settings.concurrency));
+    // At most `concurrency` checks are spawned at a time: a check's future
+    // is large, and 10,000 of them spawned up front cost more memory than
+    // the checks themselves.
+    let concurrency = config.settings.concurrency.max(1);
+    let jobs = sources
+        .into_iter()
+        .map(Ok)
+        .chain(articles.into_iter().map(Err));
     let mut set = tokio::task::JoinSet::new();
-    for s in sources {
-        let (checker, sem, bar) = (checker.clone(), sem.clone(), bar.clone());
-        set.spawn(async move {
-            let _p = sem.acquire_owned().await;
-            let r = checker.check_source(&s).await;
-            bar.inc(1);
-            r
-        });
-    }
-    for t in articles {
-        let (checker, sem, bar) = (checker.clone(), sem.clone(), bar.clone());
-        set.spawn(async move {
-            let _p = sem.acquire_owned().await;
-            let r = checker.check_article(&t, None).await;
-            bar.inc(1);
-            r
-        });
-    }
     let mut summary = Summary::default();
-    while let Some(r) = set.join_next().await {
+    let mut settle = |r: Result<Report, tokio::task::JoinError>| -> Result<()> {
         let r = r.context("check task panicked")?;
         bar.suspend(|| r.log());
         summary.add(&r);
+        Ok(())
+    };
+    for job in jobs {
+        if set.len() >= concurrency {
+            if let Some(r) = set.join_next().await {
+                settle(r)?;
+            }
+        }
+        let (checker, bar) = (checker.clone(), bar.clone());
+        set.spawn(async move {
+            let r = match job {
+                Ok(s) => checker.check_source(&s).await,
+                Err(t) => checker.check_article(&t, None).await,
+            };
+            bar.inc(1);
+            r
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        settle(r)?;
     }
     bar.finish_and_clear();
     // A manual or cron run tries every pending alert once, whatever its

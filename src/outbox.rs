@@ -55,8 +55,14 @@ pub async fn drain(
 ) -> Result<Drained, StoreError> {
     let mut out = Drained::default();
     let now = Timestamp::now();
+    let pending = store.pending()?;
+    if !pending.is_empty() {
+        // An alert is queued with its version, which its check makes durable
+        // by a group commit that may still be running: never send before.
+        store.flush()?;
+    }
     let mut due = Vec::new();
-    for entry in store.pending()? {
+    for entry in pending {
         if !force && entry.next_attempt > now {
             out.waiting += 1;
         } else {

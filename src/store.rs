@@ -16,6 +16,7 @@
 //!   reclaims overwritten space late.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::civil::Date;
 use jiff::Timestamp;
@@ -262,6 +263,11 @@ pub struct Store {
     tracked: Tree,
     seen: Tree,
     instance: String,
+    /// Group commit ([`Store::sync`]): flushes are numbered as they start;
+    /// one runs at a time.
+    flush_turn: tokio::sync::Mutex<()>,
+    flushes_started: AtomicU64,
+    flushes_done: AtomicU64,
 }
 
 fn version_key(source: &str, version: u32) -> Vec<u8> {
@@ -367,6 +373,9 @@ impl Store {
             meta,
             db,
             instance,
+            flush_turn: tokio::sync::Mutex::new(()),
+            flushes_started: AtomicU64::new(0),
+            flushes_done: AtomicU64::new(0),
         })
     }
 
@@ -382,6 +391,27 @@ impl Store {
     /// Makes everything written so far durable.
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;
+        Ok(())
+    }
+
+    /// Makes everything written so far durable, like [`Store::flush`], but
+    /// as a group commit: callers that arrive while a flush is running wait
+    /// for the next one, and that one flush (a single fsync) covers them
+    /// all. The fsync runs on a blocking thread, never on a runtime worker.
+    pub async fn sync(&self) -> Result<()> {
+        // Any flush numbered above `target - 1` starts after this point, so
+        // after the caller's writes, and makes them durable.
+        let target = self.flushes_started.load(Ordering::SeqCst) + 1;
+        let _turn = self.flush_turn.lock().await;
+        if self.flushes_done.load(Ordering::SeqCst) >= target {
+            return Ok(());
+        }
+        let n = self.flushes_started.fetch_add(1, Ordering::SeqCst) + 1;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(std::io::Error::other)??;
+        self.flushes_done.store(n, Ordering::SeqCst);
         Ok(())
     }
 
@@ -450,6 +480,21 @@ impl Store {
         new: &NewVersion,
         alerts: impl FnOnce(&VersionRecord, Option<&VersionRecord>) -> Result<Vec<OutboxEntry>>,
     ) -> Result<Commit> {
+        let commit = self.commit_version_unsynced(new, alerts)?;
+        if let Commit::Stored { .. } = commit {
+            self.flush()?;
+        }
+        Ok(commit)
+    }
+
+    /// [`Store::commit_version`] without the flush: a stored version is not
+    /// durable until the caller's [`Store::sync`] returns, and nothing may
+    /// act on it (report it, deliver its alerts) before then.
+    pub fn commit_version_unsynced(
+        &self,
+        new: &NewVersion,
+        alerts: impl FnOnce(&VersionRecord, Option<&VersionRecord>) -> Result<Vec<OutboxEntry>>,
+    ) -> Result<Commit> {
         let previous = self.latest(&new.source)?;
         let fp = fingerprint(&new.document);
         if let Some(prev) = &previous {
@@ -460,10 +505,19 @@ impl Store {
         let doc_json = to_json(&new.document);
         let doc_hash = sha256_hex(&doc_json);
         let raw_hash = sha256_hex(&new.raw);
-        let doc_blob =
-            self.encode_blob(&doc_json, previous.as_ref().map(|p| p.doc_hash.as_str()))?;
         let raw_blob =
             self.encode_blob(&new.raw, previous.as_ref().map(|p| p.raw_hash.as_str()))?;
+        // The document's text is a copy of the page's, so a UTF-8 page's
+        // document compresses best as a delta against its own raw bytes
+        // (a tenth of its size on its own); other encodings share no bytes
+        // with the JSON and keep the delta against the previous document.
+        let doc_blob = match self.blobs.get(doc_hash.as_bytes())? {
+            Some(existing) => existing.to_vec(),
+            None if new.document.encoding == "UTF-8" && blob_depth(&raw_blob) < MAX_DELTA_DEPTH => {
+                delta_blob(&doc_json, &raw_hash, &new.raw, blob_depth(&raw_blob))?
+            }
+            None => self.encode_blob(&doc_json, previous.as_ref().map(|p| p.doc_hash.as_str()))?,
+        };
         let mut record = VersionRecord {
             source: new.source.clone(),
             version: previous.as_ref().map_or(1, |p| p.version + 1),
@@ -523,7 +577,6 @@ impl Store {
             }
             Err(TransactionError::Storage(e)) => return Err(e.into()),
         }
-        self.flush()?;
         Ok(Commit::Stored {
             record,
             previous: previous.map(Box::new),
@@ -545,15 +598,7 @@ impl Store {
                 let depth = blob_depth(&base_blob);
                 if depth < MAX_DELTA_DEPTH {
                     let base_bytes = self.blob(base_hash)?;
-                    let mut c = zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, &base_bytes)?;
-                    let data = c.compress(bytes)?;
-                    let mut out = Vec::with_capacity(data.len() + 74);
-                    out.push(1);
-                    out.push(depth + 1);
-                    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-                    out.extend_from_slice(base_hash.as_bytes());
-                    out.extend_from_slice(&data);
-                    return Ok(out);
+                    return delta_blob(bytes, base_hash, &base_bytes, depth);
                 }
             }
         }
@@ -1254,6 +1299,20 @@ pub fn folder_size(path: &Path) -> u64 {
         .filter(|m| m.is_file())
         .map(|m| m.len())
         .sum()
+}
+
+/// `bytes` as a zstd delta against `base` (blob `base_hash`, stored at
+/// delta depth `depth`).
+fn delta_blob(bytes: &[u8], base_hash: &str, base: &[u8], depth: u8) -> Result<Vec<u8>> {
+    let mut c = zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, base)?;
+    let data = c.compress(bytes)?;
+    let mut out = Vec::with_capacity(data.len() + 74);
+    out.push(1);
+    out.push(depth + 1);
+    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    out.extend_from_slice(base_hash.as_bytes());
+    out.extend_from_slice(&data);
+    Ok(out)
 }
 
 fn blob_depth(blob: &[u8]) -> u8 {
