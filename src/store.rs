@@ -4,7 +4,8 @@
 //! * Blobs (raw bytes and normalised documents) are content-addressed by
 //!   SHA-256 and zstd-compressed, as a delta against the previous version's
 //!   blob where there is one — 100 versions with one-sentence edits cost
-//!   little more than one.
+//!   little more than one — and a source's first page as a delta against
+//!   the first page stored from the same site, whose template it shares.
 //! * Each version record carries the hash of its content and of its
 //!   predecessor's record: the history of a source is a hash chain that
 //!   [`crate::audit`] can verify.
@@ -505,8 +506,25 @@ impl Store {
         let doc_json = to_json(&new.document);
         let doc_hash = sha256_hex(&doc_json);
         let raw_hash = sha256_hex(&new.raw);
-        let raw_blob =
-            self.encode_blob(&new.raw, previous.as_ref().map(|p| p.raw_hash.as_str()))?;
+        // A page shares most of its template with the other pages of its
+        // site, so a source's first version is stored as a delta against the
+        // site's first stored page (its "site base"); later versions are
+        // deltas against their predecessor.
+        let site_key = url::Url::parse(&new.url)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| format!("site-base:{h}")));
+        let site_base = match (&previous, &site_key) {
+            (None, Some(k)) => self
+                .meta
+                .get(k)?
+                .map(|v| String::from_utf8_lossy(&v).into_owned()),
+            _ => None,
+        };
+        let raw_base = previous
+            .as_ref()
+            .map(|p| p.raw_hash.clone())
+            .or_else(|| site_base.clone());
+        let raw_blob = self.encode_blob(&new.raw, raw_base.as_deref())?;
         // The document's text is a copy of the page's, so a UTF-8 page's
         // document compresses best as a delta against its own raw bytes
         // (a tenth of its size on its own); other encodings share no bytes
@@ -576,6 +594,14 @@ impl Store {
                 })
             }
             Err(TransactionError::Storage(e)) => return Err(e.into()),
+        }
+        if let (None, None, Some(k)) = (&previous, &site_base, &site_key) {
+            // The first page stored for a site becomes its base, once.
+            let _ = self.meta.compare_and_swap(
+                k.as_bytes(),
+                None as Option<&[u8]>,
+                Some(record.raw_hash.as_bytes()),
+            )?;
         }
         Ok(Commit::Stored {
             record,
@@ -1504,5 +1530,59 @@ mod tests {
         s.backup_to(&backup).unwrap();
         let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn a_new_source_is_stored_as_a_delta_of_its_site_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let template: String = (0..600u64)
+            .map(|i| {
+                format!(
+                    "<li><a href=\"/col/{}.html\">第{i}条 栏目{}</a></li>",
+                    i * 7919 % 10007,
+                    i * 104729 % 997
+                )
+            })
+            .collect();
+        let page = |id: &str, body: &str| NewVersion {
+            source: id.into(),
+            url: format!("http://yjt.example.gov.cn/{id}.html"),
+            raw: format!("{template}<p>{body}</p>").into_bytes(),
+            ..new_version(b"", doc(body))
+        };
+        let first = s
+            .commit_version(&page("a", "甲文"), |_, _| Ok(vec![]))
+            .unwrap();
+        let second = s
+            .commit_version(&page("b", "乙文"), |_, _| Ok(vec![]))
+            .unwrap();
+        let (Commit::Stored { record: a, .. }, Commit::Stored { record: b, .. }) = (first, second)
+        else {
+            panic!("both stored")
+        };
+        let full = s.blob_stored_len(&a.raw_hash).unwrap().unwrap();
+        let delta = s.blob_stored_len(&b.raw_hash).unwrap().unwrap();
+        assert!(delta * 4 < full, "site delta {delta} B vs full {full} B");
+        assert_eq!(
+            s.raw(&b).unwrap(),
+            page("b", "乙文").raw,
+            "evidence byte-exact"
+        );
+        // Another site does not use it.
+        let other = NewVersion {
+            url: "http://other.example.org/c.html".into(),
+            ..page("c", "丙文")
+        };
+        let Commit::Stored { record: c, .. } = s.commit_version(&other, |_, _| Ok(vec![])).unwrap()
+        else {
+            panic!("stored")
+        };
+        let other_len = s.blob_stored_len(&c.raw_hash).unwrap().unwrap();
+        assert!(
+            other_len > delta * 4,
+            "another site starts from a full blob: {other_len} B"
+        );
+        assert_eq!(s.raw(&c).unwrap(), other.raw);
     }
 }
