@@ -298,6 +298,26 @@ fn decode_json<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Resu
     })
 }
 
+/// Outbox entries carry a whole rendered e-mail (HTML with inline styles,
+/// repeated for every alert), so they are stored zstd-compressed.
+fn encode_entry(e: &OutboxEntry) -> Vec<u8> {
+    let json = to_json(e);
+    zstd::bulk::compress(&json, ZSTD_LEVEL).unwrap_or(json)
+}
+
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+fn decode_entry(key: &[u8], bytes: &[u8]) -> Result<OutboxEntry> {
+    if bytes.starts_with(&ZSTD_MAGIC) {
+        let json = zstd::stream::decode_all(bytes).map_err(|e| StoreError::Corrupt {
+            key: String::from_utf8_lossy(key).into_owned(),
+            message: format!("cannot decompress outbox entry: {e}"),
+        })?;
+        return decode_json(key, &json);
+    }
+    decode_json(key, bytes)
+}
+
 fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("store records always serialise")
 }
@@ -580,7 +600,7 @@ impl Store {
             v.insert(key.as_slice(), record_json.as_slice())?;
             for e in &entries {
                 if o.get(e.key.as_bytes())?.is_none() {
-                    o.insert(e.key.as_bytes(), to_json(e))?;
+                    o.insert(e.key.as_bytes(), encode_entry(e))?;
                 }
             }
             Ok(())
@@ -788,7 +808,7 @@ impl Store {
             .compare_and_swap(
                 entry.key.as_bytes(),
                 None as Option<&[u8]>,
-                Some(to_json(entry)),
+                Some(encode_entry(entry)),
             )?
             .is_ok();
         self.flush()?;
@@ -801,7 +821,7 @@ impl Store {
             .iter()
             .map(|kv| {
                 let (k, v) = kv?;
-                decode_json(&k, &v)
+                decode_entry(&k, &v)
             })
             .collect::<Result<_>>()?;
         all.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.key.cmp(&b.key)));
@@ -823,14 +843,14 @@ impl Store {
     pub fn update_entries(&self, entries: &[OutboxEntry]) -> Result<()> {
         let mut batch = sled::Batch::default();
         for e in entries {
-            batch.insert(e.key.as_bytes(), to_json(e));
+            batch.insert(e.key.as_bytes(), encode_entry(e));
         }
         self.outbox.apply_batch(batch)?;
         self.flush()
     }
 
     pub fn update_entry(&self, entry: &OutboxEntry) -> Result<()> {
-        self.outbox.insert(entry.key.as_bytes(), to_json(entry))?;
+        self.outbox.insert(entry.key.as_bytes(), encode_entry(entry))?;
         self.flush()
     }
 
