@@ -345,7 +345,7 @@ impl Store {
         create_private_dir(path)?;
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(16 * 1024 * 1024)
+            .cache_capacity(8 * 1024 * 1024)
             .flush_every_ms(Some(500))
             .open()
             .map_err(|e| {
