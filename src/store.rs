@@ -850,7 +850,8 @@ impl Store {
     }
 
     pub fn update_entry(&self, entry: &OutboxEntry) -> Result<()> {
-        self.outbox.insert(entry.key.as_bytes(), encode_entry(entry))?;
+        self.outbox
+            .insert(entry.key.as_bytes(), encode_entry(entry))?;
         self.flush()
     }
 
