@@ -171,16 +171,21 @@ fn short_time(t: &jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
-/// `show SOURCE [--version N] [--json]`.
-pub fn show(store: &Store, source: &str, version: Option<u32>, as_json: bool) -> Result<String> {
+/// Version `version` of a source, or its latest.
+fn record_for(store: &Store, source: &str, version: Option<u32>) -> Result<VersionRecord> {
     let versions = versions_of(store, source)?;
-    let rec = match version {
-        Some(n) => pick(&versions, source, n)?,
-        None => versions
+    match version {
+        Some(n) => pick(&versions, source, n),
+        None => Ok(versions
             .last()
             .cloned()
-            .expect("versions_of never returns empty"),
-    };
+            .expect("versions_of never returns empty")),
+    }
+}
+
+/// `show SOURCE [--version N] [--json]`.
+pub fn show(store: &Store, source: &str, version: Option<u32>, as_json: bool) -> Result<String> {
+    let rec = record_for(store, source, version)?;
     let doc = store.document(&rec)?;
     if as_json {
         return Ok(serde_json::to_string_pretty(&document_json(&doc)).unwrap_or_default() + "\n");
@@ -198,14 +203,7 @@ pub fn show(store: &Store, source: &str, version: Option<u32>, as_json: bool) ->
 
 /// `show SOURCE --raw`: the bytes exactly as fetched.
 pub fn raw(store: &Store, source: &str, version: Option<u32>) -> Result<Vec<u8>> {
-    let versions = versions_of(store, source)?;
-    let rec = match version {
-        Some(n) => pick(&versions, source, n)?,
-        None => versions
-            .last()
-            .cloned()
-            .expect("versions_of never returns empty"),
-    };
+    let rec = record_for(store, source, version)?;
     Ok(store.raw(&rec)?)
 }
 
