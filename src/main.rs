@@ -202,6 +202,9 @@ enum SourcesCommand {
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
+    if prints_to_a_pipe(&cli.command) {
+        restore_default_sigpipe();
+    }
     init_logging(cli.log_json, &cli.command);
     fetch::install_crypto();
     match run(cli) {
@@ -226,6 +229,25 @@ fn limit_malloc_arenas() {
     // other thread exists.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// Commands whose output is read by another program (`… | head`): they
+/// should end quietly when the reader goes away, as Unix tools do, instead
+/// of failing on a broken pipe. The long-running ones keep Rust's default
+/// (SIGPIPE ignored) so that a vanished peer never kills them.
+fn prints_to_a_pipe(command: &Command) -> bool {
+    !matches!(
+        command,
+        Command::Run { .. } | Command::Serve { .. } | Command::Demo { .. } | Command::Check { .. }
+    )
+}
+
+fn restore_default_sigpipe() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: resetting a signal disposition before any thread is spawned.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -441,3 +441,24 @@ fn a_failed_check_does_not_advance_the_validators() {
         "no recovery while the page is still broken"
     );
 }
+
+/// `bulletin-watch parse … | head`: when the reader goes away the command
+/// ends quietly, like any Unix tool — no panic on a broken pipe.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    use std::process::{Command, Stdio};
+    for _ in 0..3 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bulletin-watch"))
+            .arg("parse")
+            .arg(common::fixtures().join("fujian/article.v1.html"))
+            .arg("--json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone before anything is written
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
