@@ -260,6 +260,9 @@ pub struct Store {
     blobs: Tree,
     versions: Tree,
     outbox: Tree,
+    /// Keys of the outbox entries not yet delivered, so that a drain reads
+    /// only those — the outbox keeps every alert ever sent.
+    pending: Tree,
     state: Tree,
     tracked: Tree,
     seen: Tree,
@@ -289,6 +292,16 @@ fn seen_key(listing: &str, url: &str) -> Vec<u8> {
     let mut k = source_prefix(listing);
     k.extend_from_slice(url.as_bytes());
     k
+}
+
+fn tx_error(e: TransactionError<()>) -> StoreError {
+    match e {
+        TransactionError::Storage(e) => StoreError::Sled(e),
+        TransactionError::Abort(()) => StoreError::Corrupt {
+            key: "outbox".into(),
+            message: "transaction aborted".into(),
+        },
+    }
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
@@ -383,11 +396,12 @@ impl Store {
                 id
             }
         };
-        Ok(Store {
+        let store = Store {
             path: path.to_path_buf(),
             blobs: db.open_tree("blobs")?,
             versions: db.open_tree("versions")?,
             outbox: db.open_tree("outbox")?,
+            pending: db.open_tree("pending")?,
             state: db.open_tree("state")?,
             tracked: db.open_tree("tracked")?,
             seen: db.open_tree("seen")?,
@@ -397,7 +411,25 @@ impl Store {
             flush_turn: tokio::sync::Mutex::new(()),
             flushes_started: AtomicU64::new(0),
             flushes_done: AtomicU64::new(0),
-        })
+        };
+        store.index_pending()?;
+        Ok(store)
+    }
+
+    /// Builds the pending-alert index of a store written before it existed
+    /// (once; a flag in `meta` records it).
+    fn index_pending(&self) -> Result<()> {
+        if self.meta.contains_key("pending-index")? {
+            return Ok(());
+        }
+        for kv in self.outbox.iter() {
+            let (k, v) = kv?;
+            if decode_entry(&k, &v)?.state == DeliveryState::Pending {
+                self.pending.insert(k, &[])?;
+            }
+        }
+        self.meta.insert("pending-index", "1")?;
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -584,27 +616,30 @@ impl Store {
         let key = version_key(&record.source, record.version);
         let record_json = to_json(&record);
         let expected_prev = previous.as_ref().map(|p| version_key(&p.source, p.version));
-        let result = (&self.blobs, &self.versions, &self.outbox).transaction(|(b, v, o)| {
-            // Another writer (there is none, but the check is cheap) must not
-            // have appended meanwhile, or the chain would fork.
-            if v.get(&key)?.is_some() {
-                return Err(ConflictableTransactionError::Abort(()));
-            }
-            if let Some(pk) = &expected_prev {
-                if v.get(pk)?.is_none() {
+        let result = (&self.blobs, &self.versions, &self.outbox, &self.pending).transaction(
+            |(b, v, o, p)| {
+                // Another writer (there is none, but the check is cheap) must not
+                // have appended meanwhile, or the chain would fork.
+                if v.get(&key)?.is_some() {
                     return Err(ConflictableTransactionError::Abort(()));
                 }
-            }
-            b.insert(record.doc_hash.as_bytes(), doc_blob.as_slice())?;
-            b.insert(record.raw_hash.as_bytes(), raw_blob.as_slice())?;
-            v.insert(key.as_slice(), record_json.as_slice())?;
-            for e in &entries {
-                if o.get(e.key.as_bytes())?.is_none() {
-                    o.insert(e.key.as_bytes(), encode_entry(e))?;
+                if let Some(pk) = &expected_prev {
+                    if v.get(pk)?.is_none() {
+                        return Err(ConflictableTransactionError::Abort(()));
+                    }
                 }
-            }
-            Ok(())
-        });
+                b.insert(record.doc_hash.as_bytes(), doc_blob.as_slice())?;
+                b.insert(record.raw_hash.as_bytes(), raw_blob.as_slice())?;
+                v.insert(key.as_slice(), record_json.as_slice())?;
+                for e in &entries {
+                    if o.get(e.key.as_bytes())?.is_none() {
+                        o.insert(e.key.as_bytes(), encode_entry(e))?;
+                        p.insert(e.key.as_bytes(), &[])?;
+                    }
+                }
+                Ok(())
+            },
+        );
         match result {
             Ok(()) => {}
             Err(TransactionError::Abort(())) => {
@@ -803,14 +838,19 @@ impl Store {
 
     /// Queues alerts that are not tied to a version (failing/recovered).
     pub fn enqueue(&self, entry: &OutboxEntry) -> Result<bool> {
-        let inserted = self
-            .outbox
-            .compare_and_swap(
-                entry.key.as_bytes(),
-                None as Option<&[u8]>,
-                Some(encode_entry(entry)),
-            )?
-            .is_ok();
+        let bytes = encode_entry(entry);
+        let inserted = (&self.outbox, &self.pending)
+            .transaction(|(o, p)| {
+                if o.get(entry.key.as_bytes())?.is_some() {
+                    return Ok(false);
+                }
+                o.insert(entry.key.as_bytes(), bytes.as_slice())?;
+                if entry.state == DeliveryState::Pending {
+                    p.insert(entry.key.as_bytes(), &[])?;
+                }
+                Ok::<_, ConflictableTransactionError<()>>(true)
+            })
+            .map_err(tx_error)?;
         self.flush()?;
         Ok(inserted)
     }
@@ -828,31 +868,48 @@ impl Store {
         Ok(all)
     }
 
+    /// The alerts not delivered yet, oldest first.
     pub fn pending(&self) -> Result<Vec<OutboxEntry>> {
-        Ok(self
-            .outbox()?
-            .into_iter()
-            .filter(|e| e.state == DeliveryState::Pending)
-            .collect())
-    }
-
-    /// Replaces an outbox entry (after a delivery attempt) and flushes, so
-    /// that a delivered alert is durably marked before anything else happens.
-    /// Replaces several outbox entries atomically (a digest covers them all:
-    /// either all are marked delivered or none is).
-    pub fn update_entries(&self, entries: &[OutboxEntry]) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        for e in entries {
-            batch.insert(e.key.as_bytes(), encode_entry(e));
+        let mut out = Vec::new();
+        for k in self.pending.iter().keys() {
+            let k = k?;
+            if let Some(v) = self.outbox.get(&k)? {
+                let e = decode_entry(&k, &v)?;
+                if e.state == DeliveryState::Pending {
+                    out.push(e);
+                }
+            }
         }
-        self.outbox.apply_batch(batch)?;
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.key.cmp(&b.key)));
+        Ok(out)
+    }
+
+    /// Replaces outbox entries after a delivery attempt, atomically (a digest
+    /// covers them all: either all are marked delivered or none is), and
+    /// flushes, so that a delivered alert is durably marked before anything
+    /// else happens.
+    pub fn update_entries(&self, entries: &[OutboxEntry]) -> Result<()> {
+        let encoded: Vec<(&OutboxEntry, Vec<u8>)> =
+            entries.iter().map(|e| (e, encode_entry(e))).collect();
+        (&self.outbox, &self.pending)
+            .transaction(|(o, p)| {
+                for (e, bytes) in &encoded {
+                    o.insert(e.key.as_bytes(), bytes.as_slice())?;
+                    if e.state == DeliveryState::Pending {
+                        p.insert(e.key.as_bytes(), &[])?;
+                    } else {
+                        p.remove(e.key.as_bytes())?;
+                    }
+                }
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_error)?;
         self.flush()
     }
 
+    /// [`Store::update_entries`] for one entry.
     pub fn update_entry(&self, entry: &OutboxEntry) -> Result<()> {
-        self.outbox
-            .insert(entry.key.as_bytes(), encode_entry(entry))?;
-        self.flush()
+        self.update_entries(std::slice::from_ref(entry))
     }
 
     // ----- maintenance ------------------------------------------------------------
@@ -1605,5 +1662,58 @@ mod tests {
             "another site starts from a full blob: {other_len} B"
         );
         assert_eq!(s.raw(&c).unwrap(), other.raw);
+    }
+
+    #[test]
+    fn pending_index_follows_delivery_and_is_rebuilt_for_old_stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let msg = Message {
+            message_id: "m@x".into(),
+            from: "a@example.org".into(),
+            to: vec!["b@example.org".into()],
+            subject: "s".into(),
+            text: "t".into(),
+            html: "<p>h</p>".into(),
+        };
+        {
+            let s = Store::open(dir.path()).unwrap();
+            let a = OutboxEntry::new(
+                "changed/a/v2".into(),
+                AlertKind::Changed,
+                "a",
+                Some(2),
+                msg.clone(),
+            );
+            let b = OutboxEntry::new(
+                "changed/b/v2".into(),
+                AlertKind::Changed,
+                "b",
+                Some(2),
+                msg.clone(),
+            );
+            assert!(s.enqueue(&a).unwrap());
+            assert!(
+                !s.enqueue(&a).unwrap(),
+                "the same alert is never queued twice"
+            );
+            assert!(s.enqueue(&b).unwrap());
+            assert_eq!(s.pending().unwrap().len(), 2);
+            let mut done = a.clone();
+            done.state = DeliveryState::Delivered;
+            s.update_entry(&done).unwrap();
+            let pending: Vec<_> = s.pending().unwrap().into_iter().map(|e| e.key).collect();
+            assert_eq!(pending, vec!["changed/b/v2".to_string()]);
+            assert_eq!(
+                s.outbox().unwrap().len(),
+                2,
+                "delivered alerts stay in the outbox"
+            );
+            // A store from before the index: no flag, no index.
+            s.pending.clear().unwrap();
+            s.meta.remove("pending-index").unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        let pending: Vec<_> = s.pending().unwrap().into_iter().map(|e| e.key).collect();
+        assert_eq!(pending, vec!["changed/b/v2".to_string()]);
     }
 }
