@@ -142,14 +142,24 @@ fn every_province_versions_edits_and_ignores_noise() {
     }
 }
 
-#[test]
-fn error_pages_and_failures_never_touch_history() {
+/// A project watching the Shanghai article at `/a.html`, its first version
+/// already stored.
+fn shanghai_v1_stored(
+    failure_threshold: u32,
+) -> (
+    Manifest,
+    bulletin_watch::site::Site,
+    tokio::runtime::Runtime,
+    Project,
+    bulletin_watch::check::Checker,
+    bulletin_watch::config::Source,
+) {
     let m = manifest();
     let site = fixture_site(&m);
     let rt = rt();
     site.set("/a.html", fixture_page(&m, "shanghai/article.v1.html"));
     let project = Project::new(&format!(
-        "{FAST_SETTINGS}failure_threshold = 2\n{}",
+        "{FAST_SETTINGS}failure_threshold = {failure_threshold}\n{}",
         article_source("sh", "上海市", &site.url("/a.html"))
     ));
     let checker = project.checker();
@@ -158,6 +168,12 @@ fn error_pages_and_failures_never_touch_history() {
         rt.block_on(checker.check_source(&src)).outcome,
         Outcome::Stored { version: 1, .. }
     ));
+    (m, site, rt, project, checker, src)
+}
+
+#[test]
+fn error_pages_and_failures_never_touch_history() {
+    let (m, site, rt, _project, checker, src) = shanghai_v1_stored(2);
     let pages = [
         Page::status(500, "oops"),
         Page::status(404, "<html><body>您访问的页面不存在</body></html>"),
@@ -400,20 +416,7 @@ fn digest_mode_sends_one_message_for_alerts_within_the_window() {
 /// ETag remembered: otherwise the next check's 304 would count as success.
 #[test]
 fn a_failed_check_does_not_advance_the_validators() {
-    let m = manifest();
-    let site = fixture_site(&m);
-    let rt = rt();
-    site.set("/a.html", fixture_page(&m, "shanghai/article.v1.html"));
-    let project = Project::new(&format!(
-        "{FAST_SETTINGS}failure_threshold = 1\n{}",
-        article_source("sh", "上海市", &site.url("/a.html"))
-    ));
-    let checker = project.checker();
-    let src = checker.config.source("sh").unwrap().clone();
-    assert!(matches!(
-        rt.block_on(checker.check_source(&src)).outcome,
-        Outcome::Stored { version: 1, .. }
-    ));
+    let (_m, site, rt, _project, checker, src) = shanghai_v1_stored(1);
     // Same template, every section gone (ETag-bearing 200).
     let gutted = String::from_utf8(fixture("shanghai/article.v1.html"))
         .unwrap()
