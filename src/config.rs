@@ -184,16 +184,28 @@ impl Source {
     }
 }
 
-/// Whether `url` is on `own`'s host and port, or on one of `allowed`.
+/// Whether `url` is on `own`'s host and port, or on one of `allowed`: an
+/// entry `host` allows that host on the URL scheme's standard port only,
+/// `host:port` that port — a listing link must not reach some other service
+/// on an allowed machine.
 pub fn host_allowed(own: &Url, allowed: &[String], url: &Url) -> bool {
-    match url.host_str() {
-        Some(h) => {
-            (own.host_str() == Some(h)
-                && own.port_or_known_default() == url.port_or_known_default())
-                || allowed.iter().any(|a| a.eq_ignore_ascii_case(h))
-        }
-        None => false,
+    let Some(h) = url.host_str() else {
+        return false;
+    };
+    let port = url.port_or_known_default();
+    if own.host_str() == Some(h) && own.port_or_known_default() == port {
+        return true;
     }
+    allowed.iter().any(|a| {
+        match a
+            .rsplit_once(':')
+            .and_then(|(host, p)| Some((host, p.parse::<u16>().ok()?)))
+        {
+            Some((host, p)) => host.eq_ignore_ascii_case(h) && Some(p) == port,
+            // `url` reports no port when it is the scheme's standard one.
+            None => a.eq_ignore_ascii_case(h) && url.port().is_none(),
+        }
+    })
 }
 
 /// A loaded, validated `sources.toml`.
@@ -867,6 +879,29 @@ kind = "article"
             Err(ConfigError::Invalid { problems, .. }) => problems,
             other => panic!("expected Invalid, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn allowed_hosts_pin_the_port() {
+        let own = Url::parse("http://yjt.example.gov.cn/list.html").unwrap();
+        let allowed = vec![
+            "www.example.gov.cn".to_string(),
+            "cdn.example.org:8080".to_string(),
+        ];
+        let ok = |u: &str| host_allowed(&own, &allowed, &Url::parse(u).unwrap());
+        assert!(ok("http://yjt.example.gov.cn/a.html"));
+        assert!(
+            !ok("http://yjt.example.gov.cn:8080/a.html"),
+            "own host, other port"
+        );
+        assert!(ok("https://www.example.gov.cn/a.html"));
+        assert!(
+            !ok("http://www.example.gov.cn:6379/"),
+            "an allowed host's other services stay out"
+        );
+        assert!(ok("http://cdn.example.org:8080/a.html"));
+        assert!(!ok("http://cdn.example.org/a.html"));
+        assert!(!ok("http://evil.example/a.html"));
     }
 
     #[test]
