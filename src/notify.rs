@@ -73,11 +73,23 @@ pub enum NotifyError {
     Build(String),
     #[error("SMTP delivery failed: {0}")]
     Smtp(String),
+    /// The server answered with a permanent (5xx) refusal: retrying soon
+    /// will not help, a person must look (recipient, relay rules).
+    #[error("SMTP server refused the message permanently: {0}")]
+    Rejected(String),
     #[error("writing {path}: {source}")]
     File {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+}
+
+impl NotifyError {
+    /// Whether retrying the same message cannot succeed without someone
+    /// changing the configuration (a refused or invalid recipient).
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, NotifyError::Rejected(_) | NotifyError::Address(..))
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -804,6 +816,10 @@ impl SmtpMailer {
         let transport = self.transport.get_or_init(|| self.builder.clone().build());
         match tokio::time::timeout(SEND_DEADLINE, transport.send(email)).await {
             Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) if e.is_permanent() => Err(NotifyError::Rejected(scrub_secrets(
+                format!("{}: {e}", self.shown),
+                &self.secrets,
+            ))),
             Ok(Err(e)) => Err(NotifyError::Smtp(scrub_secrets(
                 format!("{}: {e}", self.shown),
                 &self.secrets,

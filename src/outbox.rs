@@ -129,7 +129,14 @@ async fn deliver(
             }
             Err(err) => {
                 e.last_error = Some(err.to_string());
-                e.next_attempt = later(now, backoff(e.attempts));
+                // A permanent refusal waits the longest pause at once: it
+                // is kept (never lost) and retried hourly until fixed.
+                let pause = if err.is_permanent() {
+                    MAX_BACKOFF
+                } else {
+                    backoff(e.attempts)
+                };
+                e.next_attempt = later(now, pause);
             }
         }
     }

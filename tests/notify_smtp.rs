@@ -651,3 +651,69 @@ fn alert_queued_while_smtp_is_down_arrives_exactly_once() {
         serde_json::from_slice(&project.cli(&["outbox", "--json"]).stdout).unwrap();
     assert_eq!(outbox[0]["state"], "delivered");
 }
+
+/// An SMTP server that refuses every recipient (550).
+#[derive(Clone)]
+struct Refuse;
+
+impl Handler for Refuse {
+    fn rcpt(&mut self, _to: &str) -> Response {
+        response::NO_MAILBOX
+    }
+}
+
+/// A permanent refusal is told apart from a temporary failure: the alert is
+/// kept, with the refusal as its last error, and waits the longest pause.
+#[tokio::test]
+async fn a_permanent_refusal_is_kept_and_paced_as_permanent() {
+    install_crypto();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut server = Server::new(Refuse);
+    server
+        .with_name("localhost")
+        .with_ssl(SslConfig::None)
+        .expect("no TLS")
+        .with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    let mailer = smtp_mailer(port);
+    let msg = message(
+        "alert-9.jiangsu@bulletin-watch",
+        "江苏省应急管理工作会议",
+        "排查",
+    );
+    let err = mailer.send(&msg).await.expect_err("refused");
+    assert!(
+        matches!(err, NotifyError::Rejected(_)) && err.is_permanent(),
+        "{err:?}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = bulletin_watch::store::Store::open(dir.path()).unwrap();
+    let entry = bulletin_watch::store::OutboxEntry::new(
+        "changed/js/v2".into(),
+        notify::AlertKind::Changed,
+        "js",
+        Some(2),
+        msg,
+    );
+    store.enqueue(&entry).unwrap();
+    let drained = bulletin_watch::outbox::drain(&store, &mailer, false, None)
+        .await
+        .unwrap();
+    assert_eq!(drained.failed, 1);
+    let kept = store.pending().unwrap();
+    assert_eq!(kept.len(), 1, "never dropped");
+    assert!(kept[0]
+        .last_error
+        .as_deref()
+        .unwrap_or_default()
+        .contains("permanently"));
+    let wait = kept[0]
+        .next_attempt
+        .duration_since(jiff::Timestamp::now())
+        .as_secs();
+    assert!(wait > 3000, "paced as permanent: next attempt in {wait} s");
+}
