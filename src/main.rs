@@ -541,17 +541,7 @@ fn run_audit(cli: &Cli) -> Result<ExitCode> {
             out,
         } => {
             let config = load_config(cli)?;
-            let sources = config
-                .sources
-                .iter()
-                .enumerate()
-                .map(|(order, s)| CompileSource {
-                    id: s.id.clone(),
-                    province: s.province.clone(),
-                    region: s.region,
-                    order,
-                })
-                .collect();
+            let sources = CompileSource::all(&config);
             let q = Query::Compile {
                 request: CompileRequest {
                     sources,

@@ -444,6 +444,23 @@ pub struct CompileSource {
     pub order: usize,
 }
 
+impl CompileSource {
+    /// Every configured source, in the order of the sources file.
+    pub fn all(config: &crate::config::Config) -> Vec<CompileSource> {
+        config
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(order, s)| CompileSource {
+                id: s.id.clone(),
+                province: s.province.clone(),
+                region: s.region,
+                order,
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompileRequest {
     pub sources: Vec<CompileSource>,

@@ -587,17 +587,7 @@ fn backup_restore_and_compact_keep_the_history() {
 fn read_only_commands_ask_the_process_holding_the_store() {
     let f = fill();
     let config = f.project.config();
-    let sources: Vec<CompileSource> = config
-        .sources
-        .iter()
-        .enumerate()
-        .map(|(order, s)| CompileSource {
-            id: s.id.clone(),
-            province: s.province.clone(),
-            region: s.region,
-            order,
-        })
-        .collect();
+    let sources = CompileSource::all(&config);
     let store = Arc::new(Store::open(&f.store()).unwrap());
     let compile_q = Query::Compile {
         request: CompileRequest {
