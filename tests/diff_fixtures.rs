@@ -2,13 +2,13 @@
 //! manifest's changed/added/removed/renumbered paths, alert iff expected,
 //! and show a one-sentence edit with only a little context.
 
-mod support_sections;
+mod common;
 
 use std::collections::HashMap;
 
 use bulletin_watch::diff::{diff, ChangeKind, Span};
 use bulletin_watch::text::comparable;
-use support_sections::{document, manifest, Article};
+use common::{article_document as document, manifest, ArticleExp as Article};
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
@@ -48,11 +48,11 @@ fn variants(articles: &[Article]) -> Vec<&Article> {
 fn every_variant_reports_exactly_the_manifest_changes() {
     let manifest = manifest();
     let by_file: HashMap<&str, &Article> = manifest
-        .article
+        .articles
         .iter()
         .map(|a| (a.file.as_str(), a))
         .collect();
-    let variants = variants(&manifest.article);
+    let variants = variants(&manifest.articles);
     assert!(!variants.is_empty());
     let mut failures = Vec::new();
     for v in variants {
@@ -100,13 +100,13 @@ fn every_variant_reports_exactly_the_manifest_changes() {
 fn edits_show_the_changed_characters_with_short_context() {
     let manifest = manifest();
     let by_file: HashMap<&str, &Article> = manifest
-        .article
+        .articles
         .iter()
         .map(|a| (a.file.as_str(), a))
         .collect();
     let mut checked = 0;
     let mut failures = Vec::new();
-    for v in variants(&manifest.article) {
+    for v in variants(&manifest.articles) {
         if !v.file.ends_with("v2-edit.html") {
             continue;
         }
@@ -205,7 +205,7 @@ fn deleting_a_real_section_with_renumbering_is_one_removal() {
     let mut checked = 0;
     let mut failures = Vec::new();
     for a in manifest
-        .article
+        .articles
         .iter()
         .filter(|a| a.file.ends_with("article.v1.html"))
     {
@@ -213,7 +213,7 @@ fn deleting_a_real_section_with_renumbering_is_one_removal() {
         if expected.len() < 3 {
             continue;
         }
-        let blocks = support_sections::blocks(a);
+        let blocks = common::article_blocks(a);
         let starts = |b: &Block, raw: &str| b.text.starts_with(raw);
         let mut edited: Vec<Block> = Vec::new();
         let mut skipping = false;

@@ -213,13 +213,7 @@ fn error_pages_and_failures_never_touch_history() {
     site.set("/a.html", fixture_page(&m, "shanghai/article.v1.html"));
     rt.block_on(checker.check_source(&src));
     rt.block_on(checker.check_source(&src));
-    let kinds: Vec<_> = checker
-        .store
-        .outbox()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds = alert_kinds(&checker);
     assert_eq!(
         kinds.iter().filter(|k| **k == AlertKind::Recovered).count(),
         1,
@@ -431,13 +425,7 @@ fn a_failed_check_does_not_advance_the_validators() {
             r.outcome
         );
     }
-    let kinds: Vec<_> = checker
-        .store
-        .outbox()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds = alert_kinds(&checker);
     assert_eq!(
         kinds,
         vec![AlertKind::Failing],

@@ -2,18 +2,18 @@
 //! preamble prefix, and each section's label, raw label, level, path and
 //! opening text, in order.
 
-mod support_sections;
+mod common;
 
 use bulletin_watch::text::{comparable, prefix_chars};
-use support_sections::{document, manifest};
+use common::{article_document as document, manifest};
 
 #[test]
 fn every_article_matches_manifest_sections() {
     let manifest = manifest();
-    assert!(!manifest.article.is_empty());
+    assert!(!manifest.articles.is_empty());
     let mut failures = Vec::new();
     let mut checked = 0;
-    for article in &manifest.article {
+    for article in &manifest.articles {
         let doc = document(article);
         let file = &article.file;
         let preamble = comparable(&doc.preamble);
@@ -57,7 +57,7 @@ fn every_article_matches_manifest_sections() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(
-        checked >= manifest.article.len(),
+        checked >= manifest.articles.len(),
         "only {checked} sections checked"
     );
 }

@@ -43,6 +43,9 @@ pub struct ArticleExp {
     #[serde(default)]
     pub removed: Vec<String>,
     #[serde(default)]
+    pub renumbered: Vec<toml::Value>,
+    pub note: Option<String>,
+    #[serde(default)]
     pub sections: Vec<SectionExp>,
 }
 
@@ -94,6 +97,28 @@ impl Manifest {
 /// Bytes of a fixture file.
 pub fn fixture(file: &str) -> Vec<u8> {
     std::fs::read(fixtures().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// The body blocks the real extractor finds in a fixture article, served
+/// with the manifest's Content-Type.
+pub fn article_blocks(a: &ArticleExp) -> Vec<bulletin_watch::extract::Block> {
+    let decoded =
+        bulletin_watch::decode::decode(&fixture(&a.file), Some(&a.http_content_type), None)
+            .unwrap_or_else(|e| panic!("{}: {e}", a.file));
+    bulletin_watch::extract::article(&decoded.text, &Default::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", a.file))
+        .blocks
+}
+
+/// The document `check` would store for a fixture article.
+pub fn article_document(a: &ArticleExp) -> bulletin_watch::extract::Document {
+    bulletin_watch::extract::document(
+        &fixture(&a.file),
+        Some(&a.http_content_type),
+        &Default::default(),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", a.file))
+    .0
 }
 
 /// A page serving fixture `file` with the manifest's Content-Type.
@@ -171,6 +196,17 @@ pub fn article_source(id: &str, province_name: &str, url: &str) -> String {
 
 pub fn listing_source(id: &str, province_name: &str, url: &str, pattern: &str) -> String {
     format!("\n[[source]]\nid = \"{id}\"\nname = \"{province_name} listing\"\nprovince = \"{province_name}\"\nregion = \"华东\"\nurl = \"{url}\"\nkind = \"listing\"\nlink_pattern = \"{pattern}\"\n")
+}
+
+/// The kinds of every alert in the checker's outbox, oldest first.
+pub fn alert_kinds(checker: &Checker) -> Vec<bulletin_watch::notify::AlertKind> {
+    checker
+        .store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
 }
 
 pub fn rt() -> tokio::runtime::Runtime {
