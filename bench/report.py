@@ -62,6 +62,13 @@ def storage(path: str, versions: str, compacted: str) -> None:
           f"({100 * last[2] / raw_total:.1f} % of raw) |")
     print(f"| growth per version (v2–v{len(rows)}) | {growth / 1000:.2f} KB "
           f"({100 * growth / page:.1f} % of the page) |")
+    if len(first) > 3:
+        pack = (last[3] - first[3]) / (len(rows) - 1)
+        sled = growth - pack
+        print(f"| of which the pack (blobs, records) | {pack / 1000:.2f} KB "
+              f"({100 * pack / page:.1f} %) |")
+        print(f"| of which sled (locators, alerts, state; whole 512 KB segments) | "
+              f"{sled / 1000:.2f} KB ({100 * sled / page:.1f} %) |")
     print(f"| after `store compact` | {int(compacted) / 1000:.0f} KB "
           f"({100 * int(compacted) / raw_total:.1f} % of raw) |")
 

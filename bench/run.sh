@@ -152,18 +152,20 @@ budget() {
 }
 
 storage() {
-    # 100 versions of one ~40 KB page, each a one-sentence edit of the last,
-    # each stored by a real `check` run (so sled's own overhead counts).
+    # BENCH_STORAGE_VERSIONS (100) versions of one ~40 KB page, each a
+    # one-sentence edit of the last, each stored by a real `check` run (so
+    # sled's own overhead counts).
     local dir="$OUT/storage" cfg="$OUT/storage/sources.toml" store="$OUT/storage/store"
     rm -rf "$dir"
     mkdir -p "$dir/article"
     write_config "$cfg" "$store" 1 "http://127.0.0.1:$PORT"
     start_static "$dir"
     : >"$dir/sizes.tsv"
-    for v in $(seq 1 100); do
+    for v in $(seq 1 "${BENCH_STORAGE_VERSIONS:-100}"); do
         python3 "$ROOT/bench/gen_pages.py" "$dir" --pages 1 --sentence-edit "$v"
         "$BW" --config "$cfg" check >/dev/null 2>"$dir/check.err"
-        printf '%s\t%s\t%s\n' "$v" "$(stat -c %s "$dir/article/0.html")" "$(du -sb --exclude=mail "$store" | cut -f1)" >>"$dir/sizes.tsv"
+        printf '%s\t%s\t%s\t%s\n' "$v" "$(stat -c %s "$dir/article/0.html")" \
+            "$(du -sb --exclude=mail "$store" | cut -f1)" "$(stat -c %s "$store/history.pack" 2>/dev/null || echo 0)" >>"$dir/sizes.tsv"
     done
     stop_server
     local versions

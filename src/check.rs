@@ -298,16 +298,14 @@ impl Checker {
             document,
             encoding_source,
         };
+        // Group commit: concurrent checks share their fsyncs, and this one
+        // reports `Stored` only once its version is durable.
         let commit = self
             .store
-            .commit_version_unsynced(&new, |record, previous| {
+            .commit_version_durable(&new, |record, previous| {
                 self.alerts_for(target, &new.document, record, previous, first_alert)
-            })?;
-        if let Commit::Stored { .. } = commit {
-            // Group commit: concurrent checks share one fsync, and this one
-            // reports `Stored` only once its version is durable.
-            self.store.sync().await?;
-        }
+            })
+            .await?;
         // Only now that the content is durably stored may the validators
         // move on: a 304 next time must mean "nothing we have not processed".
         state.validators = fetched.validators;

@@ -148,7 +148,8 @@ fn verify_source(
             };
             return Err(VerifyError::at(id, expected, message));
         }
-        let rec: VersionRecord = serde_json::from_slice(&value)
+        let rec: VersionRecord = store
+            .record_from(&key, &value)
             .map_err(|e| VerifyError::at(id, key_version, format!("record is unreadable: {e}")))?;
         if rec.source != key_source || rec.version != key_version {
             return Err(VerifyError::at(

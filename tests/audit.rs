@@ -202,21 +202,36 @@ fn verify_accepts_the_history_and_catches_every_kind_of_tampering() {
     assert_eq!(ok.versions, 1 + 3 + 3 + 1 + 2);
     assert!(ok.blobs >= 2 * ok.versions - 2, "{ok:?}");
 
-    // (a) bytes flipped inside a stored (compressed) blob.
+    // (a) bytes flipped inside a stored (compressed) blob, put back in the
+    // inline form a store reads alongside the pack.
     let dir = tampered(&f, "blob", |s| {
         let rec = s.version("shanghai", 2).unwrap().unwrap();
-        let (_, blobs) = s.trees();
-        let mut v = blobs
-            .get(rec.raw_hash.as_bytes())
-            .unwrap()
-            .unwrap()
-            .to_vec();
+        let mut v = s.stored_blob(&rec.raw_hash).unwrap().unwrap();
         let i = v.len() - 4;
         v[i] ^= 0x5a;
         v[i - 1] ^= 0xff;
-        blobs.insert(rec.raw_hash.as_bytes(), v).unwrap();
+        s.trees().1.insert(rec.raw_hash.as_bytes(), v).unwrap();
     });
     assert_fails_at(verify_dir(&dir), "shanghai", 2, "raw blob");
+
+    // (a') bytes flipped in the pack file itself, behind sled's back: every
+    // entry there is checksummed, and verify names the first version whose
+    // history can no longer be read.
+    let dir = tampered(&f, "pack", |_| {});
+    {
+        let pack = dir.join(bulletin_watch::store::PACK_FILE);
+        let mut bytes = std::fs::read(&pack).unwrap();
+        assert!(bytes.len() > 1000, "the history lives in the pack");
+        let i = bytes.len() / 2;
+        bytes[i] ^= 0x01;
+        std::fs::write(&pack, bytes).unwrap();
+    }
+    match verify_dir(&dir) {
+        Err(VerifyError::Mismatch { message, .. }) => {
+            assert!(message.contains("history.pack"), "{message}")
+        }
+        other => panic!("a damaged pack must fail verification: {other:?}"),
+    }
 
     // (b) a version deleted from the middle.
     let dir = tampered(&f, "dropped", |s| {
@@ -244,7 +259,7 @@ fn verify_accepts_the_history_and_catches_every_kind_of_tampering() {
     let dir = tampered(&f, "edited", |s| {
         let t = &s.trees().0;
         let k = version_key("shanghai", 3);
-        let mut rec: VersionRecord = serde_json::from_slice(&t.get(&k).unwrap().unwrap()).unwrap();
+        let mut rec: VersionRecord = s.version("shanghai", 3).unwrap().unwrap();
         rec.title = "上海市2025年全市应急管理工作会议（已修改）".into();
         t.insert(k, serde_json::to_vec(&rec).unwrap()).unwrap();
     });
@@ -254,7 +269,7 @@ fn verify_accepts_the_history_and_catches_every_kind_of_tampering() {
     let dir = tampered(&f, "rehashed", |s| {
         let t = &s.trees().0;
         let k = version_key("jiangsu", 1);
-        let mut rec: VersionRecord = serde_json::from_slice(&t.get(&k).unwrap().unwrap()).unwrap();
+        let mut rec: VersionRecord = s.version("jiangsu", 1).unwrap().unwrap();
         rec.url = "http://elsewhere.example/".into();
         rec.record_hash = rec.compute_record_hash();
         t.insert(k, serde_json::to_vec(&rec).unwrap()).unwrap();
