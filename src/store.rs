@@ -421,11 +421,104 @@ struct Staged {
     record: VersionRecord,
     previous: Option<VersionRecord>,
     entries: Vec<OutboxEntry>,
-    record_loc: Loc,
-    /// Blobs appended to the pack for this version, by hash.
-    blobs: Vec<(String, Loc)>,
-    /// The `meta` key to make this version's raw blob the site's base.
-    new_site_base: Option<String>,
+    locs: VersionLocs,
+    /// The `meta` key and value that make this version's raw blob its
+    /// site's base.
+    new_site_base: Option<(String, SiteBase)>,
+}
+
+/// A version's value in the `versions` tree: where its record, raw bytes
+/// and document lie in the pack. (Stores written before the pack hold the
+/// record's JSON there instead and keep the blobs in the `blobs` tree.)
+#[derive(Debug, Clone, Copy)]
+struct VersionLocs {
+    record: Loc,
+    raw: Loc,
+    doc: Loc,
+}
+
+const VERSION_LOCS_TAG: u8 = b'V';
+const VERSION_LOCS_LEN: usize = 1 + 3 * pack::LOC_BODY;
+
+impl VersionLocs {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(VERSION_LOCS_LEN);
+        out.push(VERSION_LOCS_TAG);
+        for loc in [self.record, self.raw, self.doc] {
+            loc.write_body(&mut out);
+        }
+        out
+    }
+
+    fn decode(value: &[u8]) -> Option<VersionLocs> {
+        if value.len() != VERSION_LOCS_LEN || value[0] != VERSION_LOCS_TAG {
+            return None;
+        }
+        let at = |i: usize| Loc::read_body(&value[1 + i * pack::LOC_BODY..]);
+        Some(VersionLocs {
+            record: at(0)?,
+            raw: at(1)?,
+            doc: at(2)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Raw,
+    Doc,
+}
+
+/// How a blob is found: by its place in the pack, or by hash in the
+/// `blobs` tree (blobs written before the pack existed).
+#[derive(Debug, Clone)]
+enum BlobRef {
+    At(Loc),
+    Hash(String),
+}
+
+impl std::fmt::Display for BlobRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlobRef::At(loc) => write!(f, "at pack offset {}", loc.offset),
+            BlobRef::Hash(h) => write!(f, "{h}"),
+        }
+    }
+}
+
+/// The `meta` value naming a site's base page: its raw blob's hash, and
+/// where it lies in the pack when it is there.
+#[derive(Debug, Clone)]
+struct SiteBase {
+    hash: String,
+    at: Option<Loc>,
+}
+
+impl SiteBase {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = self.hash.as_bytes().to_vec();
+        if let Some(loc) = self.at {
+            loc.write_body(&mut out);
+        }
+        out
+    }
+
+    fn decode(value: &[u8]) -> Option<SiteBase> {
+        let hash = std::str::from_utf8(value.get(..64)?).ok()?.to_string();
+        let at = match value.len() {
+            64 => None,
+            n if n == 64 + pack::LOC_BODY => Some(Loc::read_body(&value[64..])?),
+            _ => return None,
+        };
+        Some(SiteBase { hash, at })
+    }
+
+    fn blob_ref(&self) -> BlobRef {
+        match self.at {
+            Some(loc) => BlobRef::At(loc),
+            None => BlobRef::Hash(self.hash.clone()),
+        }
+    }
 }
 
 fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
@@ -568,21 +661,21 @@ impl Store {
 
     // ----- versions ---------------------------------------------------------
 
-    /// A version record from its value in the `versions` tree: a locator
+    /// A version record from its value in the `versions` tree: locators
     /// into the pack or, in stores written before the pack existed, the
     /// record's JSON inline.
     pub fn record_from(&self, key: &[u8], value: &[u8]) -> Result<VersionRecord> {
-        match Loc::decode(value) {
-            Some(loc) => {
-                let packed = self.pack_read(key, loc)?;
-                let json = unpack_record(&packed).map_err(|e| StoreError::Corrupt {
-                    key: key_name(key),
-                    message: format!("cannot decompress version record: {e}"),
-                })?;
-                decode_json(key, &json)
-            }
-            None => decode_json(key, value),
-        }
+        let loc = match (VersionLocs::decode(value), Loc::decode(value)) {
+            (Some(locs), _) => locs.record,
+            (None, Some(loc)) => loc,
+            (None, None) => return decode_json(key, value),
+        };
+        let packed = self.pack_read(key, loc)?;
+        let json = unpack_record(&packed).map_err(|e| StoreError::Corrupt {
+            key: key_name(key),
+            message: format!("cannot decompress version record: {e}"),
+        })?;
+        decode_json(key, &json)
     }
 
     fn pack_read(&self, key: &[u8], loc: Loc) -> Result<Vec<u8>> {
@@ -635,15 +728,79 @@ impl Store {
         Ok(ids)
     }
 
-    /// The raw response bytes of a version, exactly as fetched.
+    /// Where a version's raw bytes (or document) are stored: in the pack,
+    /// named by the version's own locators, or for versions written before
+    /// the pack existed, by hash in the `blobs` tree.
+    fn part_ref(&self, rec: &VersionRecord, part: Part) -> Result<BlobRef> {
+        let value = self.versions.get(version_key(&rec.source, rec.version))?;
+        if let Some(locs) = value.as_deref().and_then(VersionLocs::decode) {
+            return Ok(BlobRef::At(match part {
+                Part::Raw => locs.raw,
+                Part::Doc => locs.doc,
+            }));
+        }
+        Ok(BlobRef::Hash(match part {
+            Part::Raw => rec.raw_hash.clone(),
+            Part::Doc => rec.doc_hash.clone(),
+        }))
+    }
+
+    /// The raw response bytes of a version, exactly as fetched. Not checked
+    /// against `raw_hash` here; [`crate::verify`] does that.
     pub fn raw(&self, rec: &VersionRecord) -> Result<Vec<u8>> {
-        self.blob(&rec.raw_hash)
+        self.decode_blob(self.part_ref(rec, Part::Raw)?)
+    }
+
+    /// The normalised document of a version, as the JSON its `doc_hash`
+    /// covers.
+    pub fn document_bytes(&self, rec: &VersionRecord) -> Result<Vec<u8>> {
+        self.decode_blob(self.part_ref(rec, Part::Doc)?)
     }
 
     /// The normalised document of a version.
     pub fn document(&self, rec: &VersionRecord) -> Result<Document> {
-        let bytes = self.blob(&rec.doc_hash)?;
-        decode_json(rec.doc_hash.as_bytes(), &bytes)
+        decode_json(rec.doc_hash.as_bytes(), &self.document_bytes(rec)?)
+    }
+
+    /// Where a version's raw bytes lie in the pack file (offset and length
+    /// of the stored, compressed entry), for audits of the file itself;
+    /// `None` for versions stored before the pack existed.
+    pub fn raw_extent(&self, rec: &VersionRecord) -> Result<Option<(u64, u32)>> {
+        Ok(match self.part_ref(rec, Part::Raw)? {
+            BlobRef::At(loc) => Some((loc.offset, loc.len)),
+            BlobRef::Hash(_) => None,
+        })
+    }
+
+    /// Replaces the stored record of `rec.source` v`rec.version` with `rec`
+    /// as is, keeping the version's blobs: what someone with write access
+    /// to the files could do. Exists so that tests can prove `verify`
+    /// catches it; the program never calls it.
+    #[doc(hidden)]
+    pub fn overwrite_record_unchecked(&self, rec: &VersionRecord) -> Result<()> {
+        let key = version_key(&rec.source, rec.version);
+        let loc = self.pack.append(&pack_record(&to_json(rec))?)?;
+        self.pack.sync()?;
+        let value = match self
+            .versions
+            .get(&key)?
+            .as_deref()
+            .and_then(VersionLocs::decode)
+        {
+            Some(locs) => VersionLocs {
+                record: loc,
+                ..locs
+            }
+            .encode(),
+            None => loc.encode().to_vec(),
+        };
+        self.versions.insert(key, value)?;
+        Ok(())
+    }
+
+    /// Bytes a version's raw blob takes as stored (compressed), for reports.
+    pub fn raw_stored_len(&self, rec: &VersionRecord) -> Result<usize> {
+        Ok(self.encoded(&self.part_ref(rec, Part::Raw)?)?.len())
     }
 
     /// Stores `new` as the next version of its source unless its content
@@ -708,63 +865,42 @@ impl Store {
         // A page shares most of its template with the other pages of its
         // site, so a source's first version is stored as a delta against the
         // site's first stored page (its "site base"); later versions are
-        // deltas against their predecessor.
+        // deltas against their predecessor, or against the site base again
+        // when the predecessor's delta chain is full.
         let site_key = url::Url::parse(&new.url)
             .ok()
             .and_then(|u| u.host_str().map(|h| format!("site-base:{h}")));
-        let site_base = match (&previous, &site_key) {
-            (None, Some(k)) => self
-                .meta
-                .get(k)?
-                .map(|v| String::from_utf8_lossy(&v).into_owned()),
-            _ => None,
+        let site_base = match &site_key {
+            Some(k) => self.meta.get(k)?.and_then(|v| SiteBase::decode(&v)),
+            None => None,
         };
-        // The site's base also serves when the predecessor's delta chain is
-        // full: a page edited a sentence at a time stays close to it.
-        let site_base = match site_base {
-            Some(b) => Some(b),
-            None => match &site_key {
-                Some(k) if previous.is_some() => self
-                    .meta
-                    .get(k)?
-                    .map(|v| String::from_utf8_lossy(&v).into_owned()),
-                _ => None,
-            },
-        };
-        let mut blobs = Vec::new();
-        let raw_blob = match self.stored_blob(&raw_hash)? {
-            Some(existing) => existing,
-            None => {
-                let mut bases = Vec::new();
-                let prev_raw = previous.as_ref().map(|p| &p.raw_hash);
-                let site = site_base.as_ref().filter(|b| Some(*b) != prev_raw);
-                for hash in prev_raw.into_iter().chain(site) {
-                    bases.extend(self.delta_base(hash)?);
-                }
-                let blob = encode_blob(&new.raw, &bases)?;
-                blobs.push((raw_hash.clone(), self.pack.append(&blob)?));
-                blob
+        let mut raw_bases = Vec::new();
+        if let Some(p) = &previous {
+            raw_bases.extend(self.delta_base(self.part_ref(p, Part::Raw)?)?);
+        }
+        if let Some(b) = &site_base {
+            if previous.as_ref().is_none_or(|p| p.raw_hash != b.hash) {
+                raw_bases.extend(self.delta_base(b.blob_ref())?);
             }
-        };
+        }
+        let raw_blob = encode_blob(&new.raw, &raw_bases)?;
+        let raw_loc = self.pack.append(&raw_blob)?;
         // The document changes where the page does, so it is a delta of
         // the previous document; a UTF-8 page's document is also a copy of
         // the page's text, so a delta of its own raw bytes (a tenth of its
         // size on its own) serves a first version. The smaller one is kept.
-        if !self.blobs.contains_key(doc_hash.as_bytes())? {
-            let mut bases = Vec::new();
-            if let Some(p) = &previous {
-                bases.extend(self.delta_base(&p.doc_hash)?);
-            }
-            if new.document.encoding == "UTF-8" && blob_depth(&raw_blob) < MAX_DELTA_DEPTH {
-                bases.push(Base {
-                    hash: raw_hash.clone(),
-                    depth: blob_depth(&raw_blob),
-                    bytes: new.raw.clone(),
-                });
-            }
-            let blob = encode_blob(&doc_json, &bases)?;
-            blobs.push((doc_hash.clone(), self.pack.append(&blob)?));
+        let mut doc_bases = Vec::new();
+        if let Some(p) = &previous {
+            doc_bases.extend(self.delta_base(self.part_ref(p, Part::Doc)?)?);
         }
+        if new.document.encoding == "UTF-8" && blob_depth(&raw_blob) < MAX_DELTA_DEPTH {
+            doc_bases.push(Base {
+                at: BlobRef::At(raw_loc),
+                depth: blob_depth(&raw_blob),
+                bytes: new.raw.clone(),
+            });
+        }
+        let doc_loc = self.pack.append(&encode_blob(&doc_json, &doc_bases)?)?;
         let mut record = VersionRecord {
             source: new.source.clone(),
             version: previous.as_ref().map_or(1, |p| p.version + 1),
@@ -792,58 +928,62 @@ impl Store {
         let entries = alerts(&record, previous.as_ref())?;
         let record_loc = self.pack.append(&pack_record(&to_json(&record))?)?;
         // The first page stored for a site becomes its base, once.
-        let new_site_base = match (&previous, &site_base) {
-            (None, None) => site_key,
+        let new_site_base = match (&site_base, site_key) {
+            (None, Some(k)) => Some((
+                k,
+                SiteBase {
+                    hash: record.raw_hash.clone(),
+                    at: Some(raw_loc),
+                },
+            )),
             _ => None,
         };
         Ok(Staging::Staged(Box::new(Staged {
             record,
             previous,
             entries,
-            record_loc,
-            blobs,
+            locs: VersionLocs {
+                record: record_loc,
+                raw: raw_loc,
+                doc: doc_loc,
+            },
             new_site_base,
         })))
     }
 
-    /// Second half of a commit, once the pack is synced: the locators, the
-    /// record and the alerts go into sled in one transaction.
+    /// Second half of a commit, once the pack is synced: the version's
+    /// locators and its alerts go into sled in one transaction.
     fn apply(&self, staged: Staged) -> Result<Commit> {
         let Staged {
             record,
             previous,
             entries,
-            record_loc,
-            blobs,
+            locs,
             new_site_base,
         } = staged;
         let key = version_key(&record.source, record.version);
         let expected_prev = previous.as_ref().map(|p| version_key(&p.source, p.version));
-        let result = (&self.blobs, &self.versions, &self.outbox, &self.pending).transaction(
-            |(b, v, o, p)| {
-                // Another writer (there is none, but the check is cheap) must not
-                // have appended meanwhile, or the chain would fork.
-                if v.get(&key)?.is_some() {
+        let value = locs.encode();
+        let result = (&self.versions, &self.outbox, &self.pending).transaction(|(v, o, p)| {
+            // Another writer (there is none, but the check is cheap) must not
+            // have appended meanwhile, or the chain would fork.
+            if v.get(&key)?.is_some() {
+                return Err(ConflictableTransactionError::Abort(()));
+            }
+            if let Some(pk) = &expected_prev {
+                if v.get(pk)?.is_none() {
                     return Err(ConflictableTransactionError::Abort(()));
                 }
-                if let Some(pk) = &expected_prev {
-                    if v.get(pk)?.is_none() {
-                        return Err(ConflictableTransactionError::Abort(()));
-                    }
+            }
+            v.insert(key.as_slice(), &value[..])?;
+            for e in &entries {
+                if o.get(e.key.as_bytes())?.is_none() {
+                    o.insert(e.key.as_bytes(), encode_entry(e))?;
+                    p.insert(e.key.as_bytes(), &[])?;
                 }
-                for (hash, loc) in &blobs {
-                    b.insert(hash.as_bytes(), &loc.encode())?;
-                }
-                v.insert(key.as_slice(), &record_loc.encode())?;
-                for e in &entries {
-                    if o.get(e.key.as_bytes())?.is_none() {
-                        o.insert(e.key.as_bytes(), encode_entry(e))?;
-                        p.insert(e.key.as_bytes(), &[])?;
-                    }
-                }
-                Ok(())
-            },
-        );
+            }
+            Ok(())
+        });
         match result {
             Ok(()) => {}
             Err(TransactionError::Abort(())) => {
@@ -854,11 +994,11 @@ impl Store {
             }
             Err(TransactionError::Storage(e)) => return Err(e.into()),
         }
-        if let Some(k) = new_site_base {
+        if let Some((k, base)) = new_site_base {
             let _ = self.meta.compare_and_swap(
                 k.as_bytes(),
                 None as Option<&[u8]>,
-                Some(record.raw_hash.as_bytes()),
+                Some(base.encode()),
             )?;
         }
         Ok(Commit::Stored {
@@ -870,21 +1010,36 @@ impl Store {
 
     // ----- blobs ------------------------------------------------------------
 
-    /// Blob `hash` as a base for deltas, if it is stored and its delta
-    /// chain is not too deep yet.
-    fn delta_base(&self, hash: &str) -> Result<Option<Base>> {
-        match self.stored_blob(hash)? {
-            Some(stored) if blob_depth(&stored) < MAX_DELTA_DEPTH => Ok(Some(Base {
-                hash: hash.to_string(),
-                depth: blob_depth(&stored),
-                bytes: self.blob(hash)?,
-            })),
-            _ => Ok(None),
+    /// `at` as a base for deltas, if it is stored and its delta chain is
+    /// not too deep yet.
+    fn delta_base(&self, at: BlobRef) -> Result<Option<Base>> {
+        let stored = match self.encoded(&at) {
+            Ok(stored) => stored,
+            Err(StoreError::MissingBlob { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if blob_depth(&stored) >= MAX_DELTA_DEPTH {
+            return Ok(None);
+        }
+        Ok(Some(Base {
+            bytes: self.decode_blob(at.clone())?,
+            depth: blob_depth(&stored),
+            at,
+        }))
+    }
+
+    /// A blob as stored (compressed, possibly a delta).
+    fn encoded(&self, at: &BlobRef) -> Result<Vec<u8>> {
+        match at {
+            BlobRef::At(loc) => self.pack_read(b"pack", *loc),
+            BlobRef::Hash(hash) => self
+                .stored_blob(hash)?
+                .ok_or_else(|| StoreError::MissingBlob { hash: hash.clone() }),
         }
     }
 
-    /// A blob as stored (compressed, possibly a delta), wherever it lives:
-    /// in the pack, or inline in sled in stores written before the pack.
+    /// A blob of the `blobs` tree as stored, by hash: versions written
+    /// before the pack existed keep theirs there, inline or as a locator.
     pub fn stored_blob(&self, hash: &str) -> Result<Option<Vec<u8>>> {
         match self.blobs.get(hash.as_bytes())? {
             None => Ok(None),
@@ -895,16 +1050,19 @@ impl Store {
         }
     }
 
-    /// A blob's original bytes. The result is not checked against `hash`
-    /// here; [`crate::audit::verify`] does that.
+    /// A blob of the `blobs` tree's original bytes, by hash (see
+    /// [`Store::raw`] and [`Store::document_bytes`] for a version's).
     pub fn blob(&self, hash: &str) -> Result<Vec<u8>> {
+        self.decode_blob(BlobRef::Hash(hash.to_string()))
+    }
+
+    /// A blob's original bytes: walks down its delta chain to a whole blob,
+    /// then decompresses back up.
+    fn decode_blob(&self, at: BlobRef) -> Result<Vec<u8>> {
         let mut chain = Vec::new();
-        let mut cur = hash.to_string();
-        // Walk down to a full blob, then decompress back up.
+        let mut cur = at;
         loop {
-            let blob = self
-                .stored_blob(&cur)?
-                .ok_or_else(|| StoreError::MissingBlob { hash: cur.clone() })?;
+            let blob = self.encoded(&cur)?;
             let corrupt = |m: &str| StoreError::Corrupt {
                 key: format!("blob {cur}"),
                 message: m.to_string(),
@@ -912,39 +1070,34 @@ impl Store {
             if blob.len() < 10 || chain.len() > MAX_DELTA_DEPTH as usize + 1 {
                 return Err(corrupt("truncated blob or delta chain too deep"));
             }
-            match blob[0] {
-                0 => {
+            match parse_blob(&blob) {
+                Some((None, _)) => {
                     chain.push(blob);
                     break;
                 }
-                1 if blob.len() >= 74 => {
-                    let base = String::from_utf8_lossy(&blob[10..74]).into_owned();
+                Some((Some(base), _)) => {
                     chain.push(blob);
                     cur = base;
                 }
-                _ => return Err(corrupt("unknown blob format")),
+                None => return Err(corrupt("unknown blob format")),
             }
         }
         let mut bytes: Vec<u8> = Vec::new();
         for (i, blob) in chain.iter().rev().enumerate() {
             let len = u64::from_le_bytes(blob[2..10].try_into().unwrap_or_default()) as usize;
+            let data = parse_blob(blob).map(|(_, data)| data).unwrap_or_default();
             let corrupt = |e: std::io::Error| StoreError::Corrupt {
                 key: "blob".into(),
                 message: format!("cannot decompress: {e}"),
             };
             bytes = if i == 0 {
-                zstd::bulk::decompress(&blob[10..], len).map_err(corrupt)?
+                zstd::bulk::decompress(data, len).map_err(corrupt)?
             } else {
                 let mut d = zstd::bulk::Decompressor::with_dictionary(&bytes)?;
-                d.decompress(&blob[74..], len).map_err(corrupt)?
+                d.decompress(data, len).map_err(corrupt)?
             };
         }
         Ok(bytes)
-    }
-
-    /// Bytes a blob takes as stored (compressed), for reports.
-    pub fn blob_stored_len(&self, hash: &str) -> Result<Option<usize>> {
-        Ok(self.stored_blob(hash)?.map(|b| b.len()))
     }
 
     // ----- fetch state ------------------------------------------------------
@@ -1143,9 +1296,41 @@ impl Store {
     fn export_value(&self, tree: &[u8], key: &[u8], value: &[u8]) -> Result<Vec<u8>> {
         match (tree, Loc::decode(value)) {
             (b"blobs", Some(loc)) => self.pack_read(key, loc),
-            (b"versions", Some(_)) => Ok(to_json(&self.record_from(key, value)?)),
+            (b"versions", _) if value.first() != Some(&b'{') => {
+                Ok(to_json(&self.record_from(key, value)?))
+            }
+            (b"meta", _) if key.starts_with(b"site-base:") => {
+                Ok(SiteBase::decode(value).map_or_else(|| value.to_vec(), |b| b.hash.into_bytes()))
+            }
             _ => Ok(value.to_vec()),
         }
+    }
+
+    /// The `blobs` records a backup needs for a version whose blobs lie in
+    /// the pack, keyed by hash as stores before the pack kept them: a delta
+    /// that names its base by place names it by hash instead.
+    fn export_blobs(&self, value: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
+        let Some(locs) = VersionLocs::decode(value) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for loc in [locs.raw, locs.doc] {
+            let stored = self.pack_read(b"pack", loc)?;
+            let hash = sha256_hex(&self.decode_blob(BlobRef::At(loc))?);
+            let blob = match parse_blob(&stored) {
+                Some((Some(BlobRef::At(base)), data)) => {
+                    let base_hash = sha256_hex(&self.decode_blob(BlobRef::At(base))?);
+                    let mut b = stored[..10].to_vec();
+                    b[0] = 1;
+                    b.extend_from_slice(base_hash.as_bytes());
+                    b.extend_from_slice(data);
+                    b
+                }
+                _ => stored,
+            };
+            out.push((hash, blob));
+        }
+        Ok(out)
     }
 
     /// Writes every tree of the database to one self-describing file at
@@ -1172,20 +1357,31 @@ impl Store {
         let mut report = BackupReport::default();
         let result = (|| -> Result<(), BackupError> {
             w.write_all(header.as_bytes())?;
+            let mut exported_blobs = std::collections::HashSet::new();
             for name in self.db.tree_names() {
                 let tree = self.db.open_tree(&name)?;
                 report.trees += 1;
                 for kv in tree.iter() {
                     let (k, v) = kv?;
-                    let v = self.export_value(&name, &k, &v)?;
-                    w.write_all(b"R")?;
-                    w.write_all(&(name.len() as u32).to_le_bytes())?;
-                    w.write_all(&name)?;
-                    w.write_all(&(k.len() as u32).to_le_bytes())?;
-                    w.write_all(&k)?;
-                    w.write_all(&(v.len() as u64).to_le_bytes())?;
-                    w.write_all(&v)?;
-                    report.records += 1;
+                    let mut records =
+                        vec![(name.to_vec(), k.to_vec(), self.export_value(&name, &k, &v)?)];
+                    if &*name == b"versions" {
+                        for (hash, blob) in self.export_blobs(&v)? {
+                            if exported_blobs.insert(hash.clone()) {
+                                records.push((b"blobs".to_vec(), hash.into_bytes(), blob));
+                            }
+                        }
+                    }
+                    for (name, k, v) in records {
+                        w.write_all(b"R")?;
+                        w.write_all(&(name.len() as u32).to_le_bytes())?;
+                        w.write_all(&name)?;
+                        w.write_all(&(k.len() as u32).to_le_bytes())?;
+                        w.write_all(&k)?;
+                        w.write_all(&(v.len() as u64).to_le_bytes())?;
+                        w.write_all(&v)?;
+                        report.records += 1;
+                    }
                 }
             }
             w.write_all(b"E")?;
@@ -1395,13 +1591,17 @@ impl Store {
             // drops entries a crash left unreferenced.
             let pack = Pack::open(&fresh.join(PACK_FILE))?;
             let mut records = 0u64;
+            let mut mover = PackMover {
+                from: &store,
+                to: &pack,
+                moved: std::collections::HashMap::new(),
+            };
             for name in store.db.tree_names() {
                 let from = store.db.open_tree(&name)?;
                 let to = db.open_tree(&name)?;
                 for kv in from.iter() {
                     let (k, v) = kv?;
-                    let v = store.export_value(&name, &k, &v)?;
-                    to.insert(k, import_value(&pack, &name, v)?)?;
+                    to.insert(k.as_ref(), mover.value(&name, &k, &v)?)?;
                     records += 1;
                 }
                 if to.len() != from.len() {
@@ -1454,6 +1654,66 @@ impl Store {
             bytes_before: before,
             bytes_after: folder_size(path),
         })
+    }
+}
+
+/// Copies what sled points to from one pack to a fresh one, entries in an
+/// order where every delta's base comes first, and translates the
+/// locators.
+struct PackMover<'a> {
+    from: &'a Store,
+    to: &'a Pack,
+    /// Old offset → new locator.
+    moved: std::collections::HashMap<u64, Loc>,
+}
+
+impl PackMover<'_> {
+    /// `value` of `tree` with every locator moved to the fresh pack.
+    fn value(&mut self, tree: &[u8], key: &[u8], value: &[u8]) -> Result<Vec<u8>> {
+        if let (b"versions", Some(locs)) = (tree, VersionLocs::decode(value)) {
+            return Ok(VersionLocs {
+                record: self.entry(locs.record, false)?,
+                raw: self.entry(locs.raw, true)?,
+                doc: self.entry(locs.doc, true)?,
+            }
+            .encode());
+        }
+        if let (b"versions" | b"blobs", Some(loc)) = (tree, Loc::decode(value)) {
+            return Ok(self.entry(loc, tree == b"blobs")?.encode().to_vec());
+        }
+        // Values of stores written before the pack move into it.
+        if tree == b"versions" && value.first() == Some(&b'{') {
+            return Ok(self.to.append(&pack_record(value)?)?.encode().to_vec());
+        }
+        if tree == b"blobs" {
+            return Ok(self.to.append(value)?.encode().to_vec());
+        }
+        if tree == b"meta" && key.starts_with(b"site-base:") {
+            if let Some(SiteBase { hash, at: Some(at) }) = SiteBase::decode(value) {
+                let at = Some(self.entry(at, true)?);
+                return Ok(SiteBase { hash, at }.encode());
+            }
+        }
+        Ok(value.to_vec())
+    }
+
+    /// Moves one entry (a blob's base first), once.
+    fn entry(&mut self, loc: Loc, is_blob: bool) -> Result<Loc> {
+        if let Some(new) = self.moved.get(&loc.offset) {
+            return Ok(*new);
+        }
+        let mut payload = self.from.pack_read(b"pack", loc)?;
+        if is_blob {
+            if let Some((Some(BlobRef::At(base)), _)) = parse_blob(&payload) {
+                let new_base = self.entry(base, true)?;
+                let mut body = Vec::with_capacity(pack::LOC_BODY);
+                new_base.write_body(&mut body);
+                payload[10..10 + pack::LOC_BODY].copy_from_slice(&body);
+            }
+        }
+        let new = self.to.append(&payload)?;
+        self.moved.insert(loc.offset, new);
+        Ok(new)
     }
 }
 
@@ -1643,7 +1903,7 @@ pub fn folder_size(path: &Path) -> u64 {
 /// delta depth `depth`).
 /// A stored blob that a new one may be written as a delta of.
 struct Base {
-    hash: String,
+    at: BlobRef,
     depth: u8,
     bytes: Vec<u8>,
 }
@@ -1653,7 +1913,7 @@ struct Base {
 fn encode_blob(bytes: &[u8], bases: &[Base]) -> Result<Vec<u8>> {
     let mut best: Option<Vec<u8>> = None;
     for b in bases {
-        let delta = delta_blob(bytes, &b.hash, &b.bytes, b.depth)?;
+        let delta = delta_blob(bytes, &b.at, &b.bytes, b.depth)?;
         if best.as_ref().is_none_or(|x| delta.len() < x.len()) {
             best = Some(delta);
         }
@@ -1670,16 +1930,48 @@ fn encode_blob(bytes: &[u8], bases: &[Base]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn delta_blob(bytes: &[u8], base_hash: &str, base: &[u8], depth: u8) -> Result<Vec<u8>> {
+/// Blob formats. Every blob starts `format:u8 depth:u8 len:u64le`, `len`
+/// being the original size:
+/// * 0 — zstd of the bytes;
+/// * 1 — zstd with the base blob as dictionary, the base named by its
+///   64-hex-digit hash (looked up in the `blobs` tree);
+/// * 2 — the same, the base named by its place in the pack (12 bytes).
+fn delta_blob(bytes: &[u8], base_at: &BlobRef, base: &[u8], depth: u8) -> Result<Vec<u8>> {
     let mut c = zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, base)?;
     let data = c.compress(bytes)?;
     let mut out = Vec::with_capacity(data.len() + 74);
-    out.push(1);
-    out.push(depth + 1);
-    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-    out.extend_from_slice(base_hash.as_bytes());
+    match base_at {
+        BlobRef::Hash(hash) => {
+            out.push(1);
+            out.push(depth + 1);
+            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            out.extend_from_slice(hash.as_bytes());
+        }
+        BlobRef::At(loc) => {
+            out.push(2);
+            out.push(depth + 1);
+            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            loc.write_body(&mut out);
+        }
+    }
     out.extend_from_slice(&data);
     Ok(out)
+}
+
+/// A stored blob's base (`None` for a whole blob) and compressed data.
+fn parse_blob(blob: &[u8]) -> Option<(Option<BlobRef>, &[u8])> {
+    match *blob.first()? {
+        0 => Some((None, blob.get(10..)?)),
+        1 => {
+            let hash = std::str::from_utf8(blob.get(10..74)?).ok()?;
+            Some((Some(BlobRef::Hash(hash.to_string())), blob.get(74..)?))
+        }
+        2 => {
+            let loc = Loc::read_body(blob.get(10..)?)?;
+            Some((Some(BlobRef::At(loc)), blob.get(10 + pack::LOC_BODY..)?))
+        }
+        _ => None,
+    }
 }
 
 fn blob_depth(blob: &[u8]) -> u8 {
@@ -1807,7 +2099,7 @@ mod tests {
         assert_eq!(s.raw(&r1).unwrap(), page1.as_bytes());
         assert_eq!(s.document(&r2).unwrap().sections[0].text, "一二四");
         // The second raw blob is a small delta, not a second copy.
-        let stored = s.blob_stored_len(&r2.raw_hash).unwrap().unwrap();
+        let stored = s.raw_stored_len(&r2).unwrap();
         assert!(stored < 200, "delta blob is {stored} bytes");
         assert_eq!(s.versions("s").unwrap().len(), 2);
         assert_eq!(s.source_ids().unwrap(), vec!["s".to_string()]);
@@ -1931,14 +2223,18 @@ mod tests {
             else {
                 panic!("stored")
             };
-            // Rewrite the values the way the first release stored them.
+            // Rewrite the values the way the first release stored them:
+            // the record's JSON and the blobs by hash, inline.
             let key = version_key("s", 1);
-            s.versions.insert(&key, to_json(&record)).unwrap();
-            for hash in [&record.raw_hash, &record.doc_hash] {
-                let stored = s.stored_blob(hash).unwrap().unwrap();
-                s.blobs.insert(hash.as_bytes(), stored).unwrap();
+            let value = s.versions.get(&key).unwrap().unwrap();
+            for (hash, blob) in s.export_blobs(&value).unwrap() {
+                s.blobs.insert(hash.as_bytes(), blob).unwrap();
             }
-            assert!(Loc::decode(&s.versions.get(&key).unwrap().unwrap()).is_none());
+            s.versions.insert(&key, to_json(&record)).unwrap();
+            for kv in s.meta.scan_prefix("site-base:") {
+                let (k, v) = kv.unwrap();
+                s.meta.insert(k, &v[..64]).unwrap();
+            }
             s.flush().unwrap();
             (record, nv.raw)
         };
@@ -2018,8 +2314,8 @@ mod tests {
         else {
             panic!("both stored")
         };
-        let full = s.blob_stored_len(&a.raw_hash).unwrap().unwrap();
-        let delta = s.blob_stored_len(&b.raw_hash).unwrap().unwrap();
+        let full = s.raw_stored_len(&a).unwrap();
+        let delta = s.raw_stored_len(&b).unwrap();
         assert!(delta * 4 < full, "site delta {delta} B vs full {full} B");
         assert_eq!(
             s.raw(&b).unwrap(),
@@ -2035,7 +2331,7 @@ mod tests {
         else {
             panic!("stored")
         };
-        let other_len = s.blob_stored_len(&c.raw_hash).unwrap().unwrap();
+        let other_len = s.raw_stored_len(&c).unwrap();
         assert!(
             other_len > delta * 4,
             "another site starts from a full blob: {other_len} B"

@@ -178,10 +178,11 @@ fn verify_record(
     seen_blobs: &mut HashSet<String>,
 ) -> Result<(), VerifyError> {
     let at = |m: String| VerifyError::at(&rec.source, rec.version, m);
-    let mut check_blob = |what: &str, hash: &str| -> Result<Vec<u8>, VerifyError> {
-        let bytes = store
-            .blob(hash)
-            .map_err(|e| at(format!("{what} blob {hash} cannot be read: {e}")))?;
+    let mut check_blob = |what: &str,
+                          hash: &str,
+                          read: &dyn Fn(&VersionRecord) -> store::Result<Vec<u8>>|
+     -> Result<Vec<u8>, VerifyError> {
+        let bytes = read(rec).map_err(|e| at(format!("{what} blob {hash} cannot be read: {e}")))?;
         let actual = store::sha256_hex(&bytes);
         if actual != hash {
             return Err(at(format!(
@@ -194,8 +195,8 @@ fn verify_record(
         }
         Ok(bytes)
     };
-    let raw = check_blob("raw", &rec.raw_hash)?;
-    let doc_bytes = check_blob("document", &rec.doc_hash)?;
+    let raw = check_blob("raw", &rec.raw_hash, &|r| store.raw(r))?;
+    let doc_bytes = check_blob("document", &rec.doc_hash, &|r| store.document_bytes(r))?;
     let content = store::content_hash(&rec.doc_hash, &rec.raw_hash);
     if content != rec.content_hash {
         return Err(at(format!(

@@ -202,15 +202,19 @@ fn verify_accepts_the_history_and_catches_every_kind_of_tampering() {
     assert_eq!(ok.versions, 1 + 3 + 3 + 1 + 2);
     assert!(ok.blobs >= 2 * ok.versions - 2, "{ok:?}");
 
-    // (a) bytes flipped inside a stored (compressed) blob, put back in the
-    // inline form a store reads alongside the pack.
+    // (a) a stored (compressed) raw blob altered by someone who also fixed
+    // the pack's checksum: the content hash still exposes it.
     let dir = tampered(&f, "blob", |s| {
         let rec = s.version("shanghai", 2).unwrap().unwrap();
-        let mut v = s.stored_blob(&rec.raw_hash).unwrap().unwrap();
-        let i = v.len() - 4;
-        v[i] ^= 0x5a;
-        v[i - 1] ^= 0xff;
-        s.trees().1.insert(rec.raw_hash.as_bytes(), v).unwrap();
+        let (offset, len) = s.raw_extent(&rec).unwrap().expect("raw bytes in the pack");
+        let pack = s.path().join(bulletin_watch::store::PACK_FILE);
+        let mut bytes = std::fs::read(&pack).unwrap();
+        let (start, end) = (offset as usize, offset as usize + len as usize);
+        bytes[end - 4] ^= 0x5a;
+        bytes[end - 5] ^= 0xff;
+        let crc = crc32fast::hash(&bytes[start..end]);
+        bytes[start - 4..start].copy_from_slice(&crc.to_le_bytes());
+        std::fs::write(&pack, bytes).unwrap();
     });
     assert_fails_at(verify_dir(&dir), "shanghai", 2, "raw blob");
 
@@ -257,22 +261,18 @@ fn verify_accepts_the_history_and_catches_every_kind_of_tampering() {
 
     // (d) a record field edited.
     let dir = tampered(&f, "edited", |s| {
-        let t = &s.trees().0;
-        let k = version_key("shanghai", 3);
         let mut rec: VersionRecord = s.version("shanghai", 3).unwrap().unwrap();
         rec.title = "上海市2025年全市应急管理工作会议（已修改）".into();
-        t.insert(k, serde_json::to_vec(&rec).unwrap()).unwrap();
+        s.overwrite_record_unchecked(&rec).unwrap();
     });
     assert_fails_at(verify_dir(&dir), "shanghai", 3, "record edited");
 
     // (d') a record edited and re-hashed: its successor's link exposes it.
     let dir = tampered(&f, "rehashed", |s| {
-        let t = &s.trees().0;
-        let k = version_key("jiangsu", 1);
         let mut rec: VersionRecord = s.version("jiangsu", 1).unwrap().unwrap();
         rec.url = "http://elsewhere.example/".into();
         rec.record_hash = rec.compute_record_hash();
-        t.insert(k, serde_json::to_vec(&rec).unwrap()).unwrap();
+        s.overwrite_record_unchecked(&rec).unwrap();
     });
     assert_fails_at(verify_dir(&dir), "jiangsu", 2, "chain broken");
 

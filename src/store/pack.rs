@@ -25,7 +25,9 @@ const ENTRY_HEADER: u64 = 8;
 /// pack existed start with a blob format byte (0 or 1) or `{` (JSON), so
 /// the two can never be confused.
 const LOC_TAG: u8 = b'P';
-pub const LOC_LEN: usize = 13;
+pub const LOC_LEN: usize = 1 + LOC_BODY;
+/// A locator without its tag, as embedded in other values.
+pub const LOC_BODY: usize = 12;
 
 /// Where one entry's payload lives in the pack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +43,20 @@ impl Loc {
         out[1..9].copy_from_slice(&self.offset.to_le_bytes());
         out[9..13].copy_from_slice(&self.len.to_le_bytes());
         out
+    }
+
+    /// Appends the 12-byte form (offset, length) to `out`.
+    pub fn write_body(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.offset.to_le_bytes());
+        out.extend_from_slice(&self.len.to_le_bytes());
+    }
+
+    /// Reads the 12-byte form from the start of `bytes`.
+    pub fn read_body(bytes: &[u8]) -> Option<Loc> {
+        Some(Loc {
+            offset: u64::from_le_bytes(bytes.get(0..8)?.try_into().ok()?),
+            len: u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?),
+        })
     }
 
     /// The locator stored in a sled value, or `None` for a value stored
