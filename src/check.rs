@@ -414,7 +414,8 @@ impl Checker {
                     state.failing_alerted = true;
                     state.failing_episodes += 1;
                     let key = format!("failing/{}/{}", ctx.source_id, state.failing_episodes);
-                    let rendered = notify::render_failing(ctx, error, state.consecutive_failures);
+                    let rendered =
+                        notify::render_failing(ctx, error, Some(state.consecutive_failures));
                     self.queue_state_alert(key, AlertKind::Failing, target, rendered);
                 }
             }
