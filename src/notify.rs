@@ -2,10 +2,10 @@
 //! that reads well on a phone, and delivering it over SMTP (lettre) or, when
 //! no SMTP server is configured, as `.eml` files in `<store>/mail/`.
 //!
-//! Durability lives elsewhere: an alert is rendered once, written to the
-//! store's outbox in the same transaction as the version that caused it, and
-//! only then handed to a [`Mailer`]. The stable Message-ID makes a retried
-//! delivery recognisable as the same message.
+//! Durability lives elsewhere: an alert is written to the store's outbox in
+//! the same transaction as the version that caused it, rendered from the
+//! store by [`crate::alert`] and only then handed to a [`Mailer`]. The stable
+//! Message-ID makes a retried delivery recognisable as the same message.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -937,8 +937,8 @@ fn build_email(msg: &Message) -> Result<lettre::Message, NotifyError> {
     if msg.to.is_empty() {
         return Err(NotifyError::Build("no recipients".into()));
     }
-    // The subject is sanitised again here: a Message may come back from the
-    // outbox, written by an older version of the renderer.
+    // The subject is sanitised again here: a Message is plain data, and not
+    // every one is built by the renderers above.
     let mut builder = lettre::Message::builder()
         .from(parse_mailbox(&msg.from)?)
         .subject(
@@ -1394,7 +1394,7 @@ mod tests {
         assert!(raw.contains("Message-ID: <alert-1.jiangsu@bulletin-watch>\r\n"));
         assert!(!raw.to_ascii_lowercase().contains("\nbcc:"), "{raw}");
 
-        // A subject that did not come from the renderer (an old outbox entry).
+        // A subject that did not come from the renderer.
         let mut raw_subject = msg.clone();
         raw_subject.subject = "plain\r\nBcc: evil@example.org".into();
         let raw = String::from_utf8(raw_subject.formatted().expect("valid")).expect("ascii");

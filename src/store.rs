@@ -29,7 +29,7 @@ use sled::{Transactional, Tree};
 use crate::decode::EncodingSource;
 use crate::extract::Document;
 use crate::fetch::Validators;
-use crate::notify::{AlertKind, Message};
+use crate::notify::AlertKind;
 
 /// Bump when the on-disk layout changes incompatibly.
 const SCHEMA: &str = "1";
@@ -184,7 +184,11 @@ pub enum DeliveryState {
     Delivered,
 }
 
-/// One alert, from the moment it is decided until it is delivered.
+/// One alert, from the moment it is decided until it is delivered: the
+/// event only. The e-mail is rendered from it when it is sent or shown
+/// ([`crate::alert`]), so the entry keeps just what the store cannot give
+/// back later. Entries written with a rendered `message` still decode: the
+/// field is ignored and the alert rendered like any other.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEntry {
     /// Stable key, e.g. `changed/jiangsu/v3`: the same event can never be
@@ -194,7 +198,12 @@ pub struct OutboxEntry {
     pub source: String,
     pub version: Option<u32>,
     pub created_at: Timestamp,
-    pub message: Message,
+    /// A `failing` alert's fetch error, as it was when the alert was raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// A `failing` alert's count of consecutive failed checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<u32>,
     pub state: DeliveryState,
     pub attempts: u32,
     pub last_error: Option<String>,
@@ -203,13 +212,7 @@ pub struct OutboxEntry {
 }
 
 impl OutboxEntry {
-    pub fn new(
-        key: String,
-        kind: AlertKind,
-        source: &str,
-        version: Option<u32>,
-        message: Message,
-    ) -> Self {
+    pub fn new(key: String, kind: AlertKind, source: &str, version: Option<u32>) -> Self {
         let now = Timestamp::now();
         OutboxEntry {
             key,
@@ -217,7 +220,8 @@ impl OutboxEntry {
             source: source.to_string(),
             version,
             created_at: now,
-            message,
+            detail: None,
+            failures: None,
             state: DeliveryState::Pending,
             attempts: 0,
             last_error: None,
@@ -311,8 +315,10 @@ fn decode_json<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Resu
     })
 }
 
-/// Outbox entries carry a whole rendered e-mail (HTML with inline styles,
-/// repeated for every alert), so they are stored zstd-compressed.
+/// Outbox entries are stored zstd-compressed: an entry is only a few
+/// hundred bytes of JSON, but compression still takes a third off, and
+/// entries written when they carried a whole rendered e-mail are
+/// compressed too.
 fn encode_entry(e: &OutboxEntry) -> Vec<u8> {
     let json = to_json(e);
     zstd::bulk::compress(&json, ZSTD_LEVEL).unwrap_or(json)
@@ -1667,30 +1673,10 @@ mod tests {
     #[test]
     fn pending_index_follows_delivery_and_is_rebuilt_for_old_stores() {
         let dir = tempfile::tempdir().unwrap();
-        let msg = Message {
-            message_id: "m@x".into(),
-            from: "a@example.org".into(),
-            to: vec!["b@example.org".into()],
-            subject: "s".into(),
-            text: "t".into(),
-            html: "<p>h</p>".into(),
-        };
         {
             let s = Store::open(dir.path()).unwrap();
-            let a = OutboxEntry::new(
-                "changed/a/v2".into(),
-                AlertKind::Changed,
-                "a",
-                Some(2),
-                msg.clone(),
-            );
-            let b = OutboxEntry::new(
-                "changed/b/v2".into(),
-                AlertKind::Changed,
-                "b",
-                Some(2),
-                msg.clone(),
-            );
+            let a = OutboxEntry::new("changed/a/v2".into(), AlertKind::Changed, "a", Some(2));
+            let b = OutboxEntry::new("changed/b/v2".into(), AlertKind::Changed, "b", Some(2));
             assert!(s.enqueue(&a).unwrap());
             assert!(
                 !s.enqueue(&a).unwrap(),
