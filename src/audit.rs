@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
+use crate::alert::{AlertConfig, Renderer};
 use crate::diff::{self, ChangeKind, DocDiff, Span};
 use crate::extract::Document;
 use crate::store::{DeliveryState, Store, StoreError, VersionRecord};
@@ -323,13 +324,20 @@ pub fn diff_output(
     Ok(out)
 }
 
-/// `outbox [--json]`: every alert with its delivery state.
-pub fn outbox(store: &Store, as_json: bool) -> Result<String> {
+/// `outbox [--json]`: every alert with its delivery state, rendered with
+/// `config` as it would be sent now.
+pub fn outbox(store: &Store, config: &AlertConfig, as_json: bool) -> Result<String> {
     let entries = store.outbox()?;
+    let renderer = Renderer::new(store, config);
+    let messages = entries
+        .iter()
+        .map(|e| renderer.render(e))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     if as_json {
         let list: Vec<Value> = entries
             .iter()
-            .map(|e| {
+            .zip(&messages)
+            .map(|(e, message)| {
                 json!({
                     "key": e.key,
                     "kind": e.kind,
@@ -340,8 +348,8 @@ pub fn outbox(store: &Store, as_json: bool) -> Result<String> {
                     "last_error": e.last_error,
                     "created_at": e.created_at.to_string(),
                     "delivered_at": e.delivered_at.map(|t| t.to_string()),
-                    "message_id": e.message.message_id,
-                    "subject": e.message.subject,
+                    "message_id": message.message_id,
+                    "subject": message.subject,
                 })
             })
             .collect();
@@ -349,7 +357,7 @@ pub fn outbox(store: &Store, as_json: bool) -> Result<String> {
     }
     let mut out = String::new();
     let (mut pending, mut delivered, mut failing) = (0, 0, 0);
-    for e in &entries {
+    for (e, message) in entries.iter().zip(&messages) {
         let state = match (e.state, &e.last_error) {
             (DeliveryState::Delivered, _) => {
                 delivered += 1;
@@ -367,7 +375,7 @@ pub fn outbox(store: &Store, as_json: bool) -> Result<String> {
         let _ = writeln!(
             out,
             "{:<10} {:<36} tries={:<3} {}",
-            state, e.key, e.attempts, e.message.subject
+            state, e.key, e.attempts, message.subject
         );
         if let (DeliveryState::Pending, Some(err)) = (e.state, &e.last_error) {
             let _ = writeln!(out, "           last error: {err}");
@@ -404,6 +412,10 @@ pub enum Query {
     },
     Outbox {
         json: bool,
+        /// The asking command's configuration, so that the daemon renders
+        /// the alerts exactly as the command itself would.
+        #[serde(default)]
+        config: AlertConfig,
     },
     Verify {
         source: Option<String>,
@@ -439,7 +451,7 @@ pub fn answer(store: &Store, q: &Query) -> Result<Vec<u8>> {
             to,
             json,
         } => diff_output(store, source, *from, *to, *json)?.into_bytes(),
-        Query::Outbox { json } => outbox(store, *json)?.into_bytes(),
+        Query::Outbox { json, config } => outbox(store, config, *json)?.into_bytes(),
         Query::Verify { source } => {
             format!("{}\n", crate::verify::verify(store, source.as_deref())?).into_bytes()
         }

@@ -22,7 +22,7 @@ use crate::diff;
 use crate::extract::{self, Document, ExtractError, ExtractOptions};
 use crate::fetch::{FetchError, Fetched, Fetcher, Politeness};
 use crate::listing;
-use crate::notify::{self, AlertContext, AlertKind, Message};
+use crate::notify::AlertKind;
 use crate::store::{
     Commit, FetchState, NewVersion, OutboxEntry, Store, StoreError, Tracked, VersionRecord,
 };
@@ -326,9 +326,11 @@ impl Checker {
         })
     }
 
-    /// The alerts a newly stored version causes. An unreadable previous
-    /// version aborts the commit: a version must never be stored without the
-    /// alert it owes.
+    /// The alerts a newly stored version owes: the event only, rendered
+    /// when it is delivered ([`crate::alert`]). A `changed` alert is owed
+    /// only when the diff shows something. An unreadable previous version
+    /// aborts the commit: a version must never be stored without the alert
+    /// it owes.
     fn alerts_for(
         &self,
         target: &Target,
@@ -337,64 +339,27 @@ impl Checker {
         previous: Option<&VersionRecord>,
         first_alert: Option<AlertKind>,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let mut ctx = target_ctx(target);
-        ctx.title = doc.title.clone();
-        ctx.to_version = record.version;
-        ctx.fetched_at = record.fetched_at;
-        let (kind, rendered) = match previous {
-            None => {
-                let kind = match first_alert {
-                    Some(k) => k,
-                    None if target.alert_on_first => AlertKind::Published,
-                    None => return Ok(Vec::new()),
-                };
-                (kind, notify::render_published(&ctx, doc))
-            }
+        let kind = match previous {
+            None => match first_alert {
+                Some(k) => k,
+                None if target.alert_on_first => AlertKind::Published,
+                None => return Ok(Vec::new()),
+            },
             Some(prev) => {
-                ctx.from_version = Some(prev.version);
                 let old = self.store.document(prev)?;
-                let d = diff::diff(&old, doc);
-                if d.is_empty() {
+                if diff::diff(&old, doc).is_empty() {
                     return Ok(Vec::new());
                 }
-                (AlertKind::Changed, notify::render_changed(&ctx, &d))
+                AlertKind::Changed
             }
         };
         let key = format!("{}/{}/v{}", kind_name(kind), target.id, record.version);
         Ok(vec![OutboxEntry::new(
-            key.clone(),
+            key,
             kind,
             &target.id,
             Some(record.version),
-            self.message(&key, &target.recipients, rendered),
         )])
-    }
-
-    fn message(&self, key: &str, recipients: &[String], r: notify::Rendered) -> Message {
-        let mail = &self.config.mail;
-        let mut to: Vec<String> = mail.to.clone();
-        for r in recipients {
-            if !to.contains(r) {
-                to.push(r.clone());
-            }
-        }
-        if to.is_empty() {
-            // File delivery with nobody configured: address it to ourselves
-            // so the message is still well-formed and readable.
-            to.push(mail.from.clone());
-        }
-        Message {
-            message_id: format!(
-                "{}.{}@bulletin-watch",
-                key.replace('/', "."),
-                self.store.instance_id()
-            ),
-            from: mail.from.clone(),
-            to,
-            subject: r.subject,
-            text: r.text,
-            html: r.html,
-        }
     }
 
     /// Records the result of a check in the source's fetch state and raises
@@ -403,7 +368,7 @@ impl Checker {
         let now = Timestamp::now();
         state.last_checked = Some(now);
         let threshold = self.config.settings.failure_threshold;
-        let ctx = &target_ctx(target);
+        let id = &target.id;
         match outcome {
             Outcome::Failed { error } => {
                 state.consecutive_failures += 1;
@@ -411,20 +376,26 @@ impl Checker {
                 if state.consecutive_failures >= threshold && !state.failing_alerted {
                     state.failing_alerted = true;
                     state.failing_episodes += 1;
-                    let key = format!("failing/{}/{}", ctx.source_id, state.failing_episodes);
-                    let rendered = notify::render_failing(ctx, error, state.consecutive_failures);
-                    self.queue_state_alert(key, AlertKind::Failing, target, rendered);
+                    let mut entry = OutboxEntry::new(
+                        format!("failing/{id}/{}", state.failing_episodes),
+                        AlertKind::Failing,
+                        id,
+                        None,
+                    );
+                    // What the alert reports is gone by the next check.
+                    entry.detail = Some(error.clone());
+                    entry.failures = Some(state.consecutive_failures);
+                    self.queue_state_alert(&entry);
                 }
             }
             _ => {
                 if state.failing_alerted {
-                    let key = format!("recovered/{}/{}", ctx.source_id, state.failing_episodes);
-                    self.queue_state_alert(
-                        key,
+                    self.queue_state_alert(&OutboxEntry::new(
+                        format!("recovered/{id}/{}", state.failing_episodes),
                         AlertKind::Recovered,
-                        target,
-                        notify::render_recovered(ctx),
-                    );
+                        id,
+                        None,
+                    ));
                 }
                 state.consecutive_failures = 0;
                 state.failing_alerted = false;
@@ -432,27 +403,16 @@ impl Checker {
                 state.last_success = Some(now);
             }
         }
-        if let Err(e) = self
-            .store
-            .put_fetch_state(&ctx.source_id, state, CHECK_TIME_REFRESH)
-        {
-            tracing::error!(source = %ctx.source_id, error = %e, "cannot record fetch state");
+        if let Err(e) = self.store.put_fetch_state(id, state, CHECK_TIME_REFRESH) {
+            tracing::error!(source = %id, error = %e, "cannot record fetch state");
         }
     }
 
     /// Queues a `failing`/`recovered` alert. Its key names the failure
     /// streak, so queuing it again after a crash is a no-op.
-    fn queue_state_alert(
-        &self,
-        key: String,
-        kind: AlertKind,
-        target: &Target,
-        rendered: notify::Rendered,
-    ) {
-        let message = self.message(&key, &target.recipients, rendered);
-        let entry = OutboxEntry::new(key, kind, &target.id, None, message);
-        if let Err(e) = self.store.enqueue(&entry) {
-            tracing::error!(source = %target.id, error = %e, "cannot queue {} alert", kind_name(kind));
+    fn queue_state_alert(&self, entry: &OutboxEntry) {
+        if let Err(e) = self.store.enqueue(entry) {
+            tracing::error!(source = %entry.source, error = %e, "cannot queue {} alert", kind_name(entry.kind));
         }
     }
 
@@ -615,25 +575,19 @@ pub fn derived_id(listing: &str, url: &str) -> String {
     )
 }
 
+/// The listing a [`derived_id`] was made on, if `id` has that form.
+pub fn derived_listing(id: &str) -> Option<&str> {
+    let (listing, hash) = id.rsplit_once('.')?;
+    let is_hash = hash.len() == 10 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+    (is_hash && !listing.is_empty()).then_some(listing)
+}
+
 fn kind_name(k: AlertKind) -> &'static str {
     match k {
         AlertKind::Published => "published",
         AlertKind::Changed => "changed",
         AlertKind::Failing => "failing",
         AlertKind::Recovered => "recovered",
-    }
-}
-
-fn target_ctx(t: &Target) -> AlertContext {
-    AlertContext {
-        source_id: t.id.clone(),
-        source_name: t.name.clone(),
-        province: t.province.clone(),
-        title: t.name.clone(),
-        url: t.url.to_string(),
-        from_version: None,
-        to_version: 0,
-        fetched_at: Timestamp::now(),
     }
 }
 

@@ -237,8 +237,8 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         background.spawn(async move {
             loop {
                 let m = mailer.read().unwrap_or_else(|p| p.into_inner()).clone();
-                let digest = config.read().unwrap_or_else(|p| p.into_inner()).mail.digest;
-                match outbox::drain(&store, &m, false, digest).await {
+                let c = config.read().unwrap_or_else(|p| p.into_inner()).clone();
+                match outbox::drain(&store, &c, &m, false).await {
                     Ok(d) => {
                         metrics
                             .alerts_sent

@@ -150,7 +150,7 @@ link_pattern = "应急管理工作会议|应急管理厅.*一席谈"
     .await;
     say(out, l);
 
-    let drained = outbox::drain(&store, &mailer, true, config.mail.digest)
+    let drained = outbox::drain(&store, &config, &mailer, true)
         .await
         .map_err(setup("delivering alerts"))?;
     let mail_dir = config.settings.store.join("mail");

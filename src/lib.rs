@@ -14,6 +14,7 @@
 //! [`web`] shows the same history in a browser.
 //! The binary (`src/main.rs`) is a thin command-line shell over these modules.
 
+pub mod alert;
 pub mod audit;
 pub mod check;
 pub mod config;

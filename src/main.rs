@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
+use bulletin_watch::alert::AlertConfig;
 use bulletin_watch::audit::Query;
 use bulletin_watch::check::{Checker, Outcome, Report};
 use bulletin_watch::config::{self, Config, Region, SourceKind};
@@ -287,6 +288,20 @@ fn store_path(cli: &Cli) -> Result<PathBuf> {
     Ok(load_config(cli)?.settings.store)
 }
 
+/// What alerts are rendered with: the configuration or, for an auditor who
+/// has only the store (`--store`), nothing — alerts then name their sources
+/// from what the store remembers.
+fn alert_config(cli: &Cli) -> Result<AlertConfig> {
+    match load_config(cli) {
+        Ok(config) => Ok(AlertConfig::from_config(&config)),
+        Err(e) if cli.store.is_some() => {
+            eprintln!("warning: {e:#}\n  alerts are shown as the store alone describes them");
+            Ok(AlertConfig::default())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn open_store(path: &Path) -> Result<Store> {
     Store::open(path).with_context(|| format!("opening store {}", path.display()))
 }
@@ -400,7 +415,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 json: *json,
             },
         ),
-        Command::Outbox { json } => print_query(&cli, &Query::Outbox { json: *json }),
+        Command::Outbox { json } => print_query(
+            &cli,
+            &Query::Outbox {
+                json: *json,
+                config: alert_config(&cli)?,
+            },
+        ),
         Command::Sources { command } => match command {
             SourcesCommand::List => {
                 let config = load_config(&cli)?;
@@ -669,7 +690,7 @@ async fn check(config: Arc<Config>, store: Arc<Store>, only: &[String]) -> Resul
     // A manual or cron run tries every pending alert once, whatever its
     // backoff; a mail failure is reported, not fatal: the alert stays queued.
     let mailer = Mailer::from_config(&config.mail, &config.settings.store)?;
-    let drained = outbox::drain(&store, &mailer, true, config.mail.digest).await?;
+    let drained = outbox::drain(&store, &config, &mailer, true).await?;
     store.flush()?;
     println!(
         "{}, alerts sent {}, alerts failed {}",

@@ -2,10 +2,10 @@
 //! that reads well on a phone, and delivering it over SMTP (lettre) or, when
 //! no SMTP server is configured, as `.eml` files in `<store>/mail/`.
 //!
-//! Durability lives elsewhere: an alert is rendered once, written to the
-//! store's outbox in the same transaction as the version that caused it, and
-//! only then handed to a [`Mailer`]. The stable Message-ID makes a retried
-//! delivery recognisable as the same message.
+//! Durability lives elsewhere: an alert is written to the store's outbox in
+//! the same transaction as the version that caused it, rendered from the
+//! store by [`crate::alert`] and only then handed to a [`Mailer`]. The stable
+//! Message-ID makes a retried delivery recognisable as the same message.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -322,14 +322,21 @@ pub fn render_published(ctx: &AlertContext, doc: &Document) -> Rendered {
     finish(ctx, AlertKind::Published, subject, text, html)
 }
 
-/// Alert after repeated fetch failures of one source.
-pub fn render_failing(ctx: &AlertContext, error: &str, consecutive_failures: u32) -> Rendered {
+/// Alert after repeated fetch failures of one source. The count is `None`
+/// for an alert queued by a version that did not record it.
+pub fn render_failing(
+    ctx: &AlertContext,
+    error: &str,
+    consecutive_failures: Option<u32>,
+) -> Rendered {
     let summary = "抓取失败".to_string();
     let subject = subject(ctx, &summary, &ctx.source_name);
     let mut text = text_header(ctx, &summary);
     let mut html = String::new();
     html_header(&mut html, ctx, &subject, &summary, ACCENT_FAILING);
     let error = excerpt(&clean_block(error), MAX_ERROR_CHARS);
+    let consecutive_failures =
+        consecutive_failures.map_or_else(|| "未记录 not recorded".to_string(), |n| n.to_string());
     let _ = writeln!(
         text,
         "连续失败 Consecutive failures: {consecutive_failures}\n错误 Error:\n{error}\n\n\
@@ -346,6 +353,41 @@ pub fn render_failing(ctx: &AlertContext, error: &str, consecutive_failures: u32
     );
     finish(ctx, AlertKind::Failing, subject, text, html)
 }
+
+/// Alert for a new version whose stored content cannot be read back: the
+/// event is still announced, with the reason, and the reader pointed at the
+/// original and at `verify`.
+pub fn render_unavailable(ctx: &AlertContext, kind: AlertKind, error: &str) -> Rendered {
+    let summary = match kind {
+        AlertKind::Published => "新发布",
+        _ => "内容变更",
+    }
+    .to_string();
+    let subject = subject(ctx, &summary, &ctx.title);
+    let mut text = text_header(ctx, &summary);
+    let mut html = String::new();
+    html_header(&mut html, ctx, &subject, &summary, ACCENT_FAILING);
+    let error = excerpt(&clean_block(error), MAX_ERROR_CHARS);
+    let _ = writeln!(
+        text,
+        "{UNAVAILABLE}\n错误 Error:\n{error}\n\n{UNAVAILABLE_HINT}\n"
+    );
+    let _ = write!(
+        html,
+        "<p style=\"margin:0 0 8px;\"><b>{UNAVAILABLE}</b></p>\
+         <p style=\"margin:0 0 4px;\"><b>错误 Error</b></p>\
+         <p style=\"margin:0 0 12px;padding:8px;background:#f9fafb;border:1px solid #e5e7eb;\
+         font-family:monospace;font-size:13px;white-space:pre-wrap;\">{}</p>\
+         <p style=\"margin:0 0 12px;color:#6b7280;\">{UNAVAILABLE_HINT}</p>",
+        escape_html(&error)
+    );
+    finish(ctx, kind, subject, text, html)
+}
+
+const UNAVAILABLE: &str =
+    "存档版本无法读取，内容与差异暂不可用 The stored version cannot be read; its content and diff are unavailable.";
+const UNAVAILABLE_HINT: &str =
+    "请查看原文链接，并运行 bulletin-watch verify 检查存档 See the original, and run `bulletin-watch verify` on the store.";
 
 /// Alert that a previously failing source can be fetched again.
 pub fn render_recovered(ctx: &AlertContext) -> Rendered {
@@ -895,8 +937,8 @@ fn build_email(msg: &Message) -> Result<lettre::Message, NotifyError> {
     if msg.to.is_empty() {
         return Err(NotifyError::Build("no recipients".into()));
     }
-    // The subject is sanitised again here: a Message may come back from the
-    // outbox, written by an older version of the renderer.
+    // The subject is sanitised again here: a Message is plain data, and not
+    // every one is built by the renderers above.
     let mut builder = lettre::Message::builder()
         .from(parse_mailbox(&msg.from)?)
         .subject(
@@ -1137,7 +1179,7 @@ mod tests {
             "[bulletin-watch] 江苏省 · 新发布 · 全省应急管理工作会议召开"
         );
         assert_eq!(
-            render_failing(&c, "HTTP 503", 3).subject,
+            render_failing(&c, "HTTP 503", Some(3)).subject,
             "[bulletin-watch] 江苏省 · 抓取失败 · 江苏省应急管理厅"
         );
         assert_eq!(
@@ -1288,10 +1330,32 @@ mod tests {
 
     #[test]
     fn failing_alert_escapes_error_and_counts() {
-        let r = render_failing(&ctx(), "bad <html>\r\nline two", 4);
+        let r = render_failing(&ctx(), "bad <html>\r\nline two", Some(4));
         assert!(r.text.contains("连续失败 Consecutive failures: 4"));
         assert!(r.text.contains("bad <html>\nline two"));
         assert!(r.html.contains("bad &lt;html&gt;\nline two"));
+    }
+
+    #[test]
+    fn failing_alert_without_a_recorded_count_says_so() {
+        let r = render_failing(&ctx(), "HTTP 503", None);
+        assert!(r
+            .text
+            .contains("连续失败 Consecutive failures: 未记录 not recorded"));
+    }
+
+    #[test]
+    fn unavailable_alert_names_the_error_escaped() {
+        let r = render_unavailable(&ctx(), AlertKind::Changed, "blob <abc> is missing");
+        assert_eq!(r.kind, AlertKind::Changed);
+        assert_eq!(
+            r.subject,
+            "[bulletin-watch] 江苏省 · 内容变更 · 全省应急管理工作会议召开"
+        );
+        assert!(r.text.contains("cannot be read") && r.text.contains("blob <abc> is missing"));
+        assert!(r.html.contains("blob &lt;abc&gt; is missing"));
+        let published = render_unavailable(&ctx(), AlertKind::Published, "x");
+        assert!(published.subject.contains(" · 新发布 · "));
     }
 
     #[test]
@@ -1330,7 +1394,7 @@ mod tests {
         assert!(raw.contains("Message-ID: <alert-1.jiangsu@bulletin-watch>\r\n"));
         assert!(!raw.to_ascii_lowercase().contains("\nbcc:"), "{raw}");
 
-        // A subject that did not come from the renderer (an old outbox entry).
+        // A subject that did not come from the renderer.
         let mut raw_subject = msg.clone();
         raw_subject.subject = "plain\r\nBcc: evil@example.org".into();
         let raw = String::from_utf8(raw_subject.formatted().expect("valid")).expect("ascii");

@@ -5,6 +5,10 @@
 //! stable Message-ID lets mail systems recognise the rare resend that a crash
 //! in exactly that gap can cause.
 //!
+//! Each alert is rendered ([`crate::alert`]) just before it is sent, with
+//! the configuration of the moment. A render that fails on a store I/O
+//! error counts as a failed attempt and is retried with the same backoff.
+//!
 //! In digest mode (`[mail] digest = "1h"`), alerts for the same recipients
 //! wait until the oldest of them is a window old and then go out as one
 //! message, marked delivered together.
@@ -14,7 +18,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::notify::{self, Mailer};
+use crate::alert::{AlertConfig, Renderer};
+use crate::config::Config;
+use crate::notify::{self, Mailer, Message};
 use crate::store::{sha256_hex, DeliveryState, OutboxEntry, Store, StoreError};
 
 /// The longest pause between two attempts at one alert.
@@ -45,13 +51,13 @@ fn later(now: Timestamp, d: Duration) -> Timestamp {
 
 /// Attempts every pending alert whose backoff has expired — or every
 /// pending alert when `force` (a manual `check` tries them all once). A
-/// digest window is honoured even when forced: it is a choice of the
-/// recipients, not a retry policy.
+/// digest window (`config.mail.digest`) is honoured even when forced: it is
+/// a choice of the recipients, not a retry policy.
 pub async fn drain(
     store: &Store,
+    config: &Config,
     mailer: &Mailer,
     force: bool,
-    digest: Option<Duration>,
 ) -> Result<Drained, StoreError> {
     let mut out = Drained::default();
     let now = Timestamp::now();
@@ -69,9 +75,14 @@ pub async fn drain(
             due.push(entry);
         }
     }
-    let Some(window) = digest else {
+    if due.is_empty() {
+        return Ok(out);
+    }
+    let alerts = AlertConfig::from_config(config);
+    let renderer = Renderer::new(store, &alerts);
+    let Some(window) = config.mail.digest else {
         for entry in due {
-            deliver(store, mailer, vec![entry], &mut out).await?;
+            deliver(store, &renderer, mailer, vec![entry], &mut out).await?;
         }
         return Ok(out);
     };
@@ -79,9 +90,13 @@ pub async fn drain(
     // has waited a full window.
     let mut groups: BTreeMap<Vec<String>, Vec<OutboxEntry>> = BTreeMap::new();
     for e in due {
-        let mut to = e.message.to.clone();
-        to.sort();
-        groups.entry(to).or_default().push(e);
+        match renderer.recipients(&e) {
+            Ok(mut to) => {
+                to.sort();
+                groups.entry(to).or_default().push(e);
+            }
+            Err(err) => not_rendered(store, vec![(e, err)], &mut out)?,
+        }
     }
     for (_, group) in groups {
         let oldest = group.iter().map(|e| e.created_at).min().unwrap_or(now);
@@ -89,33 +104,36 @@ pub async fn drain(
             out.waiting += group.len();
             continue;
         }
-        deliver(store, mailer, group, &mut out).await?;
+        deliver(store, &renderer, mailer, group, &mut out).await?;
     }
     Ok(out)
 }
 
-/// Sends one alert, or several as one digest, and records the result for
-/// all of them in one atomic write.
+/// Renders and sends one alert, or several as one digest, and records the
+/// result for all of them in one atomic write.
 async fn deliver(
     store: &Store,
+    renderer: &Renderer<'_>,
     mailer: &Mailer,
     mut entries: Vec<OutboxEntry>,
     out: &mut Drained,
 ) -> Result<(), StoreError> {
     entries.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.key.cmp(&b.key)));
-    let message = if entries.len() == 1 {
-        entries[0].message.clone()
-    } else {
-        // The id covers exactly these alerts, so a retry of the same digest
-        // carries the same Message-ID.
-        let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
-        let id = format!(
-            "digest.{}.{}@bulletin-watch",
-            &sha256_hex(keys.join("\n").as_bytes())[..16],
-            store.instance_id()
-        );
-        let messages: Vec<_> = entries.iter().map(|e| e.message.clone()).collect();
-        notify::digest(id, &messages)
+    let (mut entries, mut messages) = render(store, renderer, entries, out)?;
+    let message = match messages.len() {
+        0 => return Ok(()),
+        1 => messages.remove(0),
+        _ => {
+            // The id covers exactly these alerts, so a retry of the same
+            // digest carries the same Message-ID.
+            let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+            let id = format!(
+                "digest.{}.{}@bulletin-watch",
+                &sha256_hex(keys.join("\n").as_bytes())[..16],
+                store.instance_id()
+            );
+            notify::digest(id, &messages)
+        }
     };
     let result = mailer.send(&message).await;
     let now = Timestamp::now();
@@ -152,6 +170,52 @@ async fn deliver(
             out.failed += entries.len();
         }
     }
+    Ok(())
+}
+
+/// The messages of `entries`, each beside its entry. An entry that cannot
+/// be rendered (the store could not be read) is left out: its attempt is
+/// recorded as failed, and it is retried with backoff.
+fn render(
+    store: &Store,
+    renderer: &Renderer<'_>,
+    entries: Vec<OutboxEntry>,
+    out: &mut Drained,
+) -> Result<(Vec<OutboxEntry>, Vec<Message>), StoreError> {
+    let mut rendered = (Vec::new(), Vec::new());
+    let mut failed = Vec::new();
+    for e in entries {
+        match renderer.render(&e) {
+            Ok(m) => {
+                rendered.0.push(e);
+                rendered.1.push(m);
+            }
+            Err(err) => failed.push((e, err)),
+        }
+    }
+    not_rendered(store, failed, out)?;
+    Ok(rendered)
+}
+
+fn not_rendered(
+    store: &Store,
+    failed: Vec<(OutboxEntry, StoreError)>,
+    out: &mut Drained,
+) -> Result<(), StoreError> {
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let now = Timestamp::now();
+    let mut entries = Vec::with_capacity(failed.len());
+    for (mut e, err) in failed {
+        tracing::warn!(alert = %e.key, error = %err, "alert not rendered; will retry with backoff");
+        e.attempts += 1;
+        e.last_error = Some(format!("cannot render the alert: {err}"));
+        e.next_attempt = later(now, backoff(e.attempts));
+        entries.push(e);
+    }
+    store.update_entries(&entries)?;
+    out.failed += entries.len();
     Ok(())
 }
 

@@ -33,7 +33,7 @@ use sled::{Transactional, Tree};
 use crate::decode::EncodingSource;
 use crate::extract::Document;
 use crate::fetch::Validators;
-use crate::notify::{AlertKind, Message};
+use crate::notify::AlertKind;
 
 mod pack;
 use pack::{Loc, Pack};
@@ -232,7 +232,11 @@ pub enum DeliveryState {
     Delivered,
 }
 
-/// One alert, from the moment it is decided until it is delivered.
+/// One alert, from the moment it is decided until it is delivered: the
+/// event only. The e-mail is rendered from it when it is sent or shown
+/// ([`crate::alert`]), so the entry keeps just what the store cannot give
+/// back later. Entries written with a rendered `message` still decode: the
+/// field is ignored and the alert rendered like any other.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEntry {
     /// Stable key, e.g. `changed/jiangsu/v3`: the same event can never be
@@ -242,7 +246,12 @@ pub struct OutboxEntry {
     pub source: String,
     pub version: Option<u32>,
     pub created_at: Timestamp,
-    pub message: Message,
+    /// A `failing` alert's fetch error, as it was when the alert was raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// A `failing` alert's count of consecutive failed checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<u32>,
     pub state: DeliveryState,
     pub attempts: u32,
     pub last_error: Option<String>,
@@ -251,13 +260,7 @@ pub struct OutboxEntry {
 }
 
 impl OutboxEntry {
-    pub fn new(
-        key: String,
-        kind: AlertKind,
-        source: &str,
-        version: Option<u32>,
-        message: Message,
-    ) -> Self {
+    pub fn new(key: String, kind: AlertKind, source: &str, version: Option<u32>) -> Self {
         let now = Timestamp::now();
         OutboxEntry {
             key,
@@ -265,7 +268,8 @@ impl OutboxEntry {
             source: source.to_string(),
             version,
             created_at: now,
-            message,
+            detail: None,
+            failures: None,
             state: DeliveryState::Pending,
             attempts: 0,
             last_error: None,
@@ -358,24 +362,45 @@ fn decode_json<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Resu
     })
 }
 
-/// Outbox entries carry a whole rendered e-mail (HTML with inline styles,
-/// repeated for every alert), so they are stored zstd-compressed.
+/// What an outbox entry looks like, as a zstd dictionary (see
+/// [`RECORD_DICT_V1`]): an entry is some 200 bytes of JSON, most of them
+/// field names, and is written twice (queued, delivered). Never change
+/// these bytes; a new dictionary gets a new tag.
+const ENTRY_DICT_V1: &[u8] = br#"{"key":"changed/","kind":"changed","source":"","version":1,"created_at":"2026-01-01T00:00:00.000000000Z","state":"pending","attempts":0,"last_error":null,"next_attempt":"2026-01-01T00:00:00.000000000Z","delivered_at":null}{"key":"published/","kind":"published","version":null,"detail":"","failures":3,"state":"delivered","attempts":1,"delivered_at":"2026-01-01T00:00:00.000000000Z"}{"key":"failing/","kind":"failing"}{"key":"recovered/","kind":"recovered"}"#;
+const ENTRY_DICT_TAG: [u8; 2] = [b'E', 1];
+
+/// Outbox entries are stored zstd-compressed with [`ENTRY_DICT_V1`].
+/// Entries written before it (plain zstd, or JSON) read as before.
 fn encode_entry(e: &OutboxEntry) -> Vec<u8> {
     let json = to_json(e);
-    zstd::bulk::compress(&json, ZSTD_LEVEL).unwrap_or(json)
+    let packed = zstd::bulk::Compressor::with_dictionary(12, ENTRY_DICT_V1)
+        .and_then(|mut c| c.compress(&json));
+    match packed {
+        Ok(data) => [&ENTRY_DICT_TAG[..], &data].concat(),
+        Err(_) => json,
+    }
 }
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
-fn decode_entry(key: &[u8], bytes: &[u8]) -> Result<OutboxEntry> {
-    if bytes.starts_with(&ZSTD_MAGIC) {
-        let json = zstd::stream::decode_all(bytes).map_err(|e| StoreError::Corrupt {
-            key: String::from_utf8_lossy(key).into_owned(),
-            message: format!("cannot decompress outbox entry: {e}"),
-        })?;
-        return decode_json(key, &json);
+/// The JSON of an outbox entry from its raw value in the `outbox` tree,
+/// in whichever form it was written; for audits of the raw store.
+pub fn stored_entry_json(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    if let Some(data) = bytes.strip_prefix(&ENTRY_DICT_TAG) {
+        return unpack_with(data, ENTRY_DICT_V1);
     }
-    decode_json(key, bytes)
+    if bytes.starts_with(&ZSTD_MAGIC) {
+        return zstd::stream::decode_all(bytes);
+    }
+    Ok(bytes.to_vec())
+}
+
+fn decode_entry(key: &[u8], bytes: &[u8]) -> Result<OutboxEntry> {
+    let json = stored_entry_json(bytes).map_err(|e| StoreError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        message: format!("cannot decompress outbox entry: {e}"),
+    })?;
+    decode_json(key, &json)
 }
 
 /// What every version record looks like, as a zstd dictionary: a record
@@ -397,13 +422,18 @@ fn pack_record(json: &[u8]) -> Result<Vec<u8>> {
 
 /// The JSON of a record read from the pack.
 fn unpack_record(packed: &[u8]) -> std::io::Result<Vec<u8>> {
-    if let Some(data) = packed.strip_prefix(&RECORD_DICT_TAG) {
-        let mut d = zstd::stream::read::Decoder::with_dictionary(data, RECORD_DICT_V1)?;
-        let mut json = Vec::new();
-        std::io::Read::read_to_end(&mut d, &mut json)?;
-        return Ok(json);
+    match packed.strip_prefix(&RECORD_DICT_TAG) {
+        Some(data) => unpack_with(data, RECORD_DICT_V1),
+        None => zstd::stream::decode_all(packed),
     }
-    zstd::stream::decode_all(packed)
+}
+
+/// Decompresses zstd `data` made with `dictionary`.
+fn unpack_with(data: &[u8], dictionary: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut d = zstd::stream::read::Decoder::with_dictionary(data, dictionary)?;
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut d, &mut out)?;
+    Ok(out)
 }
 
 /// A sled key as people read it (`source/…`).
@@ -748,13 +778,33 @@ impl Store {
     /// The raw response bytes of a version, exactly as fetched. Not checked
     /// against `raw_hash` here; [`crate::verify`] does that.
     pub fn raw(&self, rec: &VersionRecord) -> Result<Vec<u8>> {
-        self.decode_blob(self.part_ref(rec, Part::Raw)?)
+        self.decode_part(rec, Part::Raw)
     }
 
     /// The normalised document of a version, as the JSON its `doc_hash`
     /// covers.
     pub fn document_bytes(&self, rec: &VersionRecord) -> Result<Vec<u8>> {
-        self.decode_blob(self.part_ref(rec, Part::Doc)?)
+        self.decode_part(rec, Part::Doc)
+    }
+
+    /// A version's raw bytes or document; damage is reported naming the
+    /// version and the blob, I/O errors pass as they are.
+    fn decode_part(&self, rec: &VersionRecord, part: Part) -> Result<Vec<u8>> {
+        let (what, hash) = match part {
+            Part::Raw => ("raw bytes", &rec.raw_hash),
+            Part::Doc => ("document", &rec.doc_hash),
+        };
+        self.decode_blob(self.part_ref(rec, part)?).map_err(|e| {
+            let message = match e {
+                StoreError::Corrupt { message, .. } => message,
+                StoreError::MissingBlob { .. } => e.to_string(),
+                e => return e,
+            };
+            StoreError::Corrupt {
+                key: format!("{} v{} {what} {hash}", rec.source, rec.version),
+                message,
+            }
+        })
     }
 
     /// The normalised document of a version.
@@ -796,6 +846,15 @@ impl Store {
         };
         self.versions.insert(key, value)?;
         Ok(())
+    }
+
+    /// Where a version's document lies in the pack (see
+    /// [`Store::raw_extent`]).
+    pub fn doc_extent(&self, rec: &VersionRecord) -> Result<Option<(u64, u32)>> {
+        Ok(match self.part_ref(rec, Part::Doc)? {
+            BlobRef::At(loc) => Some((loc.offset, loc.len)),
+            BlobRef::Hash(_) => None,
+        })
     }
 
     /// Bytes a version's raw blob takes as stored (compressed), for reports.
@@ -2342,30 +2401,10 @@ mod tests {
     #[test]
     fn pending_index_follows_delivery_and_is_rebuilt_for_old_stores() {
         let dir = tempfile::tempdir().unwrap();
-        let msg = Message {
-            message_id: "m@x".into(),
-            from: "a@example.org".into(),
-            to: vec!["b@example.org".into()],
-            subject: "s".into(),
-            text: "t".into(),
-            html: "<p>h</p>".into(),
-        };
         {
             let s = Store::open(dir.path()).unwrap();
-            let a = OutboxEntry::new(
-                "changed/a/v2".into(),
-                AlertKind::Changed,
-                "a",
-                Some(2),
-                msg.clone(),
-            );
-            let b = OutboxEntry::new(
-                "changed/b/v2".into(),
-                AlertKind::Changed,
-                "b",
-                Some(2),
-                msg.clone(),
-            );
+            let a = OutboxEntry::new("changed/a/v2".into(), AlertKind::Changed, "a", Some(2));
+            let b = OutboxEntry::new("changed/b/v2".into(), AlertKind::Changed, "b", Some(2));
             assert!(s.enqueue(&a).unwrap());
             assert!(
                 !s.enqueue(&a).unwrap(),

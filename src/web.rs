@@ -32,6 +32,7 @@ use jiff::tz::{self, TimeZone};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
+use crate::alert::{AlertConfig, Renderer};
 use crate::audit::{self, AuditError};
 use crate::config::{Config, Region, Source, SourceKind};
 use crate::diff::{ChangeKind, DocDiff, SectionChange, Span, PREAMBLE};
@@ -1360,9 +1361,10 @@ fn alert_target(e: &OutboxEntry) -> String {
     }
 }
 
-fn outbox_html(store: &Store) -> Result<String, StoreError> {
+fn outbox_html(store: &Store, config: &AlertConfig) -> Result<String, StoreError> {
     let mut entries = store.outbox()?;
     entries.reverse();
+    let renderer = Renderer::new(store, config);
     let count = |label: &str| entries.iter().filter(|e| delivery(e).0 == label).count();
     let mut b = format!(
         "<h1>告警 Alerts</h1><p class=\"muted\">{} 待发送 pending · {} 失败 failing · {} 已送达 delivered · \
@@ -1376,6 +1378,7 @@ fn outbox_html(store: &Store) -> Result<String, StoreError> {
     }
     for e in &entries {
         let (state, class) = delivery(e);
+        let message = renderer.render(e)?;
         let _ = write!(
             b,
             "<li><div class=\"row\"><span class=\"badge {class}\">{state}</span>\
@@ -1384,13 +1387,13 @@ fn outbox_html(store: &Store) -> Result<String, StoreError> {
              <span>送达 delivered {}</span><a href=\"/source/{}\">{}</a><code>{}</code></div>",
             esc(&format!("{:?}", e.kind).to_lowercase()),
             esc(&alert_target(e)),
-            esc(&e.message.subject),
+            esc(&message.subject),
             bj(e.created_at),
             e.attempts,
             bj_opt(e.delivered_at),
             seg(&e.source),
             esc(&e.source),
-            esc(&e.message.message_id),
+            esc(&message.message_id),
         );
         if let (DeliveryState::Pending, Some(err)) = (e.state, &e.last_error) {
             let _ = write!(
@@ -1407,7 +1410,11 @@ fn outbox_html(store: &Store) -> Result<String, StoreError> {
 }
 
 async fn outbox_page(State(st): State<WebState>) -> Response {
-    blocking(move || Ok(html(StatusCode::OK, outbox_html(&st.store)?))).await
+    blocking(move || {
+        let config = AlertConfig::from_config(&st.config.current());
+        Ok(html(StatusCode::OK, outbox_html(&st.store, &config)?))
+    })
+    .await
 }
 
 /// Escapes for XML, dropping the control characters XML 1.0 cannot carry
@@ -1438,10 +1445,11 @@ fn base_url(headers: &HeaderMap) -> String {
     format!("{}://{host}", if https { "https" } else { "http" })
 }
 
-fn feed_xml(store: &Store, base: &str) -> Result<String, StoreError> {
+fn feed_xml(store: &Store, config: &AlertConfig, base: &str) -> Result<String, StoreError> {
     let mut entries = store.outbox()?;
     entries.reverse();
     entries.truncate(FEED_ENTRIES);
+    let renderer = Renderer::new(store, config);
     let updated_of = |e: &OutboxEntry| e.delivered_at.unwrap_or(e.created_at);
     let updated = entries
         .iter()
@@ -1464,6 +1472,7 @@ fn feed_xml(store: &Store, base: &str) -> Result<String, StoreError> {
         xml(base),
     );
     for e in &entries {
+        let message = renderer.render(e)?;
         // A Message-ID as an IRI is a `mid:` URL (RFC 2392).
         let _ = write!(
             x,
@@ -1471,13 +1480,13 @@ fn feed_xml(store: &Store, base: &str) -> Result<String, StoreError> {
              <link rel=\"alternate\" type=\"text/html\" href=\"{base_x}/source/{}\"/>\n\
              <updated>{}</updated>\n<published>{}</published>\n\
              <category term=\"{}\"/>\n<content type=\"html\">{}</content>\n</entry>\n",
-            xml(&e.message.message_id),
-            xml(&e.message.subject),
+            xml(&message.message_id),
+            xml(&message.subject),
             xml(&seg(&e.source)),
             updated_of(e),
             e.created_at,
             xml(&format!("{:?}", e.kind).to_lowercase()),
-            xml(&e.message.html),
+            xml(&message.html),
             base_x = xml(base),
         );
     }
@@ -1488,7 +1497,8 @@ fn feed_xml(store: &Store, base: &str) -> Result<String, StoreError> {
 async fn feed(State(st): State<WebState>, headers: HeaderMap) -> Response {
     let base = base_url(&headers);
     blocking(move || {
-        let body = feed_xml(&st.store, &base)?;
+        let config = AlertConfig::from_config(&st.config.current());
+        let body = feed_xml(&st.store, &config, &base)?;
         Ok((
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],

@@ -12,7 +12,7 @@ use bulletin_watch::audit::{self, Query};
 use bulletin_watch::check::Outcome;
 use bulletin_watch::report::{self, CompileFormat, CompileRequest, CompileSource, ExportFormat};
 use bulletin_watch::site::{Page, Site};
-use bulletin_watch::store::{Store, VersionRecord};
+use bulletin_watch::store::{Store, StoreError, VersionRecord};
 use bulletin_watch::verify::{self, VerifyError};
 use common::*;
 use serde_json::Value;
@@ -136,6 +136,20 @@ fn fill() -> Filled {
     Filled { project, site }
 }
 
+/// Opens a store that this process closed a moment ago: sled finishes its
+/// last background write, and only then releases the folder's lock.
+fn reopen(dir: &Path) -> Store {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match Store::open(dir) {
+            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return r.unwrap(),
+        }
+    }
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -160,14 +174,14 @@ fn version_key(source: &str, v: u32) -> Vec<u8> {
 fn tampered(f: &Filled, name: &str, change: impl FnOnce(&Store)) -> PathBuf {
     let dir = f.project.dir.path().join(name);
     copy_dir(&f.store(), &dir);
-    let s = Store::open(&dir).unwrap();
+    let s = reopen(&dir);
     change(&s);
     s.flush().unwrap();
     dir
 }
 
 fn verify_dir(dir: &Path) -> Result<verify::Summary, VerifyError> {
-    let s = Store::open(dir).unwrap();
+    let s = reopen(dir);
     verify::verify(&s, None)
 }
 
@@ -376,7 +390,7 @@ fn export_round_trips_and_renders_safely() {
 
     // One source only, through the library: the same bytes as the CLI.
     let lib = {
-        let s = Store::open(&f.store()).unwrap();
+        let s = reopen(&f.store());
         report::export(&s, Some("shanghai"), ExportFormat::Jsonl).unwrap()
     };
     assert_eq!(
@@ -603,7 +617,7 @@ fn read_only_commands_ask_the_process_holding_the_store() {
     let f = fill();
     let config = f.project.config();
     let sources = CompileSource::all(&config);
-    let store = Arc::new(Store::open(&f.store()).unwrap());
+    let store = Arc::new(reopen(&f.store()));
     let compile_q = Query::Compile {
         request: CompileRequest {
             sources,

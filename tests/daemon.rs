@@ -72,7 +72,10 @@ fn wait_running(daemon: &mut Child, project: &Project) {
         || {
             bulletin_watch::control::ask(
                 &store,
-                &bulletin_watch::audit::Query::Outbox { json: true },
+                &bulletin_watch::audit::Query::Outbox {
+                    json: true,
+                    config: Default::default(),
+                },
             )
             .is_ok()
         },

@@ -697,10 +697,14 @@ async fn a_permanent_refusal_is_kept_and_paced_as_permanent() {
         notify::AlertKind::Changed,
         "js",
         Some(2),
-        msg,
     );
     store.enqueue(&entry).unwrap();
-    let drained = bulletin_watch::outbox::drain(&store, &mailer, false, None)
+    let config = bulletin_watch::config::parse(
+        "[mail]\nfrom = \"bw@example.org\"\nto = [\"ops@example.org\"]\n",
+        std::path::Path::new("sources.toml"),
+    )
+    .unwrap();
+    let drained = bulletin_watch::outbox::drain(&store, &config, &mailer, false)
         .await
         .unwrap();
     assert_eq!(drained.failed, 1);

@@ -9,6 +9,7 @@ mod faults_support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use bulletin_watch::alert::{AlertConfig, Renderer};
 use bulletin_watch::check::Outcome;
 use bulletin_watch::notify::{AlertKind, Mailer};
 use bulletin_watch::outbox;
@@ -65,7 +66,10 @@ fn page_text_never_reaches_headers_or_html_unescaped_and_files_are_private() {
     );
     let entry = checker.store.outbox().unwrap().into_iter().next().unwrap();
     assert_eq!(entry.kind, AlertKind::Published);
-    let msg = &entry.message;
+    let alerts = AlertConfig::from_config(&checker.config);
+    let msg = &Renderer::new(&checker.store, &alerts)
+        .render(&entry)
+        .unwrap();
     assert!(
         msg.subject.contains("Bcc"),
         "the test title reaches the subject: {:?}",
@@ -85,7 +89,12 @@ fn page_text_never_reaches_headers_or_html_unescaped_and_files_are_private() {
     let mail_dir = p.store_path().join("mail");
     let mailer = Mailer::Files(mail_dir.clone());
     let drained = rt
-        .block_on(outbox::drain(&checker.store, &mailer, true, None))
+        .block_on(outbox::drain(
+            &checker.store,
+            &checker.config,
+            &mailer,
+            true,
+        ))
         .unwrap();
     assert_eq!(
         drained.sent,

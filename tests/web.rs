@@ -10,9 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bulletin_watch::alert::{AlertConfig, Renderer};
 use bulletin_watch::config::Config;
+use bulletin_watch::notify::Message;
 use bulletin_watch::site::{Page, Site};
-use bulletin_watch::store::{sha256_hex, DeliveryState, Store};
+use bulletin_watch::store::{sha256_hex, DeliveryState, OutboxEntry, Store};
 use bulletin_watch::web::{self, WebState};
 use common::*;
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE};
@@ -41,6 +43,7 @@ struct Fx {
     rt: tokio::runtime::Runtime,
     base: String,
     store: Arc<Store>,
+    config: Arc<Config>,
     m: Manifest,
     _site: Site,
     _project: Project,
@@ -152,7 +155,7 @@ fn fx(token: Option<&str>) -> Fx {
     store.update_entry(&outbox[1]).unwrap();
 
     let config: Arc<Config> = checker.config.clone();
-    let state = WebState::new(store.clone(), config).with_token(token.map(str::to_string));
+    let state = WebState::new(store.clone(), config.clone()).with_token(token.map(str::to_string));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -165,10 +168,27 @@ fn fx(token: Option<&str>) -> Fx {
         rt,
         base,
         store,
+        config,
         m,
         _site: site,
         _project: project,
         stop: Some(tx),
+    }
+}
+
+impl Fx {
+    /// Every alert with the message it renders to, as the view shows it.
+    fn alerts(&self) -> Vec<(OutboxEntry, Message)> {
+        let config = AlertConfig::from_config(&self.config);
+        let renderer = Renderer::new(&self.store, &config);
+        let entries = self.store.outbox().unwrap();
+        entries
+            .into_iter()
+            .map(|e| {
+                let m = renderer.render(&e).unwrap();
+                (e, m)
+            })
+            .collect()
     }
 }
 
@@ -470,7 +490,7 @@ fn hostile_titles_are_escaped_everywhere() {
 #[test]
 fn outbox_lists_pending_failing_and_delivered_alerts() {
     let f = fx(None);
-    let entries = f.store.outbox().unwrap();
+    let alerts = f.alerts();
     let t = f.page("/outbox");
     assert!(
         t.contains("已送达 delivered")
@@ -481,13 +501,13 @@ fn outbox_lists_pending_failing_and_delivered_alerts() {
         t.contains("SMTP delivery failed: &lt;relay&gt; refused"),
         "last error, escaped"
     );
-    for e in &entries {
+    for (_, m) in &alerts {
         assert!(
-            t.contains(&bulletin_watch::text::escape_html(&e.message.subject)),
+            t.contains(&bulletin_watch::text::escape_html(&m.subject)),
             "{}",
-            e.message.subject
+            m.subject
         );
-        assert!(t.contains(&e.message.message_id));
+        assert!(t.contains(&m.message_id));
     }
     assert!(
         t.contains("href=\"/source/shanghai/diff?from=1&amp;to=2\""),
@@ -545,16 +565,16 @@ fn atom_feed_of_alerts() {
             && head.contains("<updated>")
             && head.contains("<title>")
     );
-    let entries = f.store.outbox().unwrap();
-    assert_eq!(x.matches("<entry>").count(), entries.len());
-    for e in &entries {
+    let alerts = f.alerts();
+    assert_eq!(x.matches("<entry>").count(), alerts.len());
+    for (e, m) in &alerts {
         let at = x
-            .find(&format!("<id>mid:{}</id>", e.message.message_id))
+            .find(&format!("<id>mid:{}</id>", m.message_id))
             .expect("entry id is the message id");
         let entry = &x[at..at + x[at..].find("</entry>").unwrap()];
         assert!(entry.contains(&format!(
             "<title>{}</title>",
-            bulletin_watch::text::escape_html(&e.message.subject)
+            bulletin_watch::text::escape_html(&m.subject)
         )));
         assert!(
             entry.contains(&format!("href=\"{}/source/{}\"", f.base, e.source)),
