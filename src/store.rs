@@ -383,6 +383,37 @@ fn encode_entry(e: &OutboxEntry) -> Vec<u8> {
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
+/// What a source's fetch state looks like, as a zstd dictionary (see
+/// [`RECORD_DICT_V1`]): it is rewritten with every new version (its
+/// validators change), and its field names are most of it.
+const STATE_DICT_V1: &[u8] = br#"{"validators":{"etag":""","last_modified":"Mon, 01 Jan 2026 00:00:00 GMT"},"last_checked":"2026-01-01T00:00:00.000000000Z","last_success":"2026-01-01T00:00:00.000000000Z","consecutive_failures":0,"last_error":null,"failing_alerted":false,"failing_episodes":0}{"validators":{"etag":null,"last_modified":null},"last_success":null,"consecutive_failures":1,"last_error":"http://: HTTP 503 Service Unavailable","failing_alerted":true,"failing_episodes":1}"#;
+const STATE_DICT_TAG: [u8; 2] = [b'S', 1];
+
+fn encode_state(state: &FetchState) -> Vec<u8> {
+    let json = to_json(state);
+    match zstd::bulk::Compressor::with_dictionary(12, STATE_DICT_V1)
+        .and_then(|mut c| c.compress(&json))
+    {
+        Ok(data) => [&STATE_DICT_TAG[..], &data].concat(),
+        Err(_) => json,
+    }
+}
+
+/// A fetch state as stored: compressed with [`STATE_DICT_V1`], or JSON
+/// (stores written before it).
+fn decode_state(key: &[u8], bytes: &[u8]) -> Result<FetchState> {
+    match bytes.strip_prefix(&STATE_DICT_TAG) {
+        Some(data) => {
+            let json = unpack_with(data, STATE_DICT_V1).map_err(|e| StoreError::Corrupt {
+                key: key_name(key),
+                message: format!("cannot decompress fetch state: {e}"),
+            })?;
+            decode_json(key, &json)
+        }
+        None => decode_json(key, bytes),
+    }
+}
+
 /// The JSON of an outbox entry from its raw value in the `outbox` tree,
 /// in whichever form it was written; for audits of the raw store.
 pub fn stored_entry_json(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -1165,7 +1196,7 @@ impl Store {
         Ok(self
             .state
             .get(source.as_bytes())?
-            .map(|v| decode_json(source.as_bytes(), &v))
+            .map(|v| decode_state(source.as_bytes(), &v))
             .transpose()?
             .unwrap_or_default())
     }
@@ -1191,7 +1222,7 @@ impl Store {
         if old_cmp == *state && !stale {
             return Ok(false);
         }
-        self.state.insert(source.as_bytes(), to_json(state))?;
+        self.state.insert(source.as_bytes(), encode_state(state))?;
         Ok(true)
     }
 
@@ -2342,6 +2373,46 @@ mod tests {
         };
         assert_eq!(s.raw(&record).unwrap(), b"<p>two</p>");
         assert_eq!(s.versions("s").unwrap().len(), 2);
+    }
+
+    /// Small values that sled rewrites often are stored compressed with a
+    /// dictionary; values written before that read as before.
+    #[test]
+    fn state_and_entries_are_small_and_old_forms_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let state = FetchState {
+            validators: Validators {
+                etag: Some("\"9d8a-5f3b2c1a\"".into()),
+                last_modified: Some("Mon, 30 Nov 2026 01:34:31 GMT".into()),
+            },
+            last_checked: Some(Timestamp::now()),
+            last_success: Some(Timestamp::now()),
+            ..FetchState::default()
+        };
+        s.put_fetch_state("a", &state, std::time::Duration::ZERO)
+            .unwrap();
+        let stored = s.state.get("a").unwrap().unwrap();
+        assert!(
+            stored.len() * 2 < to_json(&state).len(),
+            "{} B",
+            stored.len()
+        );
+        assert_eq!(s.fetch_state("a").unwrap(), state);
+        s.state.insert("b", to_json(&state)).unwrap();
+        assert_eq!(s.fetch_state("b").unwrap(), state);
+
+        let entry = OutboxEntry::new("changed/a/v2".into(), AlertKind::Changed, "a", Some(2));
+        let stored = encode_entry(&entry);
+        assert!(
+            stored.len() * 2 < to_json(&entry).len(),
+            "{} B",
+            stored.len()
+        );
+        assert_eq!(decode_entry(b"k", &stored).unwrap(), entry);
+        let plain = zstd::bulk::compress(&to_json(&entry), 3).unwrap();
+        assert_eq!(decode_entry(b"k", &plain).unwrap(), entry);
+        assert_eq!(decode_entry(b"k", &to_json(&entry)).unwrap(), entry);
     }
 
     #[test]
