@@ -74,14 +74,37 @@ def storage(path: str, versions: str, compacted: str) -> None:
 
 
 def urlwatch(path: str) -> None:
+    """Every run, then the medians side by side."""
+    runs: dict[tuple[str, str], list[list[float]]] = defaultdict(list)
+    results: dict[tuple[str, str], list[str]] = defaultdict(list)
     print("| tool | run | wall | CPU user+sys | max RSS | store / cache | result |")
     print("|---|---|---|---|---|---|---|")
     for line in open(path, encoding="utf-8"):
         f = line.rstrip("\n").split("\t")
         tool, label = f[0], f[1]
         wall, user, sys_, rss, size = map(float, f[2:7])
+        runs[(tool, label)].append([wall, user + sys_, rss, size])
+        results[(tool, label)].append(f[7])
         print(f"| {tool} | {label} | {wall:.2f} s | {user + sys_:.2f} s | {rss / 1024:.0f} MB "
               f"| {mb(size)} | {f[7]} |")
+    print()
+    print("| run | urlwatch wall, median (range) | bulletin-watch wall, median (range) | ratio of medians |")
+    print("|---|---|---|---|")
+    for label in ("first", "unchanged", "noise"):
+        uw, bw = runs.get(("urlwatch", label)), runs.get(("bulletin-watch", label))
+        if not uw or not bw:
+            continue
+        mu = statistics.median(r[0] for r in uw)
+        mb_ = statistics.median(r[0] for r in bw)
+        rng = lambda rs: f"{min(r[0] for r in rs):.2f}–{max(r[0] for r in rs):.2f}"
+        print(f"| {label} | {mu:.2f} s ({rng(uw)}) | {mb_:.2f} s ({rng(bw)}) | {mu / mb_:.1f}× |")
+    uw_cache = runs.get(("urlwatch", "first"))
+    bw_store = runs.get(("bulletin-watch", "first"))
+    if uw_cache and bw_store:
+        c = statistics.median(r[3] for r in uw_cache)
+        st = statistics.median(r[3] for r in bw_store)
+        print(f"\nstore after the first run: {mb(st)} against urlwatch's cache {mb(c)} "
+              f"({100 * st / c:.0f} %)")
 
 
 def soak(path: str) -> None:

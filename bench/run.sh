@@ -185,9 +185,7 @@ urlwatch_cmp() {
     fi
     rm -rf "$dir"
     mkdir -p "$dir"
-    python3 "$ROOT/bench/fixture_server.py" --port "$port" --pages "$n" >"$dir/fixture.log" 2>&1 &
-    local fpid=$!
-    wait_port "$port"
+    local fpid=
     local base="http://127.0.0.1:$port"
     for ((i = 0; i < n; i++)); do printf -- '---\nname: p%d\nurl: %s/article/%d.html\n' "$i" "$base" "$i"; done |
         tail -n +2 >"$dir/urls.yaml"
@@ -207,6 +205,7 @@ EOF
     : >"$rows"
     uw() {
         local label=$1 t0 t1
+        [ "$label" = first ] && rm -f "$dir/cache.db"
         t0=$(date +%s.%N)
         /usr/bin/time -v -o "$dir/time.txt" "$venv/bin/urlwatch" --urls "$dir/urls.yaml" \
             --config "$dir/urlwatch.yaml" --cache "$dir/cache.db" --hooks "$dir/hooks.py" \
@@ -223,20 +222,27 @@ EOF
             "$(grep -c '^ERROR: ' "$dir/$label.out" || true)" | tee -a "$rows"
     }
     ours() {
+        [ "$1" = first ] && rm -rf "$store"
         printf 'bulletin-watch\t%s\n' "$(measure "$1" "$cfg" "$store")" | tee -a "$rows"
     }
     : >"$dir/hooks.py"
-    curl -s "$base/__noise?on=0" >/dev/null
-    uw first
-    ours first
-    uw unchanged
-    ours unchanged
-    curl -s "$base/__noise?on=1" >/dev/null
-    uw noise
-    ours noise
-    curl -s "$base/__noise?on=0" >/dev/null
-    kill "$fpid" 2>/dev/null || true
-    wait "$fpid" 2>/dev/null || true
+    # BENCH_URLWATCH_ROUNDS rounds (default BENCH_REPEAT), each on a freshly
+    # started fixture server with an empty cache and store; the tools take
+    # turns going first.
+    local round
+    for round in $(seq 1 "${BENCH_URLWATCH_ROUNDS:-$REPEAT}"); do
+        echo "== urlwatch comparison, round $round (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+        python3 "$ROOT/bench/fixture_server.py" --port "$port" --pages "$n" >>"$dir/fixture.log" 2>&1 &
+        fpid=$!
+        wait_port "$port"
+        local pass
+        for pass in first unchanged noise; do
+            curl -s "$base/__noise?on=$([ "$pass" = noise ] && echo 1 || echo 0)" >/dev/null
+            if [ $((round % 2)) = 1 ]; then uw "$pass"; ours "$pass"; else ours "$pass"; uw "$pass"; fi
+        done
+        kill "$fpid" 2>/dev/null || true
+        wait "$fpid" 2>/dev/null || true
+    done
     python3 "$ROOT/bench/report.py" urlwatch "$rows"
 }
 

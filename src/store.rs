@@ -7,7 +7,7 @@
 //!   little more than one — and a source's first page as a delta against
 //!   the first page stored from the same site, whose template it shares.
 //! * Blobs and version records never change once written, so they live in
-//!   an append-only [`pack`] file beside sled, which holds only locators to
+//!   an append-only `pack` file beside sled, which holds only locators to
 //!   them: sled copies tree nodes on every write and would store each
 //!   kilobyte two to three times over.
 //! * Each version record carries the hash of its content and of its
