@@ -1,15 +1,15 @@
 //! The archive: every distinct version of every source, with the raw bytes
 //! as evidence, in an embedded sled database.
 //!
-//! * Blobs (raw bytes and normalised documents) are content-addressed by
-//!   SHA-256 and zstd-compressed, as a delta against the previous version's
-//!   blob where there is one — 100 versions with one-sentence edits cost
+//! * Blobs (raw bytes and normalised documents) are named by SHA-256 in
+//!   their version's record and zstd-compressed, as a delta against the
+//!   previous version's blob — 100 versions with one-sentence edits cost
 //!   little more than one — and a source's first page as a delta against
 //!   the first page stored from the same site, whose template it shares.
 //! * Blobs and version records never change once written, so they live in
-//!   an append-only `pack` file beside sled, which holds only locators to
-//!   them: sled copies tree nodes on every write and would store each
-//!   kilobyte two to three times over.
+//!   an append-only `pack` file beside sled; a version's value in sled is
+//!   three locators into it. sled copies tree nodes on every write and
+//!   would store each kilobyte two to three times over.
 //! * Each version record carries the hash of its content and of its
 //!   predecessor's record: the history of a source is a hash chain that
 //!   [`crate::audit`] can verify.
@@ -47,6 +47,9 @@ const SCHEMA: &str = "1";
 /// reading any version costs a bounded number of decompressions.
 const MAX_DELTA_DEPTH: u8 = 16;
 const ZSTD_LEVEL: i32 = 3;
+/// No page is stored larger than this (fetch caps bodies far below it); a
+/// blob header claiming more is damage, not an allocation to attempt.
+const MAX_BLOB_LEN: u64 = 1 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -323,6 +326,10 @@ pub struct Store {
     instance: String,
     sled_commit: GroupCommit,
     pack_commit: GroupCommit,
+    /// The last few site bases used, decoded and prepared as zstd
+    /// dictionaries: a first pass compresses every page of a site against
+    /// the same base, and preparing it is most of the work.
+    site_bases: std::sync::Mutex<Vec<Base>>,
 }
 
 fn version_key(source: &str, version: u32) -> Vec<u8> {
@@ -362,6 +369,24 @@ fn decode_json<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Resu
     })
 }
 
+static RECORD_CDICT: DictCache = std::sync::OnceLock::new();
+static ENTRY_CDICT: DictCache = std::sync::OnceLock::new();
+static STATE_CDICT: DictCache = std::sync::OnceLock::new();
+type DictCache = std::sync::OnceLock<Option<zstd::dict::EncoderDictionary<'static>>>;
+
+/// A compressor for a small value with one of the built-in dictionaries,
+/// prepared once per process: loading a dictionary costs more than
+/// compressing a few hundred bytes with it.
+fn small_compressor(
+    cache: &'static DictCache,
+    dictionary: &'static [u8],
+) -> std::io::Result<zstd::bulk::Compressor<'static>> {
+    match cache.get_or_init(|| zstd::dict::EncoderDictionary::try_copy(dictionary, 12).ok()) {
+        Some(prepared) => zstd::bulk::Compressor::with_prepared_dictionary(prepared),
+        None => zstd::bulk::Compressor::with_dictionary(12, dictionary),
+    }
+}
+
 /// What an outbox entry looks like, as a zstd dictionary (see
 /// [`RECORD_DICT_V1`]): an entry is some 200 bytes of JSON, most of them
 /// field names, and is written twice (queued, delivered). Never change
@@ -373,8 +398,7 @@ const ENTRY_DICT_TAG: [u8; 2] = [b'E', 1];
 /// Entries written before it (plain zstd, or JSON) read as before.
 fn encode_entry(e: &OutboxEntry) -> Vec<u8> {
     let json = to_json(e);
-    let packed = zstd::bulk::Compressor::with_dictionary(12, ENTRY_DICT_V1)
-        .and_then(|mut c| c.compress(&json));
+    let packed = small_compressor(&ENTRY_CDICT, ENTRY_DICT_V1).and_then(|mut c| c.compress(&json));
     match packed {
         Ok(data) => [&ENTRY_DICT_TAG[..], &data].concat(),
         Err(_) => json,
@@ -391,9 +415,7 @@ const STATE_DICT_TAG: [u8; 2] = [b'S', 1];
 
 fn encode_state(state: &FetchState) -> Vec<u8> {
     let json = to_json(state);
-    match zstd::bulk::Compressor::with_dictionary(12, STATE_DICT_V1)
-        .and_then(|mut c| c.compress(&json))
-    {
+    match small_compressor(&STATE_CDICT, STATE_DICT_V1).and_then(|mut c| c.compress(&json)) {
         Ok(data) => [&STATE_DICT_TAG[..], &data].concat(),
         Err(_) => json,
     }
@@ -445,7 +467,7 @@ const RECORD_DICT_TAG: [u8; 2] = [b'R', 1];
 /// A version record as it goes into the pack: its JSON, zstd-compressed
 /// with [`RECORD_DICT_V1`].
 fn pack_record(json: &[u8]) -> Result<Vec<u8>> {
-    let mut c = zstd::bulk::Compressor::with_dictionary(12, RECORD_DICT_V1)?;
+    let mut c = small_compressor(&RECORD_CDICT, RECORD_DICT_V1)?;
     let mut out = RECORD_DICT_TAG.to_vec();
     out.extend_from_slice(&c.compress(json)?);
     Ok(out)
@@ -469,6 +491,13 @@ fn unpack_with(data: &[u8], dictionary: &[u8]) -> std::io::Result<Vec<u8>> {
 
 /// A sled key as people read it (`source/…`).
 fn key_name(key: &[u8]) -> String {
+    // A version key: `source NUL version:u32be`.
+    if let Some(nul) = key.iter().position(|b| *b == 0) {
+        if let Ok(v) = <[u8; 4]>::try_from(&key[nul + 1..]) {
+            let source = String::from_utf8_lossy(&key[..nul]);
+            return format!("{source} v{}", u32::from_be_bytes(v));
+        }
+    }
     String::from_utf8_lossy(key).replace('\0', "/")
 }
 
@@ -625,12 +654,31 @@ impl Store {
                     }
                 }
             })?;
-        let pack = Pack::open(&path.join(PACK_FILE)).map_err(|e| StoreError::Open {
+        restrict_permissions(path);
+        let meta = db.open_tree("meta")?;
+        // The pack holds the history: once a store has one, a missing pack
+        // is lost data, never a reason to start an empty one.
+        let pack_path = path.join(PACK_FILE);
+        let created = !pack_path.exists();
+        if created && meta.contains_key("pack")? {
+            return Err(StoreError::Open {
+                path: path.to_path_buf(),
+                message: format!(
+                    "{} is missing, and with it the stored history; restore the last backup",
+                    pack_path.display()
+                ),
+            });
+        }
+        let pack = Pack::open(&pack_path).map_err(|e| StoreError::Open {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        restrict_permissions(path);
-        let meta = db.open_tree("meta")?;
+        if created {
+            sync_parent(&pack_path);
+        }
+        if !meta.contains_key("pack")? {
+            meta.insert("pack", "1")?;
+        }
         match meta.get("schema")? {
             Some(v) if v.as_ref() != SCHEMA.as_bytes() => {
                 return Err(StoreError::Schema {
@@ -666,6 +714,7 @@ impl Store {
             instance,
             sled_commit: GroupCommit::new(),
             pack_commit: GroupCommit::new(),
+            site_bases: std::sync::Mutex::new(Vec::new()),
         };
         store.index_pending()?;
         Ok(store)
@@ -739,10 +788,15 @@ impl Store {
         decode_json(key, &json)
     }
 
+    /// Damage is `Corrupt`; any other I/O error stays `Io`, so that what
+    /// may pass (an alert being rendered, say) is tried again.
     fn pack_read(&self, key: &[u8], loc: Loc) -> Result<Vec<u8>> {
-        self.pack.read(loc).map_err(|e| StoreError::Corrupt {
-            key: key_name(key),
-            message: e.to_string(),
+        self.pack.read(loc).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => StoreError::Corrupt {
+                key: key_name(key),
+                message: e.to_string(),
+            },
+            _ => StoreError::Io(e),
         })
     }
 
@@ -970,27 +1024,10 @@ impl Store {
         }
         if let Some(b) = &site_base {
             if previous.as_ref().is_none_or(|p| p.raw_hash != b.hash) {
-                raw_bases.extend(self.delta_base(b.blob_ref())?);
+                raw_bases.extend(self.site_base(b)?);
             }
         }
         let raw_blob = encode_blob(&new.raw, &raw_bases)?;
-        let raw_loc = self.pack.append(&raw_blob)?;
-        // The document changes where the page does, so it is a delta of
-        // the previous document; a UTF-8 page's document is also a copy of
-        // the page's text, so a delta of its own raw bytes (a tenth of its
-        // size on its own) serves a first version. The smaller one is kept.
-        let mut doc_bases = Vec::new();
-        if let Some(p) = &previous {
-            doc_bases.extend(self.delta_base(self.part_ref(p, Part::Doc)?)?);
-        }
-        if new.document.encoding == "UTF-8" && blob_depth(&raw_blob) < MAX_DELTA_DEPTH {
-            doc_bases.push(Base {
-                at: BlobRef::At(raw_loc),
-                depth: blob_depth(&raw_blob),
-                bytes: new.raw.clone(),
-            });
-        }
-        let doc_loc = self.pack.append(&encode_blob(&doc_json, &doc_bases)?)?;
         let mut record = VersionRecord {
             source: new.source.clone(),
             version: previous.as_ref().map_or(1, |p| p.version + 1),
@@ -1016,6 +1053,26 @@ impl Store {
         };
         record.record_hash = record.compute_record_hash();
         let entries = alerts(&record, previous.as_ref())?;
+        // Nothing goes into the pack before the alerts are known: a commit
+        // that fails there (an unreadable previous version) leaves no bytes.
+        let raw_loc = self.pack.append(&raw_blob)?;
+        // The document changes where the page does, so it is a delta of
+        // the previous document; a UTF-8 page's document is also a copy of
+        // the page's text, so a delta of its own raw bytes (a tenth of its
+        // size on its own) serves a first version. The smaller one is kept.
+        let mut doc_bases = Vec::new();
+        if let Some(p) = &previous {
+            doc_bases.extend(self.delta_base(self.part_ref(p, Part::Doc)?)?);
+        }
+        if new.document.encoding == "UTF-8" && blob_depth(&raw_blob) < MAX_DELTA_DEPTH {
+            doc_bases.push(Base {
+                at: BlobRef::At(raw_loc),
+                depth: blob_depth(&raw_blob),
+                bytes: std::sync::Arc::new(new.raw.clone()),
+                prepared: None,
+            });
+        }
+        let doc_loc = self.pack.append(&encode_blob(&doc_json, &doc_bases)?)?;
         let record_loc = self.pack.append(&pack_record(&to_json(&record))?)?;
         // The first page stored for a site becomes its base, once.
         let new_site_base = match (&site_base, site_key) {
@@ -1100,28 +1157,66 @@ impl Store {
 
     // ----- blobs ------------------------------------------------------------
 
-    /// `at` as a base for deltas, if it is stored and its delta chain is
-    /// not too deep yet.
-    fn delta_base(&self, at: BlobRef) -> Result<Option<Base>> {
-        let stored = match self.encoded(&at) {
-            Ok(stored) => stored,
-            Err(StoreError::MissingBlob { .. }) => return Ok(None),
-            Err(e) => return Err(e),
+    /// A site's base page as a base for deltas, from the cache when it was
+    /// used lately.
+    fn site_base(&self, site: &SiteBase) -> Result<Option<Base>> {
+        const KEEP: usize = 4;
+        let cached = |bases: &Vec<Base>| {
+            bases
+                .iter()
+                .find(|b| matches!(&b.at, BlobRef::At(l) if Some(*l) == site.at))
+                .cloned()
         };
-        if blob_depth(&stored) >= MAX_DELTA_DEPTH {
-            return Ok(None);
+        if site.at.is_some() {
+            if let Some(hit) = cached(&self.site_bases.lock().unwrap_or_else(|e| e.into_inner())) {
+                return Ok(Some(hit));
+            }
         }
-        Ok(Some(Base {
-            bytes: self.decode_blob(at.clone())?,
-            depth: blob_depth(&stored),
-            at,
-        }))
+        let Some(mut base) = self.delta_base(site.blob_ref())? else {
+            return Ok(None);
+        };
+        if site.at.is_some() {
+            base.prepared = zstd::dict::EncoderDictionary::try_copy(&base.bytes, ZSTD_LEVEL)
+                .ok()
+                .map(std::sync::Arc::new);
+            let mut bases = self.site_bases.lock().unwrap_or_else(|e| e.into_inner());
+            if bases.len() >= KEEP {
+                bases.remove(0);
+            }
+            bases.push(base.clone());
+        }
+        Ok(Some(base))
+    }
+
+    /// `at` as a base for deltas, if it is stored and its delta chain is
+    /// not too deep yet. A base that cannot be read is done without (the
+    /// new blob is stored whole) rather than holding the version back;
+    /// `verify` is what reports the damage.
+    fn delta_base(&self, at: BlobRef) -> Result<Option<Base>> {
+        let read = self.encoded(&at).and_then(|stored| {
+            if blob_depth(&stored) >= MAX_DELTA_DEPTH {
+                return Ok(None);
+            }
+            Ok(Some(Base {
+                bytes: std::sync::Arc::new(self.decode_blob(at.clone())?),
+                prepared: None,
+                depth: blob_depth(&stored),
+                at: at.clone(),
+            }))
+        });
+        match read {
+            Err(e @ (StoreError::Corrupt { .. } | StoreError::MissingBlob { .. })) => {
+                tracing::warn!(base = %at, error = %e, "delta base unreadable; storing the blob whole");
+                Ok(None)
+            }
+            other => other,
+        }
     }
 
     /// A blob as stored (compressed, possibly a delta).
     fn encoded(&self, at: &BlobRef) -> Result<Vec<u8>> {
         match at {
-            BlobRef::At(loc) => self.pack_read(b"pack", *loc),
+            BlobRef::At(loc) => self.pack_read(PACK_FILE.as_bytes(), *loc),
             BlobRef::Hash(hash) => self
                 .stored_blob(hash)?
                 .ok_or_else(|| StoreError::MissingBlob { hash: hash.clone() }),
@@ -1140,8 +1235,9 @@ impl Store {
         }
     }
 
-    /// A blob of the `blobs` tree's original bytes, by hash (see
-    /// [`Store::raw`] and [`Store::document_bytes`] for a version's).
+    /// A blob of the `blobs` tree's original bytes, by hash: only blobs of
+    /// versions stored before the pack are there (see [`Store::raw`] and
+    /// [`Store::document_bytes`] for any version's).
     pub fn blob(&self, hash: &str) -> Result<Vec<u8>> {
         self.decode_blob(BlobRef::Hash(hash.to_string()))
     }
@@ -1174,7 +1270,14 @@ impl Store {
         }
         let mut bytes: Vec<u8> = Vec::new();
         for (i, blob) in chain.iter().rev().enumerate() {
-            let len = u64::from_le_bytes(blob[2..10].try_into().unwrap_or_default()) as usize;
+            let len = u64::from_le_bytes(blob[2..10].try_into().unwrap_or_default());
+            if len > MAX_BLOB_LEN {
+                return Err(StoreError::Corrupt {
+                    key: "blob".into(),
+                    message: format!("header claims {len} bytes (damaged?)"),
+                });
+            }
+            let len = len as usize;
             let data = parse_blob(blob).map(|(_, data)| data).unwrap_or_default();
             let corrupt = |e: std::io::Error| StoreError::Corrupt {
                 key: "blob".into(),
@@ -1359,9 +1462,10 @@ impl Store {
 
     // ----- maintenance ------------------------------------------------------------
 
-    /// Size of the store folder on disk, in bytes.
+    /// Bytes the store takes on disk: sled's files and the pack.
     pub fn disk_size(&self) -> Result<u64> {
-        Ok(self.db.size_on_disk()?)
+        let pack = std::fs::metadata(self.path.join(PACK_FILE)).map_or(0, |m| m.len());
+        Ok(self.db.size_on_disk()? + pack)
     }
 
     /// Raw access for the audit module's tamper tests and verification.
@@ -1380,7 +1484,7 @@ impl Store {
 
     // ----- backup, restore, compaction ----------------------------------------------
 
-    /// A sled value as backups and compaction carry it: locators replaced by
+    /// A sled value as backups carry it: locators replaced by
     /// what they point to (a blob as stored, a record's JSON), so a backup
     /// is self-contained and reads like one made before the pack existed.
     fn export_value(&self, tree: &[u8], key: &[u8], value: &[u8]) -> Result<Vec<u8>> {
@@ -1394,33 +1498,6 @@ impl Store {
             }
             _ => Ok(value.to_vec()),
         }
-    }
-
-    /// The `blobs` records a backup needs for a version whose blobs lie in
-    /// the pack, keyed by hash as stores before the pack kept them: a delta
-    /// that names its base by place names it by hash instead.
-    fn export_blobs(&self, value: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
-        let Some(locs) = VersionLocs::decode(value) else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for loc in [locs.raw, locs.doc] {
-            let stored = self.pack_read(b"pack", loc)?;
-            let hash = sha256_hex(&self.decode_blob(BlobRef::At(loc))?);
-            let blob = match parse_blob(&stored) {
-                Some((Some(BlobRef::At(base)), data)) => {
-                    let base_hash = sha256_hex(&self.decode_blob(BlobRef::At(base))?);
-                    let mut b = stored[..10].to_vec();
-                    b[0] = 1;
-                    b.extend_from_slice(base_hash.as_bytes());
-                    b.extend_from_slice(data);
-                    b
-                }
-                _ => stored,
-            };
-            out.push((hash, blob));
-        }
-        Ok(out)
     }
 
     /// Writes every tree of the database to one self-describing file at
@@ -1447,7 +1524,11 @@ impl Store {
         let mut report = BackupReport::default();
         let result = (|| -> Result<(), BackupError> {
             w.write_all(header.as_bytes())?;
-            let mut exported_blobs = std::collections::HashSet::new();
+            let mut exporter = BlobExporter {
+                store: self,
+                done: std::collections::HashMap::new(),
+                written: std::collections::HashMap::new(),
+            };
             for name in self.db.tree_names() {
                 let tree = self.db.open_tree(&name)?;
                 report.trees += 1;
@@ -1455,11 +1536,11 @@ impl Store {
                     let (k, v) = kv?;
                     let mut records =
                         vec![(name.to_vec(), k.to_vec(), self.export_value(&name, &k, &v)?)];
-                    if &*name == b"versions" {
-                        for (hash, blob) in self.export_blobs(&v)? {
-                            if exported_blobs.insert(hash.clone()) {
-                                records.push((b"blobs".to_vec(), hash.into_bytes(), blob));
-                            }
+                    if let (b"versions", Some(locs)) = (&*name, VersionLocs::decode(&v)) {
+                        for loc in [locs.raw, locs.doc] {
+                            exporter.export(loc, 0, &mut |hash, blob| {
+                                records.push((b"blobs".to_vec(), hash.as_bytes().to_vec(), blob))
+                            })?;
                         }
                     }
                     for (name, k, v) in records {
@@ -1657,6 +1738,8 @@ impl Store {
         if into.exists() {
             std::fs::remove_dir(into).map_err(|e| BackupError::file(into, e))?;
         }
+        // The folder's own entries durable before it takes the store's name.
+        sync_parent(&staging.join(PACK_FILE));
         std::fs::rename(&staging, into).map_err(|e| BackupError::file(into, e))?;
         sync_parent(into);
         Ok(report)
@@ -1736,6 +1819,7 @@ impl Store {
             std::fs::remove_dir_all(&old).map_err(|e| BackupError::file(&old, e))?;
         }
         std::fs::rename(path, &old).map_err(|e| BackupError::file(path, e))?;
+        sync_parent(&fresh.join(PACK_FILE));
         std::fs::rename(&fresh, path).map_err(|e| BackupError::file(path, e))?;
         sync_parent(path);
         std::fs::remove_dir_all(&old).map_err(|e| BackupError::file(&old, e))?;
@@ -1744,6 +1828,72 @@ impl Store {
             bytes_before: before,
             bytes_after: folder_size(path),
         })
+    }
+}
+
+/// Writes the blobs of versions stored in the pack into a backup the way
+/// stores before the pack kept them: keyed by hash, a delta naming its base
+/// by hash. Bases are written before the deltas that need them, each hash
+/// once, and a delta whose base has the same hash (identical pages of two
+/// sources) or whose chain would grow too deep is written whole, so the
+/// restored blobs can never form a cycle. A hash the `blobs` tree already
+/// holds (older versions) is left to that copy.
+struct BlobExporter<'a> {
+    store: &'a Store,
+    /// Pack offset → hash and delta depth as written.
+    done: std::collections::HashMap<u64, (String, u8)>,
+    /// Hash → delta depth as written.
+    written: std::collections::HashMap<String, u8>,
+}
+
+impl BlobExporter<'_> {
+    fn export(
+        &mut self,
+        loc: Loc,
+        level: usize,
+        emit: &mut dyn FnMut(&str, Vec<u8>),
+    ) -> Result<(String, u8)> {
+        if let Some(done) = self.done.get(&loc.offset) {
+            return Ok(done.clone());
+        }
+        if level > MAX_DELTA_DEPTH as usize + 1 {
+            return Err(StoreError::Corrupt {
+                key: format!("pack entry at {}", loc.offset),
+                message: "delta chain too deep (a cycle?)".into(),
+            });
+        }
+        let stored = self.store.pack_read(b"pack", loc)?;
+        let bytes = self.store.decode_blob(BlobRef::At(loc))?;
+        let hash = sha256_hex(&bytes);
+        let depth = if let Some(legacy) = self.store.stored_blob(&hash)? {
+            blob_depth(&legacy)
+        } else if let Some(depth) = self.written.get(&hash) {
+            *depth
+        } else {
+            let (blob, depth) = match parse_blob(&stored) {
+                Some((Some(BlobRef::At(base)), data)) => {
+                    let (base_hash, base_depth) = self.export(base, level + 1, emit)?;
+                    if base_hash == hash || base_depth >= MAX_DELTA_DEPTH {
+                        (encode_blob(&bytes, &[])?, 0)
+                    } else {
+                        let mut b = vec![1, base_depth + 1];
+                        b.extend_from_slice(&stored[2..10]);
+                        b.extend_from_slice(base_hash.as_bytes());
+                        b.extend_from_slice(data);
+                        (b, base_depth + 1)
+                    }
+                }
+                _ => {
+                    let depth = blob_depth(&stored);
+                    (stored, depth)
+                }
+            };
+            emit(&hash, blob);
+            self.written.insert(hash.clone(), depth);
+            depth
+        };
+        self.done.insert(loc.offset, (hash.clone(), depth));
+        Ok((hash, depth))
     }
 }
 
@@ -1789,13 +1939,23 @@ impl PackMover<'_> {
 
     /// Moves one entry (a blob's base first), once.
     fn entry(&mut self, loc: Loc, is_blob: bool) -> Result<Loc> {
+        self.entry_at(loc, is_blob, 0)
+    }
+
+    fn entry_at(&mut self, loc: Loc, is_blob: bool, level: usize) -> Result<Loc> {
         if let Some(new) = self.moved.get(&loc.offset) {
             return Ok(*new);
         }
-        let mut payload = self.from.pack_read(b"pack", loc)?;
+        if level > MAX_DELTA_DEPTH as usize + 1 {
+            return Err(StoreError::Corrupt {
+                key: format!("pack entry at {}", loc.offset),
+                message: "delta chain too deep (a cycle?)".into(),
+            });
+        }
+        let mut payload = self.from.pack_read(PACK_FILE.as_bytes(), loc)?;
         if is_blob {
             if let Some((Some(BlobRef::At(base)), _)) = parse_blob(&payload) {
-                let new_base = self.entry(base, true)?;
+                let new_base = self.entry_at(base, true, level + 1)?;
                 let mut body = Vec::with_capacity(pack::LOC_BODY);
                 new_base.write_body(&mut body);
                 payload[10..10 + pack::LOC_BODY].copy_from_slice(&body);
@@ -1989,13 +2149,14 @@ pub fn folder_size(path: &Path) -> u64 {
         .sum()
 }
 
-/// `bytes` as a zstd delta against `base` (blob `base_hash`, stored at
-/// delta depth `depth`).
 /// A stored blob that a new one may be written as a delta of.
+#[derive(Clone)]
 struct Base {
     at: BlobRef,
     depth: u8,
-    bytes: Vec<u8>,
+    bytes: std::sync::Arc<Vec<u8>>,
+    /// `bytes` prepared as a compression dictionary, when it is reused.
+    prepared: Option<std::sync::Arc<zstd::dict::EncoderDictionary<'static>>>,
 }
 
 /// Compresses `bytes` as the smallest of its deltas against `bases`, or on
@@ -2003,7 +2164,7 @@ struct Base {
 fn encode_blob(bytes: &[u8], bases: &[Base]) -> Result<Vec<u8>> {
     let mut best: Option<Vec<u8>> = None;
     for b in bases {
-        let delta = delta_blob(bytes, &b.at, &b.bytes, b.depth)?;
+        let delta = delta_blob(bytes, b)?;
         if best.as_ref().is_none_or(|x| delta.len() < x.len()) {
             best = Some(delta);
         }
@@ -2020,14 +2181,20 @@ fn encode_blob(bytes: &[u8], bases: &[Base]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// `bytes` as a zstd delta against `base` (stored at delta depth `depth`).
+///
 /// Blob formats. Every blob starts `format:u8 depth:u8 len:u64le`, `len`
 /// being the original size:
 /// * 0 — zstd of the bytes;
 /// * 1 — zstd with the base blob as dictionary, the base named by its
 ///   64-hex-digit hash (looked up in the `blobs` tree);
 /// * 2 — the same, the base named by its place in the pack (12 bytes).
-fn delta_blob(bytes: &[u8], base_at: &BlobRef, base: &[u8], depth: u8) -> Result<Vec<u8>> {
-    let mut c = zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, base)?;
+fn delta_blob(bytes: &[u8], base: &Base) -> Result<Vec<u8>> {
+    let (base_at, depth) = (&base.at, base.depth);
+    let mut c = match &base.prepared {
+        Some(dict) => zstd::bulk::Compressor::with_prepared_dictionary(dict)?,
+        None => zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, &base.bytes)?,
+    };
     let data = c.compress(bytes)?;
     let mut out = Vec::with_capacity(data.len() + 74);
     match base_at {
@@ -2316,8 +2483,19 @@ mod tests {
             // Rewrite the values the way the first release stored them:
             // the record's JSON and the blobs by hash, inline.
             let key = version_key("s", 1);
-            let value = s.versions.get(&key).unwrap().unwrap();
-            for (hash, blob) in s.export_blobs(&value).unwrap() {
+            let locs = VersionLocs::decode(&s.versions.get(&key).unwrap().unwrap()).unwrap();
+            let mut exporter = BlobExporter {
+                store: &s,
+                done: Default::default(),
+                written: Default::default(),
+            };
+            let mut blobs = Vec::new();
+            for loc in [locs.raw, locs.doc] {
+                exporter
+                    .export(loc, 0, &mut |h, b| blobs.push((h.to_string(), b)))
+                    .unwrap();
+            }
+            for (hash, blob) in blobs {
                 s.blobs.insert(hash.as_bytes(), blob).unwrap();
             }
             s.versions.insert(&key, to_json(&record)).unwrap();
@@ -2328,8 +2506,14 @@ mod tests {
             s.flush().unwrap();
             (record, nv.raw)
         };
-        // The old pack is gone; nothing may need it.
+        // The old pack is gone, as in a store written before the pack;
+        // nothing may need it.
         std::fs::remove_file(path.join(PACK_FILE)).unwrap();
+        {
+            let db = sled::open(&path).unwrap();
+            db.open_tree("meta").unwrap().remove("pack").unwrap();
+            db.flush().unwrap();
+        }
         let s = Store::open(&path).unwrap();
         assert_eq!(s.latest("s").unwrap().unwrap(), rec);
         assert_eq!(s.raw(&rec).unwrap(), raw);
@@ -2413,6 +2597,49 @@ mod tests {
         let plain = zstd::bulk::compress(&to_json(&entry), 3).unwrap();
         assert_eq!(decode_entry(b"k", &plain).unwrap(), entry);
         assert_eq!(decode_entry(b"k", &to_json(&entry)).unwrap(), entry);
+    }
+
+    /// Two sources with the same first page: the second is stored as a
+    /// delta of the first (the site's base) with the same hash. A backup
+    /// must still restore into blobs that all decode, whichever sorts first.
+    #[test]
+    fn identical_pages_of_two_sources_back_up_and_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        let store_path = dir.path().join("store");
+        let page = |id: &str, body: &str| NewVersion {
+            source: id.into(),
+            url: format!("http://yjt.example.gov.cn/{id}.html"),
+            raw: format!("<html><body><p>{body}</p></body></html>").into_bytes(),
+            ..new_version(b"", doc(body))
+        };
+        let mut records = Vec::new();
+        {
+            let s = Store::open(&store_path).unwrap();
+            for nv in [
+                page("zz", "同一页面"),
+                page("aa", "同一页面"),
+                page("zz", "同一页面，已修改"),
+                page("aa", "另一个修改"),
+            ] {
+                let Commit::Stored { record, .. } =
+                    s.commit_version(&nv, |_, _| Ok(vec![])).unwrap()
+                else {
+                    panic!("stored")
+                };
+                records.push((record, nv.raw));
+            }
+            assert_eq!(records[0].0.raw_hash, records[1].0.raw_hash);
+            s.backup_to(&dir.path().join("b.bwb")).unwrap();
+        }
+        let restored = dir.path().join("restored");
+        Store::restore_from(&dir.path().join("b.bwb"), &restored).unwrap();
+        let s = Store::open(&restored).unwrap();
+        for (rec, raw) in &records {
+            let got = s.version(&rec.source, rec.version).unwrap().unwrap();
+            assert_eq!(&got, rec);
+            assert_eq!(&s.raw(rec).unwrap(), raw, "{} v{}", rec.source, rec.version);
+            assert_eq!(sha256_hex(&s.document_bytes(rec).unwrap()), rec.doc_hash);
+        }
     }
 
     #[test]

@@ -24,7 +24,8 @@ use crate::store::{self, Store, StoreError, VersionRecord};
 pub struct Summary {
     pub sources: usize,
     pub versions: usize,
-    /// Distinct blobs decoded and re-hashed (versions share unchanged blobs).
+    /// Distinct blobs decoded and re-hashed (by hash: identical content is
+    /// counted once).
     pub blobs: usize,
     /// Decoded bytes hashed, over all distinct blobs.
     pub bytes: u64,

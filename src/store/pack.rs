@@ -17,6 +17,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 const MAGIC: &[u8; 8] = b"BWPACK1\n";
@@ -78,6 +79,11 @@ pub struct Pack {
     /// Where the next entry goes. Appends are serialised by this lock;
     /// reads use positioned I/O and need none.
     end: Mutex<u64>,
+    /// Set by the first failed sync. After a failed fsync the
+    /// kernel may drop the unwritten pages and report success to the next
+    /// one, so nothing appended since the last good sync can be trusted:
+    /// every later append and sync fails until the store is reopened.
+    failed: AtomicBool,
 }
 
 impl Pack {
@@ -104,6 +110,7 @@ impl Pack {
             path: path.to_path_buf(),
             file,
             end: Mutex::new(end),
+            failed: AtomicBool::new(false),
         })
     }
 
@@ -116,8 +123,9 @@ impl Pack {
         entry.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
         entry.extend_from_slice(payload);
         let mut end = self.end.lock().unwrap_or_else(|e| e.into_inner());
-        // A failed write leaves `end` where it was: the next entry
-        // overwrites whatever part of this one reached the file.
+        self.check_failed()?;
+        // A failed write (a full disk) leaves `end` where it was: the next
+        // entry overwrites whatever part of this one reached the file.
         self.file.write_all_at(&entry, *end)?;
         let loc = Loc {
             offset: *end + ENTRY_HEADER,
@@ -128,8 +136,17 @@ impl Pack {
     }
 
     /// Reads the payload at `loc`, checking its length and checksum.
+    /// Damage (bad length or checksum, an entry cut short) is reported as
+    /// `InvalidData`; other I/O errors keep their kind, as they may pass.
     pub fn read(&self, loc: Loc) -> io::Result<Vec<u8>> {
         let bad = |m: String| invalid(&self.path, &m);
+        let failed = |e: io::Error, what: &str| match e.kind() {
+            io::ErrorKind::UnexpectedEof => bad(format!("entry at {} {what}", loc.offset)),
+            kind => io::Error::new(
+                kind,
+                format!("{}: entry at {}: {e}", self.path.display(), loc.offset),
+            ),
+        };
         if loc.offset < MAGIC.len() as u64 + ENTRY_HEADER {
             return Err(bad(format!(
                 "locator offset {} is inside the header",
@@ -139,7 +156,7 @@ impl Pack {
         let mut header = [0u8; ENTRY_HEADER as usize];
         self.file
             .read_exact_at(&mut header, loc.offset - ENTRY_HEADER)
-            .map_err(|e| bad(format!("entry at {} cannot be read: {e}", loc.offset)))?;
+            .map_err(|e| failed(e, "is past the end of the file"))?;
         let len = u32::from_le_bytes(header[0..4].try_into().unwrap_or_default());
         let crc = u32::from_le_bytes(header[4..8].try_into().unwrap_or_default());
         if len != loc.len {
@@ -151,7 +168,7 @@ impl Pack {
         let mut payload = vec![0u8; len as usize];
         self.file
             .read_exact_at(&mut payload, loc.offset)
-            .map_err(|e| bad(format!("entry at {} is truncated: {e}", loc.offset)))?;
+            .map_err(|e| failed(e, "is truncated"))?;
         if crc32fast::hash(&payload) != crc {
             return Err(bad(format!("entry at {} fails its checksum", loc.offset)));
         }
@@ -160,7 +177,20 @@ impl Pack {
 
     /// Makes every append so far durable.
     pub fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
+        self.check_failed()?;
+        self.file.sync_data().inspect_err(|_| {
+            self.failed.store(true, Ordering::SeqCst);
+        })
+    }
+
+    fn check_failed(&self) -> io::Result<()> {
+        if self.failed.load(Ordering::SeqCst) {
+            return Err(io::Error::other(format!(
+                "{}: an earlier sync failed; reopen the store (restart) to continue",
+                self.path.display()
+            )));
+        }
+        Ok(())
     }
 }
 
