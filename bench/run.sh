@@ -179,7 +179,9 @@ urlwatch_cmp() {
     # Both tools against bench/fixture_server.py, N=1,000, in the same run.
     local n=1000 dir="$OUT/urlwatch" port=$((PORT + 1))
     local venv="$OUT/venv"
-    if [ ! -x "$venv/bin/urlwatch" ]; then
+    # A virtualenv copied from elsewhere keeps a dead interpreter path.
+    if ! "$venv/bin/urlwatch" --version >/dev/null 2>&1; then
+        rm -rf "$venv"
         python3 -m venv "$venv"
         "$venv/bin/pip" install -q urlwatch==2.29
     fi
@@ -200,8 +202,10 @@ display: {error: true, new: true, unchanged: false, empty-diff: false}
 EOF
     local cfg="$dir/sources.toml" store="$dir/store" rows="$dir/urlwatch.tsv"
     # More connections than for the static server: the fixture server writes
-    # headers and body separately, so each response waits out a delayed ACK.
-    CONCURRENCY=64 write_config "$cfg" "$store" "$n" "$base"
+    # headers and body separately, so each response waits out a delayed ACK
+    # (~40 ms); 96 connections keep both cores busy (64 leave them idle part
+    # of the time, 128 and more only add contention).
+    CONCURRENCY=${BENCH_FIXTURE_CONCURRENCY:-96} write_config "$cfg" "$store" "$n" "$base"
     : >"$rows"
     uw() {
         local label=$1 t0 t1
