@@ -9,7 +9,9 @@
 # this often, the median is reported), BENCH_SOAK_SECS (300),
 # BENCH_SOAK_PAGES (1000), BENCH_OUT (target/bench), BENCH_BIN (another
 # bulletin-watch binary, for before/after figures), BENCH_NO_BUILD=1 (use
-# the binaries already in target/release).
+# the binaries already in target/release), BENCH_STORAGE_VERSIONS (100),
+# BENCH_URLWATCH_ROUNDS (BENCH_REPEAT), BENCH_FIXTURE_CONCURRENCY (96:
+# connections against the fixture server).
 #
 # Writes raw figures to $BENCH_OUT/*.tsv and prints tables. Needs cargo,
 # python3 (with venv and network access to PyPI for urlwatch) and GNU time
