@@ -426,9 +426,11 @@ fn encode_state(state: &FetchState) -> Vec<u8> {
 fn decode_state(key: &[u8], bytes: &[u8]) -> Result<FetchState> {
     match bytes.strip_prefix(&STATE_DICT_TAG) {
         Some(data) => {
-            let json = unpack_with(data, STATE_DICT_V1).map_err(|e| StoreError::Corrupt {
-                key: key_name(key),
-                message: format!("cannot decompress fetch state: {e}"),
+            let json = unpack_with(data, &STATE_DDICT, STATE_DICT_V1).map_err(|e| {
+                StoreError::Corrupt {
+                    key: key_name(key),
+                    message: format!("cannot decompress fetch state: {e}"),
+                }
             })?;
             decode_json(key, &json)
         }
@@ -440,7 +442,7 @@ fn decode_state(key: &[u8], bytes: &[u8]) -> Result<FetchState> {
 /// in whichever form it was written; for audits of the raw store.
 pub fn stored_entry_json(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     if let Some(data) = bytes.strip_prefix(&ENTRY_DICT_TAG) {
-        return unpack_with(data, ENTRY_DICT_V1);
+        return unpack_with(data, &ENTRY_DDICT, ENTRY_DICT_V1);
     }
     if bytes.starts_with(&ZSTD_MAGIC) {
         return zstd::stream::decode_all(bytes);
@@ -476,17 +478,58 @@ fn pack_record(json: &[u8]) -> Result<Vec<u8>> {
 /// The JSON of a record read from the pack.
 fn unpack_record(packed: &[u8]) -> std::io::Result<Vec<u8>> {
     match packed.strip_prefix(&RECORD_DICT_TAG) {
-        Some(data) => unpack_with(data, RECORD_DICT_V1),
+        Some(data) => unpack_with(data, &RECORD_DDICT, RECORD_DICT_V1),
         None => zstd::stream::decode_all(packed),
     }
 }
 
-/// Decompresses zstd `data` made with `dictionary`.
-fn unpack_with(data: &[u8], dictionary: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut d = zstd::stream::read::Decoder::with_dictionary(data, dictionary)?;
-    let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut d, &mut out)?;
-    Ok(out)
+static RECORD_DDICT: DDictCache = std::sync::OnceLock::new();
+static ENTRY_DDICT: DDictCache = std::sync::OnceLock::new();
+static STATE_DDICT: DDictCache = std::sync::OnceLock::new();
+type DDictCache = std::sync::OnceLock<zstd::dict::DecoderDictionary<'static>>;
+
+/// The most a small value (record, alert, fetch state) may claim to hold.
+const MAX_SMALL_VALUE: usize = 16 << 20;
+
+/// Decompresses zstd `data` made with one of the built-in `dictionary`s.
+/// Every check reads a record and a fetch state, so the dictionary is
+/// prepared once and the decompression context (some 100 KB) is kept per
+/// thread rather than allocated for each read.
+fn unpack_with(
+    data: &[u8],
+    cache: &'static DDictCache,
+    dictionary: &'static [u8],
+) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let Some(size) = zstd::bulk::Decompressor::upper_bound(data) else {
+        // A frame that does not record its size: stream it.
+        let mut d = zstd::stream::read::Decoder::with_dictionary(data, dictionary)?;
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(&mut d, MAX_SMALL_VALUE as u64),
+            &mut out,
+        )?;
+        return Ok(out);
+    };
+    if size > MAX_SMALL_VALUE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("value claims {size} bytes (damaged?)"),
+        ));
+    }
+    let prepared = cache.get_or_init(|| zstd::dict::DecoderDictionary::copy(dictionary));
+    DCTX.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let d = match cell.as_mut() {
+            Some(d) => d,
+            None => cell.insert(zstd::bulk::Decompressor::new()?),
+        };
+        d.set_prepared_dictionary(prepared)?;
+        d.decompress(data, size)
+    })
 }
 
 /// A sled key as people read it (`source/…`).
