@@ -45,9 +45,12 @@ use crate::text::{escape_html as esc, prefix_chars};
 const COOKIE: &str = "bw_token";
 /// Short tokens can be guessed by anyone who can reach the port.
 pub const MIN_TOKEN_CHARS: usize = 16;
-/// The feed is for "what happened lately", not an archive: the outbox page
-/// lists everything.
+/// The feed is for "what happened lately", not an archive (`bulletin-watch
+/// outbox` lists everything).
 const FEED_ENTRIES: usize = 200;
+/// Delivered alerts the outbox page shows, newest first (every waiting one
+/// is shown).
+const OUTBOX_DELIVERED_SHOWN: usize = 200;
 /// Error texts can be whole HTML pages; a list stays readable with less.
 const ERROR_CHARS: usize = 600;
 
@@ -1363,7 +1366,7 @@ fn alert_target(e: &OutboxEntry) -> String {
 
 fn outbox_html(store: &Store, config: &AlertConfig) -> Result<String, StoreError> {
     let mut entries = store.outbox()?;
-    entries.reverse();
+    entries.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.key.cmp(&a.key)));
     let renderer = Renderer::new(store, config);
     let count = |label: &str| entries.iter().filter(|e| delivery(e).0 == label).count();
     let mut b = format!(
@@ -1376,7 +1379,18 @@ fn outbox_html(store: &Store, config: &AlertConfig) -> Result<String, StoreError
     if entries.is_empty() {
         b.push_str("<li class=muted>没有告警。No alerts yet.</li>");
     }
+    // Each alert is rendered from the store to be shown, so a long history
+    // is cut: every alert still waiting, and the newest delivered ones.
+    let mut delivered_shown = 0;
+    let mut hidden = 0;
     for e in &entries {
+        if e.state == DeliveryState::Delivered {
+            if delivered_shown == OUTBOX_DELIVERED_SHOWN {
+                hidden += 1;
+                continue;
+            }
+            delivered_shown += 1;
+        }
         let (state, class) = delivery(e);
         let message = renderer.render(e)?;
         let _ = write!(
@@ -1406,6 +1420,13 @@ fn outbox_html(store: &Store, config: &AlertConfig) -> Result<String, StoreError
         b.push_str("</li>");
     }
     b.push_str("</ul>");
+    if hidden > 0 {
+        let _ = write!(
+            b,
+            "<p class=\"muted\">另有 {hidden} 条较早的已送达告警未显示。{hidden} older delivered alerts \
+             are not shown; <code>bulletin-watch outbox</code> lists them all.</p>"
+        );
+    }
     Ok(page("告警 Alerts", &b))
 }
 
@@ -1521,6 +1542,41 @@ async fn unknown_page() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every alert is rendered to be shown, so the page keeps every waiting
+    /// alert and only the newest delivered ones.
+    #[test]
+    fn the_outbox_page_shows_waiting_alerts_and_the_newest_delivered() {
+        use crate::notify::AlertKind;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut delivered = Vec::new();
+        for i in 0..OUTBOX_DELIVERED_SHOWN + 3 {
+            let key = format!("recovered/s{i:04}/1");
+            let mut e = OutboxEntry::new(key, AlertKind::Recovered, &format!("s{i:04}"), None);
+            store.enqueue(&e).unwrap();
+            e.state = DeliveryState::Delivered;
+            e.delivered_at = Some(e.created_at);
+            delivered.push(e);
+        }
+        store.update_entries(&delivered).unwrap();
+        let waiting = OutboxEntry::new("failing/old/1".into(), AlertKind::Failing, "old", None);
+        store.enqueue(&waiting).unwrap();
+        let html = outbox_html(&store, &AlertConfig::default()).unwrap();
+        assert_eq!(html.matches("<li>").count(), OUTBOX_DELIVERED_SHOWN + 1);
+        assert!(html.contains("/source/old"), "the waiting alert is shown");
+        let newest = format!("/source/s{:04}\"", OUTBOX_DELIVERED_SHOWN + 2);
+        assert!(
+            html.contains(&newest),
+            "the newest delivered alert is shown"
+        );
+        assert!(!html.contains("/source/s0000\""), "the oldest is not");
+        assert!(
+            html.contains("3 older delivered alerts"),
+            "{}",
+            &html[..400]
+        );
+    }
 
     #[test]
     fn exposure_needs_a_token_off_loopback() {
