@@ -1200,6 +1200,34 @@ impl Store {
 
     // ----- blobs ------------------------------------------------------------
 
+    /// Every site's base page (`meta` `site-base:HOST`): the host, the hash
+    /// it is recorded under, and its bytes as read back or why they cannot
+    /// be. For `verify`: a damaged base is done without when storing (see
+    /// [`Store::delta_base`]), so only an audit would notice it.
+    #[allow(clippy::type_complexity)]
+    pub fn site_bases(&self) -> Result<Vec<(String, String, Result<Vec<u8>>)>> {
+        let mut out = Vec::new();
+        for kv in self.meta.scan_prefix("site-base:") {
+            let (k, v) = kv?;
+            let host = String::from_utf8_lossy(&k["site-base:".len()..]).into_owned();
+            match SiteBase::decode(&v) {
+                Some(base) => {
+                    let bytes = self.decode_blob(base.blob_ref());
+                    out.push((host, base.hash, bytes));
+                }
+                None => out.push((
+                    host,
+                    String::new(),
+                    Err(StoreError::Corrupt {
+                        key: key_name(&k),
+                        message: "not a site-base value".into(),
+                    }),
+                )),
+            }
+        }
+        Ok(out)
+    }
+
     /// A site's base page as a base for deltas, from the cache when it was
     /// used lately.
     fn site_base(&self, site: &SiteBase) -> Result<Option<Base>> {

@@ -51,6 +51,11 @@ pub enum VerifyError {
         version: u32,
         message: String,
     },
+    /// The page that new pages of `host` are stored as deltas of does not
+    /// hold: the versions are unaffected, but new first versions of that
+    /// site would be stored whole.
+    #[error("verification FAILED at the site base of {host}: {message}")]
+    SiteBase { host: String, message: String },
     #[error("no source {0:?} in the store")]
     UnknownSource(String),
     #[error(transparent)]
@@ -101,6 +106,19 @@ pub fn verify(store: &Store, source: Option<&str>) -> Result<Summary, VerifyErro
             }
         }
         summary.sources += 1;
+    }
+    if source.is_none() {
+        for (host, hash, bytes) in store.site_bases()? {
+            let message = match bytes {
+                Ok(b) if store::sha256_hex(&b) == hash => continue,
+                Ok(b) => format!(
+                    "recorded hash {hash}, stored bytes hash to {}",
+                    store::sha256_hex(&b)
+                ),
+                Err(e) => format!("blob {hash} cannot be read: {e}"),
+            };
+            return Err(VerifyError::SiteBase { host, message });
+        }
     }
     Ok(summary)
 }

@@ -290,6 +290,28 @@ fn verify_accepts_the_history_and_catches_every_kind_of_tampering() {
     });
     assert_fails_at(verify_dir(&dir), "jiangsu", 2, "chain broken");
 
+    // (e) the page that new pages of a site are stored against no longer
+    // matches its recorded hash: every version still holds, the site base
+    // does not.
+    let dir = f.project.dir.path().join("site-base");
+    copy_dir(&f.store(), &dir);
+    {
+        let db = sled::open(&dir).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        let (k, v) = meta.scan_prefix("site-base:").next().unwrap().unwrap();
+        let mut v = v.to_vec();
+        v[..64].copy_from_slice(&[b'0'; 64]);
+        meta.insert(k, v).unwrap();
+        db.flush().unwrap();
+    }
+    match verify_dir(&dir) {
+        Err(VerifyError::SiteBase { host, message }) => {
+            assert!(host.starts_with("127.0.0.1"), "{host}");
+            assert!(message.contains("recorded hash 0000"), "{message}");
+        }
+        other => panic!("a damaged site base must fail verification: {other:?}"),
+    }
+
     // The CLI: exit 1 naming source and version on stderr; a summary when OK.
     let out = f.cli(Some(&f.project.dir.path().join("swapped")), &["verify"]);
     assert_eq!(out.status.code(), Some(1));
