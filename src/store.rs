@@ -364,85 +364,123 @@ fn tx_error(e: TransactionError<()>) -> StoreError {
 
 fn decode_json<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        key: String::from_utf8_lossy(key).replace('\0', "/"),
+        key: key_name(key),
         message: e.to_string(),
     })
 }
 
-static RECORD_CDICT: DictCache = std::sync::OnceLock::new();
-static ENTRY_CDICT: DictCache = std::sync::OnceLock::new();
-static STATE_CDICT: DictCache = std::sync::OnceLock::new();
-type DictCache = std::sync::OnceLock<Option<zstd::dict::EncoderDictionary<'static>>>;
+/// A built-in zstd dictionary for one kind of small value that is written
+/// often: version records, outbox entries, fetch states. Each is a few
+/// hundred bytes of JSON, too short for compression to learn its field
+/// names, which are most of it. A value compressed with a dictionary starts
+/// with its two-byte tag; the dictionary's bytes must never change (a new
+/// dictionary gets a new tag), or the values written with it become
+/// unreadable. Both directions prepare the dictionary once per process:
+/// loading it costs more than compressing a value with it.
+struct SmallDict {
+    tag: [u8; 2],
+    bytes: &'static [u8],
+    /// `None` when zstd refused the dictionary (it never does for these
+    /// constants; the plain dictionary is loaded each time then).
+    encoder: std::sync::OnceLock<Option<zstd::dict::EncoderDictionary<'static>>>,
+    decoder: std::sync::OnceLock<zstd::dict::DecoderDictionary<'static>>,
+}
 
-/// A compressor for a small value with one of the built-in dictionaries,
-/// prepared once per process: loading a dictionary costs more than
-/// compressing a few hundred bytes with it.
-fn small_compressor(
-    cache: &'static DictCache,
-    dictionary: &'static [u8],
-) -> std::io::Result<zstd::bulk::Compressor<'static>> {
-    match cache.get_or_init(|| zstd::dict::EncoderDictionary::try_copy(dictionary, 12).ok()) {
-        Some(prepared) => zstd::bulk::Compressor::with_prepared_dictionary(prepared),
-        None => zstd::bulk::Compressor::with_dictionary(12, dictionary),
+/// The most a small value may claim to hold.
+const MAX_SMALL_VALUE: usize = 16 << 20;
+
+impl SmallDict {
+    const fn new(tag: [u8; 2], bytes: &'static [u8]) -> SmallDict {
+        SmallDict {
+            tag,
+            bytes,
+            encoder: std::sync::OnceLock::new(),
+            decoder: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// `json` compressed, behind the tag.
+    fn pack(&'static self, json: &[u8]) -> std::io::Result<Vec<u8>> {
+        let prepared = self
+            .encoder
+            .get_or_init(|| zstd::dict::EncoderDictionary::try_copy(self.bytes, 12).ok());
+        let mut c = match prepared {
+            Some(prepared) => zstd::bulk::Compressor::with_prepared_dictionary(prepared)?,
+            None => zstd::bulk::Compressor::with_dictionary(12, self.bytes)?,
+        };
+        Ok([&self.tag[..], &c.compress(json)?].concat())
+    }
+
+    /// The JSON of a value written by [`SmallDict::pack`]; `None` when
+    /// `stored` does not carry this dictionary's tag. The decompression
+    /// context (some 100 KB) is kept per thread: every check reads a record
+    /// and a fetch state.
+    fn unpack(&'static self, stored: &[u8]) -> Option<std::io::Result<Vec<u8>>> {
+        thread_local! {
+            static DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let data = stored.strip_prefix(&self.tag)?;
+        let Some(size) = zstd::bulk::Decompressor::upper_bound(data) else {
+            // A frame that does not record its size: stream it.
+            let stream = || -> std::io::Result<Vec<u8>> {
+                let mut d = zstd::stream::read::Decoder::with_dictionary(data, self.bytes)?;
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut std::io::Read::take(&mut d, MAX_SMALL_VALUE as u64),
+                    &mut out,
+                )?;
+                Ok(out)
+            };
+            return Some(stream());
+        };
+        if size > MAX_SMALL_VALUE {
+            return Some(Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("value claims {size} bytes (damaged?)"),
+            )));
+        }
+        let prepared = self
+            .decoder
+            .get_or_init(|| zstd::dict::DecoderDictionary::copy(self.bytes));
+        Some(DCTX.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let d = match cell.as_mut() {
+                Some(d) => d,
+                None => cell.insert(zstd::bulk::Decompressor::new()?),
+            };
+            d.set_prepared_dictionary(prepared)?;
+            d.decompress(data, size)
+        }))
     }
 }
 
-/// What an outbox entry looks like, as a zstd dictionary (see
-/// [`RECORD_DICT_V1`]): an entry is some 200 bytes of JSON, most of them
-/// field names, and is written twice (queued, delivered). Never change
-/// these bytes; a new dictionary gets a new tag.
+/// Version records ([`VersionRecord`]), as they go into the pack.
+static RECORDS: SmallDict = SmallDict::new([b'R', 1], RECORD_DICT_V1);
+const RECORD_DICT_V1: &[u8] = r#"{"source":"","version":1,"fetched_at":"2026-01-01T00:00:00.000000000Z","url":"https://www.gov.cn/","final_url":"http://yjt.gov.cn/art/2026/1/1/art_1_1.html","status":200,"content_type":"text/html; charset=utf-8","etag":null,"last_modified":null,"byte_len":40000,"encoding":"UTF-8","encoding_source":"meta","title":"省应急管理厅召开全省应急管理工作会议","published":"2026-01-01","sections":10,"fingerprint":"","doc_hash":"","raw_hash":"","content_hash":"","prev_hash":null,"record_hash":""}{"etag":"\"","last_modified":"Mon, 01 Jan 2026 00:00:00 GMT","encoding":"GBK","content_type":"text/html; charset=GBK","encoding_source":"header","published":null,"sections":0,"status":200,"version":2,"prev_hash":""#.as_bytes();
+
+/// Outbox entries: written twice each (queued, delivered).
+static ENTRIES: SmallDict = SmallDict::new([b'E', 1], ENTRY_DICT_V1);
 const ENTRY_DICT_V1: &[u8] = br#"{"key":"changed/","kind":"changed","source":"","version":1,"created_at":"2026-01-01T00:00:00.000000000Z","state":"pending","attempts":0,"last_error":null,"next_attempt":"2026-01-01T00:00:00.000000000Z","delivered_at":null}{"key":"published/","kind":"published","version":null,"detail":"","failures":3,"state":"delivered","attempts":1,"delivered_at":"2026-01-01T00:00:00.000000000Z"}{"key":"failing/","kind":"failing"}{"key":"recovered/","kind":"recovered"}"#;
-const ENTRY_DICT_TAG: [u8; 2] = [b'E', 1];
 
-/// Outbox entries are stored zstd-compressed with [`ENTRY_DICT_V1`].
-/// Entries written before it (plain zstd, or JSON) read as before.
-fn encode_entry(e: &OutboxEntry) -> Vec<u8> {
-    let json = to_json(e);
-    let packed = small_compressor(&ENTRY_CDICT, ENTRY_DICT_V1).and_then(|mut c| c.compress(&json));
-    match packed {
-        Ok(data) => [&ENTRY_DICT_TAG[..], &data].concat(),
-        Err(_) => json,
-    }
-}
+/// Fetch states: rewritten with every new version (the validators change).
+static STATES: SmallDict = SmallDict::new([b'S', 1], STATE_DICT_V1);
+const STATE_DICT_V1: &[u8] = br#"{"validators":{"etag":""","last_modified":"Mon, 01 Jan 2026 00:00:00 GMT"},"last_checked":"2026-01-01T00:00:00.000000000Z","last_success":"2026-01-01T00:00:00.000000000Z","consecutive_failures":0,"last_error":null,"failing_alerted":false,"failing_episodes":0}{"validators":{"etag":null,"last_modified":null},"last_success":null,"consecutive_failures":1,"last_error":"http://: HTTP 503 Service Unavailable","failing_alerted":true,"failing_episodes":1}"#;
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
-/// What a source's fetch state looks like, as a zstd dictionary (see
-/// [`RECORD_DICT_V1`]): it is rewritten with every new version (its
-/// validators change), and its field names are most of it.
-const STATE_DICT_V1: &[u8] = br#"{"validators":{"etag":""","last_modified":"Mon, 01 Jan 2026 00:00:00 GMT"},"last_checked":"2026-01-01T00:00:00.000000000Z","last_success":"2026-01-01T00:00:00.000000000Z","consecutive_failures":0,"last_error":null,"failing_alerted":false,"failing_episodes":0}{"validators":{"etag":null,"last_modified":null},"last_success":null,"consecutive_failures":1,"last_error":"http://: HTTP 503 Service Unavailable","failing_alerted":true,"failing_episodes":1}"#;
-const STATE_DICT_TAG: [u8; 2] = [b'S', 1];
-
-fn encode_state(state: &FetchState) -> Vec<u8> {
-    let json = to_json(state);
-    match small_compressor(&STATE_CDICT, STATE_DICT_V1).and_then(|mut c| c.compress(&json)) {
-        Ok(data) => [&STATE_DICT_TAG[..], &data].concat(),
-        Err(_) => json,
-    }
-}
-
-/// A fetch state as stored: compressed with [`STATE_DICT_V1`], or JSON
-/// (stores written before it).
-fn decode_state(key: &[u8], bytes: &[u8]) -> Result<FetchState> {
-    match bytes.strip_prefix(&STATE_DICT_TAG) {
-        Some(data) => {
-            let json = unpack_with(data, &STATE_DDICT, STATE_DICT_V1).map_err(|e| {
-                StoreError::Corrupt {
-                    key: key_name(key),
-                    message: format!("cannot decompress fetch state: {e}"),
-                }
-            })?;
-            decode_json(key, &json)
-        }
-        None => decode_json(key, bytes),
-    }
+/// Entries written before the dictionary (plain zstd, or JSON) read as
+/// before.
+fn encode_entry(e: &OutboxEntry) -> Vec<u8> {
+    let json = to_json(e);
+    ENTRIES.pack(&json).unwrap_or(json)
 }
 
 /// The JSON of an outbox entry from its raw value in the `outbox` tree,
 /// in whichever form it was written; for audits of the raw store.
 pub fn stored_entry_json(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
-    if let Some(data) = bytes.strip_prefix(&ENTRY_DICT_TAG) {
-        return unpack_with(data, &ENTRY_DDICT, ENTRY_DICT_V1);
+    if let Some(json) = ENTRIES.unpack(bytes) {
+        return json;
     }
     if bytes.starts_with(&ZSTD_MAGIC) {
         return zstd::stream::decode_all(bytes);
@@ -452,84 +490,37 @@ pub fn stored_entry_json(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
 
 fn decode_entry(key: &[u8], bytes: &[u8]) -> Result<OutboxEntry> {
     let json = stored_entry_json(bytes).map_err(|e| StoreError::Corrupt {
-        key: String::from_utf8_lossy(key).into_owned(),
+        key: key_name(key),
         message: format!("cannot decompress outbox entry: {e}"),
     })?;
     decode_json(key, &json)
 }
 
-/// What every version record looks like, as a zstd dictionary: a record
-/// alone is too short for compression to learn its field names, and they
-/// are a third of it. Records written with it start with
-/// [`RECORD_DICT_TAG`]; the bytes must never change (a new dictionary gets
-/// a new tag), or those records become unreadable.
-const RECORD_DICT_V1: &[u8] = r#"{"source":"","version":1,"fetched_at":"2026-01-01T00:00:00.000000000Z","url":"https://www.gov.cn/","final_url":"http://yjt.gov.cn/art/2026/1/1/art_1_1.html","status":200,"content_type":"text/html; charset=utf-8","etag":null,"last_modified":null,"byte_len":40000,"encoding":"UTF-8","encoding_source":"meta","title":"省应急管理厅召开全省应急管理工作会议","published":"2026-01-01","sections":10,"fingerprint":"","doc_hash":"","raw_hash":"","content_hash":"","prev_hash":null,"record_hash":""}{"etag":"\"","last_modified":"Mon, 01 Jan 2026 00:00:00 GMT","encoding":"GBK","content_type":"text/html; charset=GBK","encoding_source":"header","published":null,"sections":0,"status":200,"version":2,"prev_hash":""#.as_bytes();
-const RECORD_DICT_TAG: [u8; 2] = [b'R', 1];
-
-/// A version record as it goes into the pack: its JSON, zstd-compressed
-/// with [`RECORD_DICT_V1`].
-fn pack_record(json: &[u8]) -> Result<Vec<u8>> {
-    let mut c = small_compressor(&RECORD_CDICT, RECORD_DICT_V1)?;
-    let mut out = RECORD_DICT_TAG.to_vec();
-    out.extend_from_slice(&c.compress(json)?);
-    Ok(out)
+/// States written before the dictionary are JSON.
+fn encode_state(state: &FetchState) -> Vec<u8> {
+    let json = to_json(state);
+    STATES.pack(&json).unwrap_or(json)
 }
 
-/// The JSON of a record read from the pack.
+fn decode_state(key: &[u8], bytes: &[u8]) -> Result<FetchState> {
+    match STATES.unpack(bytes) {
+        Some(json) => {
+            let json = json.map_err(|e| StoreError::Corrupt {
+                key: key_name(key),
+                message: format!("cannot decompress fetch state: {e}"),
+            })?;
+            decode_json(key, &json)
+        }
+        None => decode_json(key, bytes),
+    }
+}
+
+/// The JSON of a record read from the pack (records written before the
+/// dictionary are plain zstd).
 fn unpack_record(packed: &[u8]) -> std::io::Result<Vec<u8>> {
-    match packed.strip_prefix(&RECORD_DICT_TAG) {
-        Some(data) => unpack_with(data, &RECORD_DDICT, RECORD_DICT_V1),
-        None => zstd::stream::decode_all(packed),
-    }
-}
-
-static RECORD_DDICT: DDictCache = std::sync::OnceLock::new();
-static ENTRY_DDICT: DDictCache = std::sync::OnceLock::new();
-static STATE_DDICT: DDictCache = std::sync::OnceLock::new();
-type DDictCache = std::sync::OnceLock<zstd::dict::DecoderDictionary<'static>>;
-
-/// The most a small value (record, alert, fetch state) may claim to hold.
-const MAX_SMALL_VALUE: usize = 16 << 20;
-
-/// Decompresses zstd `data` made with one of the built-in `dictionary`s.
-/// Every check reads a record and a fetch state, so the dictionary is
-/// prepared once and the decompression context (some 100 KB) is kept per
-/// thread rather than allocated for each read.
-fn unpack_with(
-    data: &[u8],
-    cache: &'static DDictCache,
-    dictionary: &'static [u8],
-) -> std::io::Result<Vec<u8>> {
-    thread_local! {
-        static DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-            const { std::cell::RefCell::new(None) };
-    }
-    let Some(size) = zstd::bulk::Decompressor::upper_bound(data) else {
-        // A frame that does not record its size: stream it.
-        let mut d = zstd::stream::read::Decoder::with_dictionary(data, dictionary)?;
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(
-            &mut std::io::Read::take(&mut d, MAX_SMALL_VALUE as u64),
-            &mut out,
-        )?;
-        return Ok(out);
-    };
-    if size > MAX_SMALL_VALUE {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("value claims {size} bytes (damaged?)"),
-        ));
-    }
-    let prepared = cache.get_or_init(|| zstd::dict::DecoderDictionary::copy(dictionary));
-    DCTX.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        let d = match cell.as_mut() {
-            Some(d) => d,
-            None => cell.insert(zstd::bulk::Decompressor::new()?),
-        };
-        d.set_prepared_dictionary(prepared)?;
-        d.decompress(data, size)
-    })
+    RECORDS
+        .unpack(packed)
+        .unwrap_or_else(|| zstd::stream::decode_all(packed))
 }
 
 /// A sled key as people read it (`source/…`).
@@ -944,7 +935,17 @@ impl Store {
     /// of the stored, compressed entry), for audits of the file itself;
     /// `None` for versions stored before the pack existed.
     pub fn raw_extent(&self, rec: &VersionRecord) -> Result<Option<(u64, u32)>> {
-        Ok(match self.part_ref(rec, Part::Raw)? {
+        self.extent(rec, Part::Raw)
+    }
+
+    /// Where a version's document lies in the pack (see
+    /// [`Store::raw_extent`]).
+    pub fn doc_extent(&self, rec: &VersionRecord) -> Result<Option<(u64, u32)>> {
+        self.extent(rec, Part::Doc)
+    }
+
+    fn extent(&self, rec: &VersionRecord, part: Part) -> Result<Option<(u64, u32)>> {
+        Ok(match self.part_ref(rec, part)? {
             BlobRef::At(loc) => Some((loc.offset, loc.len)),
             BlobRef::Hash(_) => None,
         })
@@ -957,7 +958,7 @@ impl Store {
     #[doc(hidden)]
     pub fn overwrite_record_unchecked(&self, rec: &VersionRecord) -> Result<()> {
         let key = version_key(&rec.source, rec.version);
-        let loc = self.pack.append(&pack_record(&to_json(rec))?)?;
+        let loc = self.pack.append(&RECORDS.pack(&to_json(rec))?)?;
         self.pack.sync()?;
         let value = match self
             .versions
@@ -974,15 +975,6 @@ impl Store {
         };
         self.versions.insert(key, value)?;
         Ok(())
-    }
-
-    /// Where a version's document lies in the pack (see
-    /// [`Store::raw_extent`]).
-    pub fn doc_extent(&self, rec: &VersionRecord) -> Result<Option<(u64, u32)>> {
-        Ok(match self.part_ref(rec, Part::Doc)? {
-            BlobRef::At(loc) => Some((loc.offset, loc.len)),
-            BlobRef::Hash(_) => None,
-        })
     }
 
     /// Bytes a version's raw blob takes as stored (compressed), for reports.
@@ -1116,7 +1108,7 @@ impl Store {
             });
         }
         let doc_loc = self.pack.append(&encode_blob(&doc_json, &doc_bases)?)?;
-        let record_loc = self.pack.append(&pack_record(&to_json(&record))?)?;
+        let record_loc = self.pack.append(&RECORDS.pack(&to_json(&record))?)?;
         // The first page stored for a site becomes its base, once.
         let new_site_base = match (&site_base, site_key) {
             (None, Some(k)) => Some((
@@ -1202,8 +1194,8 @@ impl Store {
 
     /// Every site's base page (`meta` `site-base:HOST`): the host, the hash
     /// it is recorded under, and its bytes as read back or why they cannot
-    /// be. For `verify`: a damaged base is done without when storing (see
-    /// [`Store::delta_base`]), so only an audit would notice it.
+    /// be. For `verify`: a damaged base is done without when storing (the
+    /// new page is stored whole), so only an audit would notice it.
     #[allow(clippy::type_complexity)]
     pub fn site_bases(&self) -> Result<Vec<(String, String, Result<Vec<u8>>)>> {
         let mut out = Vec::new();
@@ -1265,13 +1257,14 @@ impl Store {
     /// `verify` is what reports the damage.
     fn delta_base(&self, at: BlobRef) -> Result<Option<Base>> {
         let read = self.encoded(&at).and_then(|stored| {
-            if blob_depth(&stored) >= MAX_DELTA_DEPTH {
+            let depth = blob_depth(&stored);
+            if depth >= MAX_DELTA_DEPTH {
                 return Ok(None);
             }
             Ok(Some(Base {
-                bytes: std::sync::Arc::new(self.decode_blob(at.clone())?),
+                bytes: std::sync::Arc::new(self.decode_from(&at, stored)?),
                 prepared: None,
-                depth: blob_depth(&stored),
+                depth,
                 at: at.clone(),
             }))
         });
@@ -1316,10 +1309,20 @@ impl Store {
     /// A blob's original bytes: walks down its delta chain to a whole blob,
     /// then decompresses back up.
     fn decode_blob(&self, at: BlobRef) -> Result<Vec<u8>> {
+        let top = self.encoded(&at)?;
+        self.decode_from(&at, top)
+    }
+
+    /// [`Store::decode_blob`] for a blob already read as stored (`top`).
+    fn decode_from(&self, at: &BlobRef, top: Vec<u8>) -> Result<Vec<u8>> {
         let mut chain = Vec::new();
-        let mut cur = at;
+        let mut cur = at.clone();
+        let mut next = Some(top);
         loop {
-            let blob = self.encoded(&cur)?;
+            let blob = match next.take() {
+                Some(blob) => blob,
+                None => self.encoded(&cur)?,
+            };
             let corrupt = |m: &str| StoreError::Corrupt {
                 key: format!("blob {cur}"),
                 message: m.to_string(),
@@ -1928,13 +1931,11 @@ impl BlobExporter<'_> {
             return Ok(done.clone());
         }
         if level > MAX_DELTA_DEPTH as usize + 1 {
-            return Err(StoreError::Corrupt {
-                key: format!("pack entry at {}", loc.offset),
-                message: "delta chain too deep (a cycle?)".into(),
-            });
+            return Err(too_deep(loc));
         }
-        let stored = self.store.pack_read(b"pack", loc)?;
-        let bytes = self.store.decode_blob(BlobRef::At(loc))?;
+        let at = BlobRef::At(loc);
+        let stored = self.store.encoded(&at)?;
+        let bytes = self.store.decode_from(&at, stored.clone())?;
         let hash = sha256_hex(&bytes);
         let depth = if let Some(legacy) = self.store.stored_blob(&hash)? {
             blob_depth(&legacy)
@@ -1947,9 +1948,8 @@ impl BlobExporter<'_> {
                     if base_hash == hash || base_depth >= MAX_DELTA_DEPTH {
                         (encode_blob(&bytes, &[])?, 0)
                     } else {
-                        let mut b = vec![1, base_depth + 1];
-                        b.extend_from_slice(&stored[2..10]);
-                        b.extend_from_slice(base_hash.as_bytes());
+                        let base = BlobRef::Hash(base_hash);
+                        let mut b = blob_header(base_depth + 1, bytes.len(), Some(&base));
                         b.extend_from_slice(data);
                         (b, base_depth + 1)
                     }
@@ -1965,6 +1965,14 @@ impl BlobExporter<'_> {
         };
         self.done.insert(loc.offset, (hash.clone(), depth));
         Ok((hash, depth))
+    }
+}
+
+/// A delta chain in the pack that goes on past any depth a commit writes.
+fn too_deep(loc: Loc) -> StoreError {
+    StoreError::Corrupt {
+        key: format!("pack entry at {}", loc.offset),
+        message: "delta chain too deep (a cycle?)".into(),
     }
 }
 
@@ -1993,11 +2001,8 @@ impl PackMover<'_> {
             return Ok(self.entry(loc, tree == b"blobs")?.encode().to_vec());
         }
         // Values of stores written before the pack move into it.
-        if tree == b"versions" && value.first() == Some(&b'{') {
-            return Ok(self.to.append(&pack_record(value)?)?.encode().to_vec());
-        }
-        if tree == b"blobs" {
-            return Ok(self.to.append(value)?.encode().to_vec());
+        if (tree == b"versions" && value.first() == Some(&b'{')) || tree == b"blobs" {
+            return import_value(self.to, tree, value.to_vec());
         }
         if tree == b"meta" && key.starts_with(b"site-base:") {
             if let Some(SiteBase { hash, at: Some(at) }) = SiteBase::decode(value) {
@@ -2018,10 +2023,7 @@ impl PackMover<'_> {
             return Ok(*new);
         }
         if level > MAX_DELTA_DEPTH as usize + 1 {
-            return Err(StoreError::Corrupt {
-                key: format!("pack entry at {}", loc.offset),
-                message: "delta chain too deep (a cycle?)".into(),
-            });
+            return Err(too_deep(loc));
         }
         let mut payload = self.from.pack_read(PACK_FILE.as_bytes(), loc)?;
         if is_blob {
@@ -2043,7 +2045,7 @@ impl PackMover<'_> {
 fn import_value(pack: &Pack, tree: &[u8], value: Vec<u8>) -> Result<Vec<u8>> {
     match tree {
         b"blobs" => Ok(pack.append(&value)?.encode().to_vec()),
-        b"versions" => Ok(pack.append(&pack_record(&value)?)?.encode().to_vec()),
+        b"versions" => Ok(pack.append(&RECORDS.pack(&value)?)?.encode().to_vec()),
         _ => Ok(value),
     }
 }
@@ -2244,10 +2246,7 @@ fn encode_blob(bytes: &[u8], bases: &[Base]) -> Result<Vec<u8>> {
         return Ok(best);
     }
     let data = zstd::bulk::compress(bytes, ZSTD_LEVEL)?;
-    let mut out = Vec::with_capacity(data.len() + 10);
-    out.push(0);
-    out.push(0);
-    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    let mut out = blob_header(0, bytes.len(), None);
     out.extend_from_slice(&data);
     Ok(out)
 }
@@ -2267,23 +2266,27 @@ fn delta_blob(bytes: &[u8], base: &Base) -> Result<Vec<u8>> {
         None => zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, &base.bytes)?,
     };
     let data = c.compress(bytes)?;
-    let mut out = Vec::with_capacity(data.len() + 74);
-    match base_at {
-        BlobRef::Hash(hash) => {
-            out.push(1);
-            out.push(depth + 1);
-            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            out.extend_from_slice(hash.as_bytes());
-        }
-        BlobRef::At(loc) => {
-            out.push(2);
-            out.push(depth + 1);
-            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            loc.write_body(&mut out);
-        }
-    }
+    let mut out = blob_header(depth + 1, bytes.len(), Some(base_at));
     out.extend_from_slice(&data);
     Ok(out)
+}
+
+/// A blob's header (see [`delta_blob`] for the formats): the format follows
+/// from how the base is named.
+fn blob_header(depth: u8, len: usize, base: Option<&BlobRef>) -> Vec<u8> {
+    let format = match base {
+        None => 0,
+        Some(BlobRef::Hash(_)) => 1,
+        Some(BlobRef::At(_)) => 2,
+    };
+    let mut out = vec![format, depth];
+    out.extend_from_slice(&(len as u64).to_le_bytes());
+    match base {
+        None => {}
+        Some(BlobRef::Hash(hash)) => out.extend_from_slice(hash.as_bytes()),
+        Some(BlobRef::At(loc)) => loc.write_body(&mut out),
+    }
+    out
 }
 
 /// A stored blob's base (`None` for a whole blob) and compressed data.
