@@ -14,13 +14,14 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 
 use bulletin_watch::extract::{self, ExtractOptions};
+use bulletin_watch::model::Document;
 use bulletin_watch::{diff, store};
 
 const V1: &[u8] = include_bytes!("data/page.v1.html");
 const V2: &[u8] = include_bytes!("data/page.v2.html");
 const GBK: &[u8] = include_bytes!("data/page.gbk.html");
 
-fn parse(bytes: &[u8], ctype: &str) -> extract::Document {
+fn parse(bytes: &[u8], ctype: &str) -> Document {
     extract::document(bytes, Some(ctype), &ExtractOptions::default())
         .expect("benchmark page extracts")
         .0
@@ -45,7 +46,7 @@ fn section_diff(c: &mut Criterion) {
     let old = parse(V1, "text/html; charset=utf-8");
     let new = parse(V2, "text/html; charset=utf-8");
     assert!(!diff::diff(&old, &new).is_empty(), "the versions differ");
-    let text_bytes = |d: &extract::Document| -> u64 {
+    let text_bytes = |d: &Document| -> u64 {
         d.sections
             .iter()
             .map(|s| (s.heading.len() + s.text.len()) as u64)

@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::diff;
-use crate::extract::Document;
-use crate::notify::{self, AlertContext, AlertKind, Message, Rendered};
+use crate::model::{AlertKind, Document};
+use crate::notify::{self, AlertContext, Message, Rendered};
 use crate::store::{OutboxEntry, Store, StoreError, Tracked, VersionRecord};
 
 /// What rendering an alert takes from the configuration: the mail addresses

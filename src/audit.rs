@@ -11,8 +11,8 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 use crate::alert::{AlertConfig, Renderer};
-use crate::diff::{self, ChangeKind, DocDiff, Span};
-use crate::extract::Document;
+use crate::diff;
+use crate::model::{ChangeKind, DocDiff, Document, Span};
 use crate::store::{DeliveryState, Store, StoreError, VersionRecord};
 
 #[derive(Debug, thiserror::Error)]

@@ -19,10 +19,10 @@ use url::Url;
 
 use crate::config::{Config, Region, Source, SourceKind};
 use crate::diff;
-use crate::extract::{self, Document, ExtractError, ExtractOptions};
+use crate::extract::{self, ExtractError, ExtractOptions};
 use crate::fetch::{FetchError, Fetched, Fetcher, Politeness};
 use crate::listing;
-use crate::notify::AlertKind;
+use crate::model::{sha256_hex, AlertKind, Document, Validators};
 use crate::store::{
     Commit, FetchState, NewVersion, OutboxEntry, Store, StoreError, Tracked, VersionRecord,
 };
@@ -421,7 +421,7 @@ impl Checker {
     async fn fetch(
         &self,
         url: &Url,
-        validators: Option<&crate::fetch::Validators>,
+        validators: Option<&Validators>,
         allow: &(dyn Fn(&Url) -> bool + Sync),
     ) -> Result<Fetched, FetchError> {
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
@@ -569,10 +569,7 @@ impl Checker {
 /// A stable id for an article found on a listing: the listing's id and a
 /// short hash of the URL, so the same link always maps to the same history.
 pub fn derived_id(listing: &str, url: &str) -> String {
-    format!(
-        "{listing}.{}",
-        &crate::store::sha256_hex(url.as_bytes())[..10]
-    )
+    format!("{listing}.{}", &sha256_hex(url.as_bytes())[..10])
 }
 
 /// The listing a [`derived_id`] was made on, if `id` has that form.

@@ -5,21 +5,10 @@
 
 use std::sync::LazyLock;
 
+use crate::model::EncodingSource;
 use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
 use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, UTF_8};
 use regex::bytes::Regex;
-use serde::{Deserialize, Serialize};
-
-/// Where the encoding decision came from (recorded with every version).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EncodingSource {
-    Override,
-    Header,
-    Bom,
-    Meta,
-    Sniffed,
-}
 
 /// A decoded page.
 #[derive(Debug, Clone)]

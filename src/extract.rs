@@ -13,21 +13,11 @@ use std::sync::LazyLock;
 use jiff::civil::Date;
 use regex::Regex;
 use scraper::{ElementRef, Html, Node, Selector};
-use serde::{Deserialize, Serialize};
 
-use crate::decode::{self, DecodeError, EncodingSource};
-use crate::sections::{self, Section};
+use crate::decode::{self, DecodeError};
+use crate::model::{Article, Block, Document, EncodingSource};
+use crate::sections;
 use crate::text;
-
-/// One text block of the body: a paragraph, or a line where the page uses
-/// `<br>` between lines. `text` is [`crate::text::display`]-normalised.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Block {
-    pub text: String,
-    /// The leading text of the block that was set in `<strong>`/`<b>`, if any
-    /// (a strong hint that it is a heading label).
-    pub emphasized_prefix: Option<String>,
-}
 
 /// Per-source extraction hints from `sources.toml` (CSS selectors as text;
 /// they were validated when the configuration was loaded).
@@ -37,24 +27,6 @@ pub struct ExtractOptions {
     pub title: Option<String>,
     pub date: Option<String>,
     pub encoding: Option<String>,
-}
-
-/// What the extractor finds in one page.
-#[derive(Debug, Clone)]
-pub struct Article {
-    pub title: String,
-    pub published: Option<Date>,
-    pub blocks: Vec<Block>,
-}
-
-/// The normalised content of one page: what is versioned, diffed and shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Document {
-    pub title: String,
-    pub published: Option<Date>,
-    pub encoding: String,
-    pub preamble: String,
-    pub sections: Vec<Section>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::StatusCode;
-use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use crate::config::{HostPolicy, Settings};
+use crate::model::Validators;
 
 /// Installs the process-wide rustls crypto provider (ring) once. reqwest and
 /// lettre are built without a provider of their own so that only one is linked.
@@ -26,13 +26,6 @@ pub fn install_crypto() {
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
-}
-
-/// Validators from a previous fetch, for a conditional GET.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Validators {
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
 }
 
 /// What one fetch brought back.

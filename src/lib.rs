@@ -26,6 +26,7 @@ pub mod diff;
 pub mod extract;
 pub mod fetch;
 pub mod listing;
+pub mod model;
 pub mod notify;
 pub mod outbox;
 pub mod report;

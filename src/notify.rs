@@ -20,19 +20,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
 use crate::config::MailConfig;
-use crate::diff::{ChangeKind, DocDiff, SectionChange, Span, PREAMBLE};
-use crate::extract::Document;
+use crate::model::{AlertKind, ChangeKind, DocDiff, Document, SectionChange, Span, PREAMBLE};
 use crate::text::{escape_html, prefix_chars};
-
-/// Why an alert was raised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AlertKind {
-    Published,
-    Changed,
-    Failing,
-    Recovered,
-}
 
 /// A fully rendered message, ready to send as is, any number of times.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1102,7 +1091,7 @@ pub fn digest(message_id: String, messages: &[Message]) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sections::Section;
+    use crate::model::Section;
 
     fn ctx() -> AlertContext {
         AlertContext {

@@ -20,8 +20,9 @@ use jiff::Timestamp;
 
 use crate::alert::{AlertConfig, Renderer};
 use crate::config::Config;
+use crate::model::sha256_hex;
 use crate::notify::{self, Mailer, Message};
-use crate::store::{sha256_hex, DeliveryState, OutboxEntry, Store, StoreError};
+use crate::store::{DeliveryState, OutboxEntry, Store, StoreError};
 
 /// The longest pause between two attempts at one alert.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);

@@ -20,9 +20,8 @@ use serde_json::Value;
 
 use crate::audit::{document_json, AuditError, Result};
 use crate::config::Region;
-use crate::diff::{self, ChangeKind, Span};
-use crate::extract::Document;
-use crate::sections::Section;
+use crate::diff;
+use crate::model::{ChangeKind, Document, Section, Span};
 use crate::store::{Store, VersionRecord};
 use crate::text::escape_html;
 

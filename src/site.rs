@@ -7,6 +7,7 @@
 //! connection. Pages can be replaced while it runs, which is how a page
 //! "changes over time".
 
+use crate::model::sha256_hex;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -111,7 +112,7 @@ impl Site {
 }
 
 fn etag_of(body: &[u8]) -> String {
-    format!("\"{}\"", &crate::store::sha256_hex(body)[..16])
+    format!("\"{}\"", &sha256_hex(body)[..16])
 }
 
 fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {

@@ -30,12 +30,8 @@ use sha2::{Digest, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Transactional, Tree};
 
-use crate::decode::EncodingSource;
-use crate::extract::Document;
-use crate::fetch::Validators;
-use crate::notify::AlertKind;
-
 mod pack;
+use crate::model::{content_hash, sha256_hex, AlertKind, Document, EncodingSource, Validators};
 use pack::{Loc, Pack};
 
 /// The pack file's name inside the store folder.
@@ -160,20 +156,6 @@ impl VersionRecord {
         let json = serde_json::to_vec(&copy).unwrap_or_default();
         sha256_hex(&json)
     }
-}
-
-/// `content_hash` from its two parts.
-pub fn content_hash(doc_hash: &str, raw_hash: &str) -> String {
-    sha256_hex(format!("{doc_hash}\n{raw_hash}").as_bytes())
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in digest.iter() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
 }
 
 /// The comparison fingerprint of a document: what must change for a new
@@ -2359,7 +2341,7 @@ fn walk_files(path: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sections::Section;
+    use crate::model::Section;
 
     fn doc(text: &str) -> Document {
         Document {

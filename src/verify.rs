@@ -17,6 +17,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use crate::model::{content_hash, sha256_hex, Document};
 use crate::store::{self, Store, StoreError, VersionRecord};
 
 /// What a successful verification covered.
@@ -110,10 +111,10 @@ pub fn verify(store: &Store, source: Option<&str>) -> Result<Summary, VerifyErro
     if source.is_none() {
         for (host, hash, bytes) in store.site_bases()? {
             let message = match bytes {
-                Ok(b) if store::sha256_hex(&b) == hash => continue,
+                Ok(b) if sha256_hex(&b) == hash => continue,
                 Ok(b) => format!(
                     "recorded hash {hash}, stored bytes hash to {}",
-                    store::sha256_hex(&b)
+                    sha256_hex(&b)
                 ),
                 Err(e) => format!("blob {hash} cannot be read: {e}"),
             };
@@ -202,7 +203,7 @@ fn verify_record(
                           read: &dyn Fn(&VersionRecord) -> store::Result<Vec<u8>>|
      -> Result<Vec<u8>, VerifyError> {
         let bytes = read(rec).map_err(|e| at(format!("{what} blob {hash} cannot be read: {e}")))?;
-        let actual = store::sha256_hex(&bytes);
+        let actual = sha256_hex(&bytes);
         if actual != hash {
             return Err(at(format!(
                 "{what} blob altered: recorded hash {hash}, stored bytes hash to {actual}"
@@ -216,7 +217,7 @@ fn verify_record(
     };
     let raw = check_blob("raw", &rec.raw_hash, &|r| store.raw(r))?;
     let doc_bytes = check_blob("document", &rec.doc_hash, &|r| store.document_bytes(r))?;
-    let content = store::content_hash(&rec.doc_hash, &rec.raw_hash);
+    let content = content_hash(&rec.doc_hash, &rec.raw_hash);
     if content != rec.content_hash {
         return Err(at(format!(
             "content_hash {} does not match its doc and raw hashes (expected {content})",
@@ -251,7 +252,7 @@ fn verify_record(
         }
         _ => {}
     }
-    let doc: crate::extract::Document = serde_json::from_slice(&doc_bytes)
+    let doc: Document = serde_json::from_slice(&doc_bytes)
         .map_err(|e| at(format!("document blob is not a readable document: {e}")))?;
     let fp = store::fingerprint(&doc);
     if fp != rec.fingerprint {

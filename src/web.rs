@@ -35,9 +35,9 @@ use sha2::{Digest, Sha256};
 use crate::alert::{AlertConfig, Renderer};
 use crate::audit::{self, AuditError};
 use crate::config::{Config, Region, Source, SourceKind};
-use crate::diff::{ChangeKind, DocDiff, SectionChange, Span, PREAMBLE};
+use crate::model::{sha256_hex, ChangeKind, DocDiff, SectionChange, Span, PREAMBLE};
 use crate::store::{
-    sha256_hex, DeliveryState, FetchState, OutboxEntry, Store, StoreError, Tracked, VersionRecord,
+    DeliveryState, FetchState, OutboxEntry, Store, StoreError, Tracked, VersionRecord,
 };
 use crate::text::{escape_html as esc, prefix_chars};
 
@@ -1542,12 +1542,12 @@ async fn unknown_page() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::AlertKind;
 
     /// Every alert is rendered to be shown, so the page keeps every waiting
     /// alert and only the newest delivered ones.
     #[test]
     fn the_outbox_page_shows_waiting_alerts_and_the_newest_delivered() {
-        use crate::notify::AlertKind;
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let mut delivered = Vec::new();

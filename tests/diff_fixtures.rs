@@ -6,7 +6,8 @@ mod common;
 
 use std::collections::HashMap;
 
-use bulletin_watch::diff::{diff, ChangeKind, Span};
+use bulletin_watch::diff::diff;
+use bulletin_watch::model::{ChangeKind, Span};
 use bulletin_watch::text::comparable;
 use common::{article_document as document, manifest, ArticleExp as Article};
 
@@ -198,7 +199,7 @@ fn edits_show_the_changed_characters_with_short_context() {
 /// second section of every baseline and renumber the rest.
 #[test]
 fn deleting_a_real_section_with_renumbering_is_one_removal() {
-    use bulletin_watch::extract::{Block, Document};
+    use bulletin_watch::model::{Block, Document};
     use bulletin_watch::sections::parse;
 
     let manifest = manifest();

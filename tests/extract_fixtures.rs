@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use bulletin_watch::decode::{self, DecodeError, EncodingSource};
-use bulletin_watch::extract::{self, Article, ExtractError, ExtractOptions};
+use bulletin_watch::decode::{self, DecodeError};
+use bulletin_watch::extract::{self, ExtractError, ExtractOptions};
+use bulletin_watch::model::{Article, EncodingSource};
 use bulletin_watch::text::comparable;
 use jiff::civil::Date;
 use serde::Deserialize;

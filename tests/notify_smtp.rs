@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use bulletin_watch::config::MailConfig;
-use bulletin_watch::diff::{ChangeKind, DocDiff, SectionChange, Span};
+use bulletin_watch::model::{AlertKind, ChangeKind, DocDiff, SectionChange, Span};
 use bulletin_watch::notify::{self, AlertContext, Mailer, Message, NotifyError};
 use mailin_embedded::{response, Handler, Response, Server, SslConfig};
 
@@ -694,7 +694,7 @@ async fn a_permanent_refusal_is_kept_and_paced_as_permanent() {
     let store = bulletin_watch::store::Store::open(dir.path()).unwrap();
     let entry = bulletin_watch::store::OutboxEntry::new(
         "changed/js/v2".into(),
-        notify::AlertKind::Changed,
+        AlertKind::Changed,
         "js",
         Some(2),
     );

@@ -4,7 +4,7 @@
 mod common;
 
 use bulletin_watch::check::{derived_id, Outcome};
-use bulletin_watch::notify::AlertKind;
+use bulletin_watch::model::AlertKind;
 use bulletin_watch::site::Page;
 use common::*;
 

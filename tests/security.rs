@@ -11,7 +11,8 @@ use std::path::Path;
 
 use bulletin_watch::alert::{AlertConfig, Renderer};
 use bulletin_watch::check::Outcome;
-use bulletin_watch::notify::{AlertKind, Mailer};
+use bulletin_watch::model::AlertKind;
+use bulletin_watch::notify::Mailer;
 use bulletin_watch::outbox;
 use bulletin_watch::site::Page;
 use common::*;

@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use bulletin_watch::alert::{AlertConfig, Renderer};
 use bulletin_watch::config::Config;
+use bulletin_watch::model::sha256_hex;
 use bulletin_watch::notify::Message;
 use bulletin_watch::site::{Page, Site};
-use bulletin_watch::store::{sha256_hex, DeliveryState, OutboxEntry, Store};
+use bulletin_watch::store::{DeliveryState, OutboxEntry, Store};
 use bulletin_watch::web::{self, WebState};
 use common::*;
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE};

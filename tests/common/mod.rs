@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bulletin_watch::check::Checker;
 use bulletin_watch::config::{self, Config};
+use bulletin_watch::model::{AlertKind, Block, Document};
 use bulletin_watch::site::{Page, Site};
 use bulletin_watch::store::Store;
 use serde::Deserialize;
@@ -101,7 +102,7 @@ pub fn fixture(file: &str) -> Vec<u8> {
 
 /// The body blocks the real extractor finds in a fixture article, served
 /// with the manifest's Content-Type.
-pub fn article_blocks(a: &ArticleExp) -> Vec<bulletin_watch::extract::Block> {
+pub fn article_blocks(a: &ArticleExp) -> Vec<Block> {
     let decoded =
         bulletin_watch::decode::decode(&fixture(&a.file), Some(&a.http_content_type), None)
             .unwrap_or_else(|e| panic!("{}: {e}", a.file));
@@ -111,7 +112,7 @@ pub fn article_blocks(a: &ArticleExp) -> Vec<bulletin_watch::extract::Block> {
 }
 
 /// The document `check` would store for a fixture article.
-pub fn article_document(a: &ArticleExp) -> bulletin_watch::extract::Document {
+pub fn article_document(a: &ArticleExp) -> Document {
     bulletin_watch::extract::document(
         &fixture(&a.file),
         Some(&a.http_content_type),
@@ -199,7 +200,7 @@ pub fn listing_source(id: &str, province_name: &str, url: &str, pattern: &str) -
 }
 
 /// The kinds of every alert in the checker's outbox, oldest first.
-pub fn alert_kinds(checker: &Checker) -> Vec<bulletin_watch::notify::AlertKind> {
+pub fn alert_kinds(checker: &Checker) -> Vec<AlertKind> {
     checker
         .store
         .outbox()
