@@ -1,0 +1,161 @@
+//! The publish date: from a configured selector, the info line near the
+//! title, or `<meta>`; never from a sidebar or the footer.
+
+use std::sync::LazyLock;
+
+use jiff::civil::Date;
+use regex::Regex;
+use scraper::{ElementRef, Html, Node};
+
+use super::title::meta_content;
+use super::tree::{is_block_tag, is_chrome_tag, is_hard_skip, subtree_text, tokens, walk};
+use super::{parse_selector, ExtractError, ExtractOptions};
+
+pub(super) static DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?:\s*日)?")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// Labels that introduce a page-generation stamp rather than the article's
+/// date; dates right after them are ignored.
+pub(super) static STAMP_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(更新|生成|刷新|当前时间|今天是|generated|updated|update)[^\d]{0,8}$")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+pub(super) static PUB_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(发布时间|发布日期|发文日期|成文日期|日期|时间|发表于|发布于)\s*[:：]?\s*$")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// All plausible dates in `s`, each with the text that precedes it.
+pub(super) fn dates_in(s: &str) -> impl Iterator<Item = (Date, &str)> {
+    DATE.captures_iter(s).filter_map(move |c| {
+        let whole = c.get(0)?;
+        let y: i16 = c.get(1)?.as_str().parse().ok()?;
+        let m: i8 = c.get(2)?.as_str().parse().ok()?;
+        let d: i8 = c.get(3)?.as_str().parse().ok()?;
+        if !(1990..=2100).contains(&y) {
+            return None;
+        }
+        // Reject digits glued to a longer number (ids, phone numbers).
+        let before = &s[..whole.start()];
+        if before
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        let date = Date::new(y, m, d).ok()?;
+        Some((date, before))
+    })
+}
+
+/// The first publish date in free text, ignoring generation stamps.
+pub(super) fn parse_date(s: &str) -> Option<Date> {
+    dates_in(s)
+        .find(|(_, before)| !STAMP_LABEL.is_match(tail_chars(before, 12)))
+        .map(|(d, _)| d)
+}
+
+pub(super) fn tail_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().rev().nth(n.saturating_sub(1)) {
+        Some((i, _)) => &s[i..],
+        None => s,
+    }
+}
+
+pub(super) fn find_date(
+    doc: &Html,
+    opts: &ExtractOptions,
+    title: Option<ElementRef<'_>>,
+    body: Option<ElementRef<'_>>,
+) -> Result<Option<Date>, ExtractError> {
+    if let Some(sel) = opts.date.as_deref() {
+        let sel = parse_selector(sel, "date")?;
+        if let Some(d) = doc
+            .select(&sel)
+            .find_map(|e| parse_date(&subtree_text(*e, false)))
+        {
+            return Ok(Some(d));
+        }
+    }
+    if let Some(d) = meta_content(
+        doc,
+        &[
+            "PubDate",
+            "publishdate",
+            "pubdate",
+            "firstpublishedtime",
+            "article:published_time",
+            "dc.date",
+        ],
+    )
+    .and_then(parse_date)
+    {
+        return Ok(Some(d));
+    }
+
+    // The info line between the title and the body is where CMS templates
+    // print the date; read the page text in order, marking that zone.
+    let mut zone = String::new();
+    let mut outside = String::new();
+    let mut state = if title.is_some() { 0 } else { 1 };
+    let root = *doc.root_element();
+    let body_node = body.map(|b| *b);
+    let title_node = title.map(|t| *t);
+    walk(root, |n, open| {
+        if Some(n) == title_node {
+            if !open {
+                state = 1;
+            }
+            return true;
+        }
+        if Some(n) == body_node {
+            if open {
+                state = 2;
+            }
+            return false;
+        }
+        match n.value() {
+            Node::Text(t) if open => {
+                if state == 1 && title_node.is_some() {
+                    zone.push_str(t);
+                } else {
+                    outside.push_str(t);
+                }
+                false
+            }
+            Node::Element(el) if open => {
+                if el.name() == "br" || is_block_tag(el.name()) {
+                    zone.push(' ');
+                    outside.push(' ');
+                }
+                !(is_hard_skip(el.name())
+                    || is_chrome_tag(el.name())
+                    || (n != root && is_footerish(el)))
+            }
+            Node::Element(_) => true,
+            _ => n == root,
+        }
+    });
+    if let Some(d) = parse_date(&zone) {
+        return Ok(Some(d));
+    }
+    // Otherwise only a labelled date anywhere outside the body and footer.
+    let labelled = dates_in(&outside)
+        .find(|(_, before)| {
+            let tail = tail_chars(before, 12);
+            PUB_LABEL.is_match(tail) && !STAMP_LABEL.is_match(tail)
+        })
+        .map(|(d, _)| d);
+    Ok(labelled)
+}
+
+pub(super) fn is_footerish(el: &scraper::node::Element) -> bool {
+    tokens(el).any(|t| {
+        let t = t.to_ascii_lowercase();
+        t.starts_with("foot") || t.starts_with("copyright") || t.starts_with("bottom")
+    })
+}

@@ -1,0 +1,170 @@
+//! The headline: from a configured selector, the page's own heading near the
+//! body, or `<title>` with the site's name taken off.
+
+use scraper::{ElementRef, Html, Selector};
+
+use crate::text;
+
+use super::body::link_density;
+use super::tree::{in_noise, subtree_text};
+use super::{parse_selector, ExtractError, ExtractOptions, NodeRef};
+
+pub(super) fn meta_content<'a>(doc: &'a Html, names: &[&str]) -> Option<&'a str> {
+    let sel = Selector::parse("meta").ok()?;
+    for name in names {
+        let found = doc.select(&sel).find_map(|m| {
+            let el = m.value();
+            let key = el.attr("name").or_else(|| el.attr("property"))?;
+            if key.eq_ignore_ascii_case(name) {
+                el.attr("content").filter(|c| !c.trim().is_empty())
+            } else {
+                None
+            }
+        });
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+/// `<title>` without the site suffix: `标题_栏目_站名`, `标题 - 站名`,
+/// `标题-站名`, `标题 站名`.
+pub(super) fn clean_page_title(raw: &str, site: Option<&str>) -> String {
+    text::display(&strip_site_suffix(raw, site))
+}
+
+pub(super) fn strip_site_suffix(raw: &str, site: Option<&str>) -> String {
+    // Spaces are kept (collapsed) until the end: between CJK text a space
+    // is the only separator some templates use.
+    let mut t = raw
+        .split(text::is_space)
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Some(site) = site.map(text::display).filter(|s| !s.is_empty()) {
+        if let Some(rest) = t.strip_suffix(site.as_str()) {
+            let rest = rest.trim_end_matches(|c: char| {
+                text::is_space(c) || matches!(c, '_' | '-' | '|' | '｜' | '—' | '–' | '·' | '丨')
+            });
+            if !rest.is_empty() {
+                t = rest.to_string();
+            }
+        }
+    }
+    if let Some((first, _)) = t.split_once('_') {
+        if !first.trim().is_empty() {
+            return first.trim().to_string();
+        }
+    }
+    for sep in [" - ", " | ", " — ", "|", "｜", "丨", "—", "-", " "] {
+        if let Some((head, tail)) = t.rsplit_once(sep) {
+            if !head.trim().is_empty() && looks_like_site_name(tail.trim()) {
+                return head.trim().to_string();
+            }
+        }
+    }
+    t
+}
+
+pub(super) fn looks_like_site_name(s: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "厅",
+        "局",
+        "政府",
+        "网",
+        "委员会",
+        "办公室",
+        "门户",
+        "中心",
+        "部",
+        "人民",
+        "委",
+    ];
+    let n = s.chars().count();
+    (2..=24).contains(&n) && MARKERS.iter().any(|m| s.contains(m))
+}
+
+pub(super) fn is_title_candidate(el: &scraper::node::Element) -> bool {
+    matches!(el.name(), "h1" | "h2" | "h3")
+        || el
+            .id()
+            .into_iter()
+            .chain(el.classes())
+            .any(|c| c.to_ascii_lowercase().contains("tit"))
+}
+
+/// The article title and the element it came from (which anchors the
+/// search for the publish date).
+pub(super) fn find_title<'a>(
+    doc: &'a Html,
+    opts: &ExtractOptions,
+    body: Option<ElementRef<'a>>,
+) -> Result<(String, Option<ElementRef<'a>>), ExtractError> {
+    if let Some(sel) = opts.title.as_deref() {
+        let sel = parse_selector(sel, "title")?;
+        if let Some(el) = doc
+            .select(&sel)
+            .find(|e| !text::display(&subtree_text(**e, true)).is_empty())
+        {
+            return Ok((text::display(&subtree_text(*el, true)), Some(el)));
+        }
+    }
+    let site = meta_content(doc, &["SiteName"]);
+    let page_title = Selector::parse("title")
+        .ok()
+        .and_then(|s| doc.select(&s).next())
+        .map(|t| clean_page_title(&t.text().collect::<String>(), site))
+        .unwrap_or_default();
+    let page_cmp = text::comparable(&page_title);
+
+    let in_body = |n: NodeRef<'_>| body.is_some_and(|b| n.ancestors().any(|a| a == *b));
+    let mut candidates: Vec<(ElementRef<'a>, String)> = Vec::new();
+    for el in doc.root_element().descendent_elements() {
+        let v = el.value();
+        if !is_title_candidate(v) || in_noise(*el) || in_body(*el) {
+            continue;
+        }
+        let t = text::display(&subtree_text(*el, true));
+        let n = t.chars().count();
+        if !(4..=150).contains(&n) || link_density(*el) > 0.5 {
+            continue;
+        }
+        candidates.push((el, t));
+    }
+
+    let meta_title = meta_content(doc, &["ArticleTitle", "og:title"]).map(text::display);
+    if let Some(mt) = meta_title.filter(|t| !t.is_empty()) {
+        let anchor = candidates
+            .iter()
+            .find(|(_, t)| text::comparable(t) == text::comparable(&mt))
+            .map(|(e, _)| *e);
+        return Ok((mt, anchor));
+    }
+
+    if !page_cmp.is_empty() {
+        if let Some((el, t)) = candidates
+            .iter()
+            .find(|(_, t)| text::comparable(t) == page_cmp)
+        {
+            return Ok((t.clone(), Some(*el)));
+        }
+        let related = candidates
+            .iter()
+            .filter(|(_, t)| {
+                let c = text::comparable(t);
+                c.chars().count() >= 4 && (page_cmp.contains(&c) || c.contains(&page_cmp))
+            })
+            .max_by_key(|(_, t)| text::comparable(t).chars().count());
+        if let Some((el, t)) = related {
+            return Ok((t.clone(), Some(*el)));
+        }
+    }
+    if let Some((el, t)) = candidates.iter().find(|(e, _)| e.value().name() == "h1") {
+        return Ok((t.clone(), Some(*el)));
+    }
+    if let Some((el, t)) = candidates.first() {
+        return Ok((t.clone(), Some(*el)));
+    }
+    Ok((page_title, None))
+}
