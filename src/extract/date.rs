@@ -52,10 +52,14 @@ pub(super) fn dates_in(s: &str) -> impl Iterator<Item = (Date, &str)> {
     })
 }
 
-/// The first publish date in free text, ignoring generation stamps.
+/// The first publish date in free text, ignoring generation stamps and an
+/// event's own times.
 pub(super) fn parse_date(s: &str) -> Option<Date> {
     dates_in(s)
-        .find(|(_, before)| !STAMP_LABEL.is_match(tail_chars(before, 12)))
+        .find(|(_, before)| {
+            let tail = tail_chars(before, 12);
+            !STAMP_LABEL.is_match(tail) && !EVENT_LABEL.is_match(tail)
+        })
         .map(|(d, _)| d)
 }
 
@@ -81,22 +85,6 @@ pub(super) fn find_date(
             return Ok(Some(d));
         }
     }
-    if let Some(d) = meta_content(
-        doc,
-        &[
-            "PubDate",
-            "publishdate",
-            "pubdate",
-            "firstpublishedtime",
-            "article:published_time",
-            "dc.date",
-        ],
-    )
-    .and_then(parse_date)
-    {
-        return Ok(Some(d));
-    }
-
     // The info line between the title and the body is where CMS templates
     // print the date; read the page text in order, marking that zone.
     let mut zone = String::new();
@@ -143,14 +131,75 @@ pub(super) fn find_date(
     if let Some(d) = parse_date(&zone) {
         return Ok(Some(d));
     }
+    // Some templates print the info line as the body's first lines.
+    if let Some(d) = body.and_then(|b| leading_info_date(*b)) {
+        return Ok(Some(d));
+    }
+    // What the page shows beats what its head says: TRS and Hanweb fill
+    // `PubDate` with the time the page was generated, which can be days
+    // after the date printed on the page. So the head counts only when the
+    // page shows no date of its own, and never when it says itself that
+    // the value is its generation stamp.
+    if let Some(d) = meta_content(doc, META_DATES)
+        .filter(|m| !is_generation_stamp(doc, m))
+        .and_then(parse_date)
+    {
+        // An event page (开始时间 … 结束时间) shows when the event is, not
+        // when it was published; its head's stamp is not a publish date.
+        if !dates_in(&outside).any(|(_, before)| EVENT_LABEL.is_match(tail_chars(before, 12))) {
+            return Ok(Some(d));
+        }
+        return Ok(None);
+    }
     // Otherwise only a labelled date anywhere outside the body and footer.
     let labelled = dates_in(&outside)
-        .find(|(_, before)| {
-            let tail = tail_chars(before, 12);
-            PUB_LABEL.is_match(tail) && !STAMP_LABEL.is_match(tail)
-        })
+        .find(|(_, before)| is_publish_labelled(before))
         .map(|(d, _)| d);
     Ok(labelled)
+}
+
+/// Whether the text before a date ends in a publish label (and not in a
+/// generation stamp's or an event's label, which also end in 时间).
+fn is_publish_labelled(before: &str) -> bool {
+    let tail = tail_chars(before, 12);
+    PUB_LABEL.is_match(tail) && !STAMP_LABEL.is_match(tail) && !EVENT_LABEL.is_match(tail)
+}
+
+/// `<meta>` names that TRS, Hanweb and other CMSs give the publish time.
+const META_DATES: &[&str] = &[
+    "PubDate",
+    "publishdate",
+    "pubdate",
+    "firstpublishedtime",
+    "article:published_time",
+    "dc.date",
+];
+
+/// Labels of an event's own times, which are not publish dates.
+static EVENT_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(开始时间|结束时间|活动时间|举办时间|展会时间|会议时间|报名时间)\s*[:：]?\s*$")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
+
+/// Whether the page's own `<meta name="others" content="页面生成时间 …">`
+/// says that `value` is when the page was generated.
+fn is_generation_stamp(doc: &Html, value: &str) -> bool {
+    let value = value.trim();
+    meta_content(doc, &["others"]).is_some_and(|o| match o.find(value) {
+        Some(at) => STAMP_LABEL.is_match(tail_chars(o[..at].trim_end(), 12)),
+        None => false,
+    })
+}
+
+/// A date in the info line that opens the body (`日期：2023-06-08 来源：…`):
+/// only a labelled date among the first few short lines.
+fn leading_info_date(body: super::NodeRef<'_>) -> Option<Date> {
+    let text = subtree_text(body, true);
+    let head: String = text.chars().take(300).collect();
+    let found = dates_in(&head)
+        .find(|(_, before)| is_publish_labelled(before))
+        .map(|(d, _)| d);
+    found
 }
 
 pub(super) fn is_footerish(el: &scraper::node::Element) -> bool {

@@ -19,10 +19,11 @@ mod body;
 mod date;
 mod title;
 mod tree;
+mod trim;
 
 use body::{body_blocks, find_body, text_len};
 use date::find_date;
-use title::find_title;
+use title::{find_title, page_title_parts};
 use tree::subtree_text;
 
 /// Per-source extraction hints from `sources.toml` (CSS selectors as text;
@@ -141,6 +142,12 @@ pub fn article(html: &str, opts: &ExtractOptions) -> Result<Article, ExtractErro
 
     let (title, title_el) = find_title(&doc, opts, body)?;
     let published = find_date(&doc, opts, title_el, body)?;
+    let mut blocks = blocks;
+    let (_trimmed, better) = trim::edges(&mut blocks, &title, &page_title_parts(&doc));
+    let title = match better {
+        Some(t) if opts.title.is_none() => t,
+        _ => title,
+    };
     Ok(Article {
         title,
         published,

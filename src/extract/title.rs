@@ -1,12 +1,12 @@
 //! The headline: from a configured selector, the page's own heading near the
 //! body, or `<title>` with the site's name taken off.
 
-use scraper::{ElementRef, Html, Selector};
+use scraper::{ElementRef, Html, Node, Selector};
 
 use crate::text;
 
 use super::body::link_density;
-use super::tree::{in_noise, subtree_text};
+use super::tree::{in_noise, is_block_tag, is_hard_skip, is_noise, subtree_text, walk};
 use super::{parse_selector, ExtractError, ExtractOptions, NodeRef};
 
 pub(super) fn meta_content<'a>(doc: &'a Html, names: &[&str]) -> Option<&'a str> {
@@ -139,7 +139,10 @@ pub(super) fn find_title<'a>(
             .iter()
             .find(|(_, t)| text::comparable(t) == text::comparable(&mt))
             .map(|(e, _)| *e);
-        return Ok((mt, anchor));
+        return Ok(match anchor {
+            Some(el) => (headline(el), Some(el)),
+            None => (mt, None),
+        });
     }
 
     if !page_cmp.is_empty() {
@@ -147,7 +150,8 @@ pub(super) fn find_title<'a>(
             .iter()
             .find(|(_, t)| text::comparable(t) == page_cmp)
         {
-            return Ok((t.clone(), Some(*el)));
+            let _ = t;
+            return Ok((headline(*el), Some(*el)));
         }
         let related = candidates
             .iter()
@@ -156,15 +160,67 @@ pub(super) fn find_title<'a>(
                 c.chars().count() >= 4 && (page_cmp.contains(&c) || c.contains(&page_cmp))
             })
             .max_by_key(|(_, t)| text::comparable(t).chars().count());
-        if let Some((el, t)) = related {
-            return Ok((t.clone(), Some(*el)));
+        if let Some((el, _)) = related {
+            return Ok((headline(*el), Some(*el)));
         }
     }
-    if let Some((el, t)) = candidates.iter().find(|(e, _)| e.value().name() == "h1") {
-        return Ok((t.clone(), Some(*el)));
+    if let Some((el, _)) = candidates.iter().find(|(e, _)| e.value().name() == "h1") {
+        return Ok((headline(*el), Some(*el)));
     }
-    if let Some((el, t)) = candidates.first() {
-        return Ok((t.clone(), Some(*el)));
+    if let Some((el, _)) = candidates.first() {
+        return Ok((headline(*el), Some(*el)));
     }
     Ok((page_title, None))
+}
+
+/// The headline of a title element that prints it in parts (引题, 主标题,
+/// 副标题 on lines of their own, split by `<br>` or inner blocks): the main
+/// title, which is the longest part. A one-line title is returned whole.
+pub(super) fn headline(el: ElementRef<'_>) -> String {
+    let mut lines = vec![String::new()];
+    walk(*el, |n, open| match n.value() {
+        Node::Text(t) => {
+            if open {
+                if let Some(last) = lines.last_mut() {
+                    last.push_str(t);
+                }
+            }
+            false
+        }
+        Node::Element(e) => {
+            if n != *el && (e.name() == "br" || is_block_tag(e.name())) && open {
+                lines.push(String::new());
+            }
+            n == *el || !(is_hard_skip(e.name()) || is_noise(e))
+        }
+        _ => false,
+    });
+    let lines: Vec<String> = lines
+        .iter()
+        .map(|l| text::display(l))
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.len() < 2 {
+        return text::display(&subtree_text(*el, true));
+    }
+    lines
+        .into_iter()
+        .max_by_key(|l| text::comparable(l).chars().count())
+        .unwrap_or_default()
+}
+
+/// The segments of `<title>` (`标题_栏目_站名`, `站名-栏目-标题`), each
+/// display-normalised: one of them may be the headline.
+pub(super) fn page_title_parts(doc: &Html) -> Vec<String> {
+    let Some(raw) = Selector::parse("title")
+        .ok()
+        .and_then(|s| doc.select(&s).next())
+        .map(|t| t.text().collect::<String>())
+    else {
+        return Vec::new();
+    };
+    raw.split(['_', '-', '|', '｜', '—', '–', '丨'])
+        .map(text::display)
+        .filter(|p| !p.is_empty())
+        .collect()
 }
