@@ -177,7 +177,7 @@ pub(super) fn body_blocks(body: ElementRef<'_>) -> Vec<Block> {
         }
         Node::Element(el) => {
             let name = el.name();
-            if open && n != root && is_noise(el) {
+            if open && n != root && (is_noise(el) || super::disclosure::is_metadata_block(n)) {
                 return false;
             }
             if name == "br" || name == "hr" {

@@ -128,6 +128,12 @@ pub(super) fn find_date(
             _ => n == root,
         }
     });
+    // A disclosure table lists 成文日期 beside 发布日期: publication wins.
+    if let Some((d, _)) =
+        dates_in(&zone).find(|(_, before)| PUBLISHED_LABEL.is_match(tail_chars(before, 12)))
+    {
+        return Ok(Some(d));
+    }
     if let Some(d) = parse_date(&zone) {
         return Ok(Some(d));
     }
@@ -151,7 +157,13 @@ pub(super) fn find_date(
         }
         return Ok(None);
     }
-    // Otherwise only a labelled date anywhere outside the body and footer.
+    // Otherwise only a labelled date anywhere outside the body and footer,
+    // a publication's own label first.
+    if let Some((d, _)) =
+        dates_in(&outside).find(|(_, before)| PUBLISHED_LABEL.is_match(tail_chars(before, 12)))
+    {
+        return Ok(Some(d));
+    }
     let labelled = dates_in(&outside)
         .find(|(_, before)| is_publish_labelled(before))
         .map(|(d, _)| d);
@@ -174,6 +186,12 @@ const META_DATES: &[&str] = &[
     "article:published_time",
     "dc.date",
 ];
+
+/// The labels that name the publication itself.
+static PUBLISHED_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(发布日期|发布时间|发布于)\s*[:：]?\s*$")
+        .unwrap_or_else(|e| panic!("static regex: {e}"))
+});
 
 /// Labels of an event's own times, which are not publish dates.
 static EVENT_LABEL: LazyLock<Regex> = LazyLock::new(|| {

@@ -17,6 +17,7 @@ use crate::text;
 
 mod body;
 mod date;
+mod disclosure;
 mod title;
 mod tree;
 mod trim;
@@ -141,7 +142,11 @@ pub fn article(html: &str, opts: &ExtractOptions) -> Result<Article, ExtractErro
     }
 
     let (title, title_el) = find_title(&doc, opts, body)?;
-    let published = find_date(&doc, opts, title_el, body)?;
+    let metadata = disclosure::metadata(&doc);
+    let published = match disclosure::date(&metadata) {
+        Some(d) if opts.date.is_none() => Some(d),
+        _ => find_date(&doc, opts, title_el, body)?,
+    };
     let mut blocks = blocks;
     let (_trimmed, better) = trim::edges(&mut blocks, &title, &page_title_parts(&doc));
     let title = match better {
@@ -152,6 +157,7 @@ pub fn article(html: &str, opts: &ExtractOptions) -> Result<Article, ExtractErro
         title,
         published,
         blocks,
+        metadata,
     })
 }
 

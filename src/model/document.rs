@@ -22,6 +22,10 @@ pub struct Article {
     pub title: String,
     pub published: Option<Date>,
     pub blocks: Vec<Block>,
+    /// Fields of a 政府信息公开 metadata table (索引号, 发布机构, 成文日期,
+    /// 文号, 主题分类, …) as label and value, in page order; the table
+    /// itself is never part of the body.
+    pub metadata: Vec<(String, String)>,
 }
 
 /// The normalised content of one page: what is versioned, diffed and shown.
