@@ -50,11 +50,13 @@ def score(page, got):
         return {c: False for c in COLUMNS}
     body = squash(got.get("body"))
     want_date = page.get("published")
+    # A page whose body is only images has no text: none is right there.
+    first, last = squash(page.get("body_first")), squash(page.get("body_last"))
     return {
         "title": squash(got.get("title")) == squash(page.get("title")),
         "date": (got.get("published") or None) == (want_date or None),
-        "start": bool(page.get("body_first")) and body.startswith(squash(page["body_first"])),
-        "end": bool(page.get("body_last")) and body.endswith(squash(page["body_last"])),
+        "start": body.startswith(first) if first else body == "",
+        "end": body.endswith(last) if last else body == "",
         "sections": list(got.get("sections") or []) == list(page.get("sections") or []),
     }
 

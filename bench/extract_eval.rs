@@ -68,20 +68,6 @@ fn main() {
         let ms = times[RUNS / 2];
         let line = match result {
             Some(Ok((doc, _))) => {
-                let mut body = doc.preamble.clone();
-                for s in &doc.sections {
-                    if !body.is_empty() {
-                        body.push('\n');
-                    }
-                    body.push_str(&s.raw_label);
-                    body.push_str(&s.heading);
-                    if !s.text.is_empty() {
-                        if !s.heading.is_empty() {
-                            body.push('\n');
-                        }
-                        body.push_str(&s.text);
-                    }
-                }
                 let top: Vec<&str> = doc
                     .sections
                     .iter()
@@ -92,14 +78,47 @@ fn main() {
                     "file": file,
                     "title": doc.title,
                     "published": doc.published.map(|d| d.to_string()),
-                    "body": body,
+                    "body": reading(&doc),
                     "sections": top,
                     "ms": ms,
                 })
             }
-            Some(Err(e)) => serde_json::json!({ "file": file, "error": e.to_string(), "ms": ms }),
+            // A page without article text (an image-only body) still has
+            // a headline and a date: `explain` reads them.
+            Some(Err(e)) => match extract::explain(&bytes, None, &opts) {
+                Ok(ex) => serde_json::json!({
+                    "file": file,
+                    "title": ex.title,
+                    "published": ex.published.map(|d| d.to_string()),
+                    "body": "",
+                    "sections": [],
+                    "note": e.to_string(),
+                    "ms": ms,
+                }),
+                Err(e) => serde_json::json!({ "file": file, "error": e.to_string(), "ms": ms }),
+            },
             None => continue,
         };
         println!("{line}");
     }
+}
+
+/// The body as a reader reads it: the preamble, then each section's label,
+/// heading and text.
+fn reading(doc: &bulletin_watch::model::Document) -> String {
+    let mut body = doc.preamble.clone();
+    for s in &doc.sections {
+        if !body.is_empty() {
+            body.push('\n');
+        }
+        body.push_str(&s.raw_label);
+        body.push_str(&s.heading);
+        if !s.text.is_empty() {
+            if !s.heading.is_empty() {
+                body.push('\n');
+            }
+            body.push_str(&s.text);
+        }
+    }
+    body
 }

@@ -374,6 +374,46 @@ impl Open {
 
 /// Splits body blocks into the preamble and numbered sections.
 pub fn parse(blocks: &[Block]) -> Parsed {
+    parse_noting(blocks, |_| {})
+}
+
+/// Why a block that starts with a numbering label did or did not open a
+/// section: what `--explain` shows an admin tuning a new site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Boundary {
+    /// Index of the block in the body.
+    pub block: usize,
+    /// The label as printed.
+    pub label: String,
+    /// The section's path when it opened one; `None` when the label was
+    /// read as ordinary text.
+    pub path: Option<String>,
+    /// The rule, in words.
+    pub rule: String,
+}
+
+/// Every label-shaped block start and what became of it.
+pub fn explain(blocks: &[Block]) -> Vec<Boundary> {
+    let mut out = Vec::new();
+    parse_noting(blocks, |b| out.push(b));
+    out
+}
+
+impl Style {
+    fn describe(self) -> &'static str {
+        match self {
+            Style::Chapter => "第一章 chapter numbering",
+            Style::Part => "第一节 part numbering",
+            Style::Article => "第一条 article numbering (counted through the document)",
+            Style::CnComma => "一、 numbering",
+            Style::CnParen => "（一） numbering",
+            Style::ArabicDot => "1. numbering",
+            Style::ArabicParen => "（1） numbering",
+        }
+    }
+}
+
+fn parse_noting(blocks: &[Block], mut note: impl FnMut(Boundary)) -> Parsed {
     let mut outline = Outline::default();
     let mut preamble: Vec<&str> = Vec::new();
     let mut sections = Vec::new();
@@ -389,9 +429,24 @@ pub fn parse(blocks: &[Block]) -> Parsed {
             continue;
         }
         let later = candidates.get(idx + 1..).unwrap_or_default();
+        let emphasized = candidates[idx]
+            .as_ref()
+            .is_some_and(|l| label_emphasized(block, l));
         let heading = candidates[idx]
             .clone()
-            .filter(|l| outline.plausible(l, label_emphasized(block, l), later));
+            .filter(|l| outline.plausible(l, emphasized, later));
+        if let (Some(l), None) = (&candidates[idx], &heading) {
+            note(Boundary {
+                block: idx,
+                label: l.raw.clone(),
+                path: None,
+                rule: format!(
+                    "{} {} out of sequence here: read as text",
+                    l.style.describe(),
+                    l.number
+                ),
+            });
+        }
         let Some(label) = heading else {
             match open.as_mut() {
                 Some(o) => o.parts.push(text.to_string()),
@@ -403,6 +458,17 @@ pub fn parse(blocks: &[Block]) -> Parsed {
             sections.push(o.finish());
         }
         let (level, path) = outline.accept(&label);
+        note(Boundary {
+            block: idx,
+            label: label.raw.clone(),
+            path: Some(path.join("/")),
+            rule: format!(
+                "{}, number {}, level {level}{}",
+                label.style.describe(),
+                label.number,
+                if emphasized { ", set in bold" } else { "" }
+            ),
+        });
         let rest = text.get(label.rest_start..).unwrap_or("");
         let (head, body) = split_heading(rest, emphasized_after_label(block, &label));
         let body = body.trim_matches(is_space);

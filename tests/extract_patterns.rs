@@ -187,3 +187,63 @@ fn a_disclosure_table_inside_the_body_becomes_metadata() {
     assert_eq!(top_labels(&doc), ["一、", "二、"]);
     assert_absent(&doc, &["索引号", "索 引 号", "综合政务", "0012-2025-0034"]);
 }
+
+#[test]
+fn explain_says_where_the_body_title_and_date_came_from_and_what_was_left_out() {
+    let bytes = std::fs::read(format!(
+        "{}/tests/fixtures/patterns/info-line.html",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let ex = extract::explain(&bytes, None, &ExtractOptions::default()).unwrap();
+    assert!(ex.error.is_none(), "{:?}", ex.error);
+    assert_eq!(ex.encoding, "UTF-8");
+    assert!(
+        ex.body_rule.contains("div.article-content"),
+        "{}",
+        ex.body_rule
+    );
+    assert!(
+        ex.body_element
+            .as_deref()
+            .is_some_and(|e| e.ends_with("div.article-content")),
+        "{:?}",
+        ex.body_element
+    );
+    assert!(
+        ex.title_from.contains("h1") || ex.title_from.contains("<title>"),
+        "{}",
+        ex.title_from
+    );
+    assert!(ex.date_from.contains("info line"), "{}", ex.date_from);
+    let reasons: Vec<&str> = ex.left_out.iter().map(|t| t.reason).collect();
+    assert!(reasons.contains(&"info line"), "{reasons:?}");
+    assert!(reasons.contains(&"print/close links"), "{reasons:?}");
+    let opened: Vec<&str> = ex
+        .boundaries
+        .iter()
+        .filter_map(|b| b.path.as_deref())
+        .collect();
+    assert_eq!(opened, ["一、", "二、"]);
+    assert!(
+        ex.boundaries[0].rule.contains("一、 numbering"),
+        "{:?}",
+        ex.boundaries
+    );
+}
+
+#[test]
+fn explain_reads_the_headline_of_a_page_without_article_text() {
+    let page = r#"<html><head><meta charset="utf-8"><title>测试图片新闻_测试局</title></head><body>
+<h1>测试图片新闻</h1><div class="info">发布时间：2025-03-01</div>
+<div id="zoom"><p>当前位置：首页 &gt; 图片新闻</p><p>测试图片新闻</p><p><img src="a.jpg"></p><p>附件：</p></div></body></html>"#;
+    let err = extract::document(page.as_bytes(), None, &ExtractOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("no article body"), "{err}");
+    let ex = extract::explain(page.as_bytes(), None, &ExtractOptions::default()).unwrap();
+    assert_eq!(ex.title.as_deref(), Some("测试图片新闻"));
+    assert_eq!(
+        ex.published.map(|d| d.to_string()).as_deref(),
+        Some("2025-03-01")
+    );
+    assert!(ex.error.is_some());
+}

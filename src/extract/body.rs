@@ -11,22 +11,74 @@ use scraper::{ElementRef, Html, Node, Selector};
 use crate::model::Block;
 use crate::text;
 
-use super::tree::{in_noise, is_block_tag, is_hard_skip, is_noise, subtree_text, walk};
+use super::tree::{describe, in_noise, is_block_tag, is_hard_skip, is_noise, subtree_text, walk};
 use super::{NodeRef, KNOWN_CONTENT, MIN_BODY_CHARS};
 
-pub(super) fn find_body(doc: &Html) -> Option<ElementRef<'_>> {
-    for sel in KNOWN_CONTENT {
-        let Ok(sel) = Selector::parse(sel) else {
+/// The article body and how it was found: a known CMS content container,
+/// else the densest text block.
+pub(super) fn find_body(doc: &Html) -> (Option<ElementRef<'_>>, String) {
+    for sel_text in KNOWN_CONTENT {
+        let Ok(sel) = Selector::parse(sel_text) else {
             continue;
         };
         if let Some(el) = doc
             .select(&sel)
             .find(|el| !in_noise(**el) && text_len(&subtree_text(**el, true)) >= MIN_BODY_CHARS)
         {
-            return Some(el);
+            return (
+                Some(el),
+                format!("a known CMS content container ({sel_text})"),
+            );
         }
     }
-    densest(doc)
+    (
+        densest(doc),
+        "the densest text block (no known CMS container)".into(),
+    )
+}
+
+/// One contender of the density heuristic, as `--explain` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The element, e.g. `body > div.main > div.content`.
+    pub element: String,
+    /// Points from the paragraphs it holds: 1 + punctuation marks + length
+    /// (up to 3) per paragraph, half for a grandchild's.
+    pub points: f64,
+    /// Characters of visible text.
+    pub text_chars: usize,
+    /// Share of that text inside links.
+    pub link_density: f64,
+    /// Punctuation marks (，、。；) in its text.
+    pub punctuation: usize,
+    /// `points × (1 − link_density)`: the highest wins.
+    pub score: f64,
+    /// Whether it is the element taken as the body.
+    pub chosen: bool,
+}
+
+/// The leading density candidates, best first, and which one is the body.
+pub(super) fn candidates(doc: &Html, chosen: Option<ElementRef<'_>>) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = scored(doc)
+        .into_iter()
+        .map(|(n, points, density)| {
+            let text = subtree_text(n, true);
+            Candidate {
+                element: describe(n),
+                points,
+                text_chars: text_len(&text),
+                link_density: density,
+                punctuation: text
+                    .chars()
+                    .filter(|c| matches!(c, '，' | '、' | '。' | '；' | ','))
+                    .count(),
+                score: points * (1.0 - density),
+                chosen: chosen.is_some_and(|c| *c == n),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out
 }
 
 /// Characters that count as content (no whitespace).
@@ -56,6 +108,17 @@ pub(super) fn link_density(el: NodeRef<'_>) -> f64 {
 /// own text to its parent (and half to its grandparent); the container with
 /// the most points, discounted by its link density, is the body.
 pub(super) fn densest(doc: &Html) -> Option<ElementRef<'_>> {
+    scored(doc)
+        .into_iter()
+        .filter_map(|(n, s, density)| Some((ElementRef::wrap(n)?, s * (1.0 - density))))
+        .filter(|(_, s)| *s > 0.0)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(el, _)| el)
+}
+
+/// The ten containers with the most paragraph points, with their link
+/// density.
+fn scored(doc: &Html) -> Vec<(NodeRef<'_>, f64, f64)> {
     let mut scores: Vec<(NodeRef<'_>, f64)> = Vec::new();
     let mut index = HashMap::new();
     for n in doc.root_element().descendants() {
@@ -102,10 +165,8 @@ pub(super) fn densest(doc: &Html) -> Option<ElementRef<'_>> {
     scores.truncate(10);
     scores
         .into_iter()
-        .filter_map(|(n, s)| Some((ElementRef::wrap(n)?, s * (1.0 - link_density(n)))))
-        .filter(|(_, s)| *s > 0.0)
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(el, _)| el)
+        .map(|(n, s)| (n, s, link_density(n)))
+        .collect()
 }
 
 #[derive(Default, PartialEq)]

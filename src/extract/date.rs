@@ -75,14 +75,14 @@ pub(super) fn find_date(
     opts: &ExtractOptions,
     title: Option<ElementRef<'_>>,
     body: Option<ElementRef<'_>>,
-) -> Result<Option<Date>, ExtractError> {
+) -> Result<(Option<Date>, &'static str), ExtractError> {
     if let Some(sel) = opts.date.as_deref() {
         let sel = parse_selector(sel, "date")?;
         if let Some(d) = doc
             .select(&sel)
             .find_map(|e| parse_date(&subtree_text(*e, false)))
         {
-            return Ok(Some(d));
+            return Ok((Some(d), "the configured date selector"));
         }
     }
     // The info line between the title and the body is where CMS templates
@@ -132,14 +132,17 @@ pub(super) fn find_date(
     if let Some((d, _)) =
         dates_in(&zone).find(|(_, before)| PUBLISHED_LABEL.is_match(tail_chars(before, 12)))
     {
-        return Ok(Some(d));
+        return Ok((
+            Some(d),
+            "the info line between headline and body (its 发布日期)",
+        ));
     }
     if let Some(d) = parse_date(&zone) {
-        return Ok(Some(d));
+        return Ok((Some(d), "the info line between headline and body"));
     }
     // Some templates print the info line as the body's first lines.
     if let Some(d) = body.and_then(|b| leading_info_date(*b)) {
-        return Ok(Some(d));
+        return Ok((Some(d), "the info line at the top of the body"));
     }
     // What the page shows beats what its head says: TRS and Hanweb fill
     // `PubDate` with the time the page was generated, which can be days
@@ -153,21 +156,27 @@ pub(super) fn find_date(
         // An event page (开始时间 … 结束时间) shows when the event is, not
         // when it was published; its head's stamp is not a publish date.
         if !dates_in(&outside).any(|(_, before)| EVENT_LABEL.is_match(tail_chars(before, 12))) {
-            return Ok(Some(d));
+            return Ok((Some(d), "<meta> publish time (the page shows no date)"));
         }
-        return Ok(None);
+        return Ok((
+            None,
+            "none: an event page (开始时间 …); its <meta> stamp is no publish date",
+        ));
     }
     // Otherwise only a labelled date anywhere outside the body and footer,
     // a publication's own label first.
     if let Some((d, _)) =
         dates_in(&outside).find(|(_, before)| PUBLISHED_LABEL.is_match(tail_chars(before, 12)))
     {
-        return Ok(Some(d));
+        return Ok((Some(d), "a 发布日期 outside the body"));
     }
     let labelled = dates_in(&outside)
         .find(|(_, before)| is_publish_labelled(before))
         .map(|(d, _)| d);
-    Ok(labelled)
+    Ok(match labelled {
+        Some(d) => (Some(d), "a labelled date outside the body"),
+        None => (None, "none: the page shows no publish date"),
+    })
 }
 
 /// Whether the text before a date ends in a publish label (and not in a

@@ -22,10 +22,12 @@ mod title;
 mod tree;
 mod trim;
 
+pub use body::Candidate;
 use body::{body_blocks, find_body, text_len};
 use date::find_date;
 use title::{find_title, page_title_parts};
 use tree::subtree_text;
+pub use trim::Trimmed;
 
 /// Per-source extraction hints from `sources.toml` (CSS selectors as text;
 /// they were validated when the configuration was loaded).
@@ -108,9 +110,84 @@ pub(super) const KNOWN_CONTENT: &[&str] = &[
 
 /// Finds title, date and body blocks in decoded HTML.
 pub fn article(html: &str, opts: &ExtractOptions) -> Result<Article, ExtractError> {
+    read(html, opts)
+}
+
+/// How a page was read: which element was taken as the article and why,
+/// where the title and the date came from, what was left out. `parse
+/// --explain` and `sources explain` print it for an admin tuning a new site.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    /// WHATWG name of the encoding and where the decision came from.
+    pub encoding: String,
+    pub encoding_source: EncodingSource,
+    /// How the body was found (`the configured content selector`, `a known
+    /// CMS container (#zoom)`, `the densest text block`).
+    pub body_rule: String,
+    /// The element taken as the body, e.g. `body > div.main > div#zoom`.
+    pub body_element: Option<String>,
+    /// The leading candidates of the density heuristic, best first.
+    pub candidates: Vec<Candidate>,
+    /// The headline and publish date, also when the page has no body.
+    pub title: Option<String>,
+    pub published: Option<jiff::civil::Date>,
+    pub title_from: &'static str,
+    pub date_from: &'static str,
+    /// Lines taken off the body's edges, with the reason.
+    pub left_out: Vec<Trimmed>,
+    /// Each label-shaped block start and what became of it.
+    pub boundaries: Vec<sections::Boundary>,
+    /// The article, when the page has one.
+    pub article: Option<Article>,
+    /// Why the page yields no version, when it does not.
+    pub error: Option<String>,
+}
+
+/// Reads a page and says how, whether or not it yields an article.
+pub fn explain(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    opts: &ExtractOptions,
+) -> Result<Explanation, ExtractError> {
+    let decoded = decode::decode(bytes, content_type, opts.encoding.as_deref())?;
+    let mut ex = Explanation {
+        encoding: decoded.encoding.to_string(),
+        encoding_source: decoded.source,
+        body_rule: String::new(),
+        body_element: None,
+        candidates: Vec::new(),
+        title: None,
+        published: None,
+        title_from: "",
+        date_from: "",
+        left_out: Vec::new(),
+        boundaries: Vec::new(),
+        article: None,
+        error: None,
+    };
+    match read_noting(&decoded.text, opts, Some(&mut ex)) {
+        Ok(art) => {
+            ex.boundaries = sections::explain(&art.blocks);
+            ex.article = Some(art);
+        }
+        Err(e @ ExtractError::Decode(_)) => return Err(e),
+        Err(e) => ex.error = Some(e.to_string()),
+    }
+    Ok(ex)
+}
+
+fn read(html: &str, opts: &ExtractOptions) -> Result<Article, ExtractError> {
+    read_noting(html, opts, None)
+}
+
+fn read_noting(
+    html: &str,
+    opts: &ExtractOptions,
+    mut ex: Option<&mut Explanation>,
+) -> Result<Article, ExtractError> {
     let doc = Html::parse_document(html);
 
-    let body = match opts.content.as_deref() {
+    let (body, rule) = match opts.content.as_deref() {
         Some(sel) => {
             let sel = parse_selector(sel, "content")?;
             let found = doc.select(&sel).next();
@@ -119,10 +196,17 @@ pub fn article(html: &str, opts: &ExtractOptions) -> Result<Article, ExtractErro
                     ExtractError::NoArticle(" (content selector matched nothing)".into())
                 }));
             }
-            found
+            (found, "the configured content selector".to_string())
         }
         None => find_body(&doc),
     };
+    if let Some(ex) = ex.as_deref_mut() {
+        ex.body_rule = rule;
+        ex.body_element = body.map(|b| tree::describe(*b));
+        if opts.content.is_none() {
+            ex.candidates = body::candidates(&doc, body);
+        }
+    }
     let blocks = body.map(body_blocks).unwrap_or_default();
 
     let body_chars: usize = blocks
@@ -141,18 +225,33 @@ pub fn article(html: &str, opts: &ExtractOptions) -> Result<Article, ExtractErro
         }));
     }
 
-    let (title, title_el) = find_title(&doc, opts, body)?;
+    let (title, title_el, mut title_from) = find_title(&doc, opts, body)?;
     let metadata = disclosure::metadata(&doc);
-    let published = match disclosure::date(&metadata) {
-        Some(d) if opts.date.is_none() => Some(d),
+    let (published, date_from) = match disclosure::date(&metadata) {
+        Some(d) if opts.date.is_none() => (Some(d), "the disclosure metadata table"),
         _ => find_date(&doc, opts, title_el, body)?,
     };
     let mut blocks = blocks;
-    let (_trimmed, better) = trim::edges(&mut blocks, &title, &page_title_parts(&doc));
+    let (trimmed, better) = trim::edges(&mut blocks, &title, &page_title_parts(&doc));
     let title = match better {
-        Some(t) if opts.title.is_none() => t,
+        Some(t) if opts.title.is_none() => {
+            title_from = "the body's first line (<title> carries the site's name)";
+            t
+        }
         _ => title,
     };
+    if let Some(ex) = ex {
+        ex.title_from = title_from;
+        ex.date_from = date_from;
+        ex.left_out = trimmed;
+        ex.title = Some(title.clone());
+        ex.published = published;
+    }
+    if blocks.is_empty() {
+        return Err(ExtractError::NoArticle(
+            " (the body holds only page furniture)".into(),
+        ));
+    }
     Ok(Article {
         title,
         published,
@@ -328,7 +427,7 @@ mod tests {
                 let bytes = std::fs::read(&f).unwrap();
                 let text = decode::decode(&bytes, None, None).unwrap().text;
                 let doc = Html::parse_document(&text);
-                let known = find_body(&doc).unwrap();
+                let known = find_body(&doc).0.unwrap();
                 let dense = densest(&doc).unwrap();
                 let joined = |el| {
                     body_blocks(el)

@@ -100,14 +100,18 @@ pub(super) fn find_title<'a>(
     doc: &'a Html,
     opts: &ExtractOptions,
     body: Option<ElementRef<'a>>,
-) -> Result<(String, Option<ElementRef<'a>>), ExtractError> {
+) -> Result<(String, Option<ElementRef<'a>>, &'static str), ExtractError> {
     if let Some(sel) = opts.title.as_deref() {
         let sel = parse_selector(sel, "title")?;
         if let Some(el) = doc
             .select(&sel)
             .find(|e| !text::display(&subtree_text(**e, true)).is_empty())
         {
-            return Ok((text::display(&subtree_text(*el, true)), Some(el)));
+            return Ok((
+                text::display(&subtree_text(*el, true)),
+                Some(el),
+                "the configured title selector",
+            ));
         }
     }
     let site = meta_content(doc, &["SiteName"]);
@@ -140,8 +144,12 @@ pub(super) fn find_title<'a>(
             .find(|(_, t)| text::comparable(t) == text::comparable(&mt))
             .map(|(e, _)| *e);
         return Ok(match anchor {
-            Some(el) => (headline(el), Some(el)),
-            None => (mt, None),
+            Some(el) => (
+                headline(el),
+                Some(el),
+                "<meta name=ArticleTitle> (og:title), its heading on the page",
+            ),
+            None => (mt, None, "<meta name=ArticleTitle> (og:title)"),
         });
     }
 
@@ -151,7 +159,7 @@ pub(super) fn find_title<'a>(
             .find(|(_, t)| text::comparable(t) == page_cmp)
         {
             let _ = t;
-            return Ok((headline(*el), Some(*el)));
+            return Ok((headline(*el), Some(*el), "the heading that matches <title>"));
         }
         let related = candidates
             .iter()
@@ -161,16 +169,24 @@ pub(super) fn find_title<'a>(
             })
             .max_by_key(|(_, t)| text::comparable(t).chars().count());
         if let Some((el, _)) = related {
-            return Ok((headline(*el), Some(*el)));
+            return Ok((
+                headline(*el),
+                Some(*el),
+                "the heading that <title> contains (or that contains it)",
+            ));
         }
     }
     if let Some((el, _)) = candidates.iter().find(|(e, _)| e.value().name() == "h1") {
-        return Ok((headline(*el), Some(*el)));
+        return Ok((headline(*el), Some(*el), "the page's first <h1>"));
     }
     if let Some((el, _)) = candidates.first() {
-        return Ok((headline(*el), Some(*el)));
+        return Ok((
+            headline(*el),
+            Some(*el),
+            "the first title-like heading outside the body",
+        ));
     }
-    Ok((page_title, None))
+    Ok((page_title, None, "<title> without the site's name"))
 }
 
 /// The headline of a title element that prints it in parts (引题, 主标题,

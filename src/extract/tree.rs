@@ -206,3 +206,36 @@ pub(super) fn is_block_tag(name: &str) -> bool {
             | "html"
     )
 }
+
+/// An element as a short CSS-like path (`body > div.main > div#zoom`), so
+/// that an admin can write a `content` selector from it.
+pub(super) fn describe(node: NodeRef<'_>) -> String {
+    let mut parts: Vec<String> = node
+        .ancestors()
+        .chain(std::iter::once(node))
+        .filter_map(|n| n.value().as_element().map(|e| (n, e)))
+        .filter(|(_, e)| e.name() != "html")
+        .map(|(_, e)| {
+            let mut p = e.name().to_string();
+            if let Some(id) = e.id() {
+                p.push('#');
+                p.push_str(id);
+            }
+            for c in e.classes() {
+                p.push('.');
+                p.push_str(c);
+            }
+            p
+        })
+        .collect();
+    // ancestors() runs upwards; the chain put `node` last.
+    let last = parts.pop();
+    parts.reverse();
+    parts.extend(last);
+    if parts.len() > 5 {
+        let keep = parts.split_off(parts.len() - 4);
+        parts = vec![parts[0].clone(), "…".into()];
+        parts.extend(keep);
+    }
+    parts.join(" > ")
+}

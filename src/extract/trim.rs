@@ -231,7 +231,13 @@ fn attachment_list(blocks: &[Block]) -> Option<usize> {
     let at = (from..blocks.len())
         .rev()
         .find(|&i| ATTACHMENTS.is_match(blocks[i].text.trim()))?;
-    if at == 0 {
+    // A body that is nothing but an empty 附件 heading has no text at all.
+    if at == 0
+        && !(blocks.len() == 1
+            && ATTACHMENTS
+                .find(blocks[0].text.trim())
+                .is_some_and(|m| m.end() == blocks[0].text.trim().len()))
+    {
         return None;
     }
     let head = text::comparable(&blocks[at].text).chars().count();
