@@ -376,6 +376,16 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     parse(&text, path)
 }
 
+/// Loads `path`, with `store` (a `--store` option) in place of
+/// `[settings] store`.
+pub fn load_with_store(path: &Path, store: Option<&Path>) -> Result<Config, ConfigError> {
+    let mut config = load(path)?;
+    if let Some(store) = store {
+        config.settings.store = store.to_path_buf();
+    }
+    Ok(config)
+}
+
 /// Validates configuration text; `path` is used for messages and to resolve
 /// a relative `store` and `password_file` against the file's folder.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {

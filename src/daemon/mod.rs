@@ -84,11 +84,7 @@ pub struct Options {
 
 impl Options {
     fn load(&self) -> Result<Config, ConfigError> {
-        let mut c = config::load(&self.config_path)?;
-        if let Some(s) = &self.store {
-            c.settings.store = s.clone();
-        }
-        Ok(c)
+        config::load_with_store(&self.config_path, self.store.as_deref())
     }
 }
 
