@@ -250,6 +250,73 @@ fn queued_something(r: &Report) -> bool {
 mod tests {
     use super::*;
 
+    fn config(ids: &[&str]) -> Config {
+        let mut text = String::from("[settings]\ninterval = \"60s\"\n");
+        for id in ids {
+            text.push_str(&format!(
+                "\n[[source]]\nid = \"{id}\"\nprovince = \"上海市\"\nregion = \"华东\"\nurl = \"http://127.0.0.1:1/{id}.html\"\nkind = \"article\"\n"
+            ));
+        }
+        crate::config::parse(&text, std::path::Path::new("t/sources.toml")).unwrap()
+    }
+
+    fn jobs(c: &Config) -> Vec<Job> {
+        c.sources.iter().cloned().map(Job::Source).collect()
+    }
+
+    #[test]
+    fn due_jobs_come_out_once_in_due_order_and_come_back_after_their_interval() {
+        let start = Instant::now();
+        let c = config(&["a", "b", "c"]);
+        let mut t = Timetable::new(start);
+        t.replace(jobs(&c), &c);
+        assert_eq!(t.len(), 3);
+        // First checks are spread over at most 5 s after start.
+        assert!(t.next_due().unwrap() <= start + Duration::from_secs(5));
+        let mut popped = Vec::new();
+        let mut last = start;
+        while let Some(due) = t.next_due() {
+            assert!(due >= last, "most overdue first");
+            last = due;
+            let job = t.pop_due(start + Duration::from_secs(6)).unwrap();
+            popped.push(job.id().to_string());
+        }
+        popped.sort();
+        assert_eq!(popped, ["a", "b", "c"]);
+        assert_eq!(t.next_due(), None, "running jobs are not due");
+        t.done("b", |i| i);
+        let due = t.next_due().unwrap();
+        let now = Instant::now();
+        assert!(due >= now + Duration::from_secs(53) && due <= now + Duration::from_secs(67));
+        assert!(t.pop_due(now).is_none(), "not due before its interval");
+        assert_eq!(t.pop_due(due).unwrap().id(), "b");
+    }
+
+    #[test]
+    fn a_reload_keeps_due_times_and_drops_removed_jobs_even_while_running() {
+        let start = Instant::now();
+        let c = config(&["a", "b"]);
+        let mut t = Timetable::new(start);
+        t.replace(jobs(&c), &c);
+        let running = t.pop_due(start + Duration::from_secs(6)).unwrap();
+        let idle_due = t.next_due().unwrap();
+        let keep = if running.id() == "a" { "b" } else { "a" };
+        let c2 = config(&[keep, "new"]);
+        t.replace(jobs(&c2), &c2);
+        assert_eq!(t.len(), 2);
+        // The idle job kept its time; the new one is due in the first seconds.
+        let mut ids = Vec::new();
+        while let Some(j) = t.pop_due(start + Duration::from_secs(6)) {
+            ids.push(j.id().to_string());
+        }
+        ids.sort();
+        assert_eq!(ids, [keep.to_string(), "new".to_string()]);
+        assert!(idle_due <= start + Duration::from_secs(5));
+        // The dropped job ends and is not rescheduled.
+        t.done(running.id(), |i| i);
+        assert_eq!(t.next_due(), None);
+    }
+
     #[test]
     fn failure_backoff_doubles_and_caps() {
         let i = Duration::from_secs(60);
