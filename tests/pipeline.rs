@@ -507,10 +507,7 @@ fn validate_fetch_matches_link_text_and_is_paced() {
         "validate --fetch was not paced: {elapsed:?}"
     );
     assert_eq!(site.hits("/lt/list.html").0, 1);
-    assert!(
-        !project.store_path().exists(),
-        "a dry run creates no store"
-    );
+    assert!(!project.store_path().exists(), "a dry run creates no store");
 }
 
 /// `host_interval = "0s"` turns host pacing off: a pass over several
