@@ -255,26 +255,38 @@ async fn reload(
                 live.send_replace(Arc::new(new));
                 tracing::info!(sources, "configuration reloaded");
             }
-            Err(why) => {
-                tracing::error!("reload refused, keeping the running configuration:\n{why}")
-            }
+            Err(e) => tracing::error!(
+                "reload refused, keeping the running configuration:\n{}",
+                error_chain(&e)
+            ),
         }
     }
 }
 
-fn reloaded(opts: &Options, current: &Live) -> Result<Live, String> {
-    let new = opts.load().map_err(|e| e.to_string())?;
+/// Why a reload was refused.
+#[derive(Debug, thiserror::Error)]
+enum ReloadError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("the store path cannot change while running")]
+    StoreMoved,
+    #[error(transparent)]
+    Setup(#[from] DaemonError),
+    #[error("cannot read tracked articles")]
+    Tracked(#[source] StoreError),
+}
+
+fn reloaded(opts: &Options, current: &Live) -> Result<Live, ReloadError> {
+    let new = opts.load()?;
     if new.settings.store != current.config.settings.store {
-        return Err("the store path cannot change while running".into());
+        return Err(ReloadError::StoreMoved);
     }
     let live = Live::new(
         Arc::new(new),
         current.checker.store.clone(),
         current.checker.politeness.clone(),
-    )
-    .map_err(|e| error_chain(&e))?;
-    crate::runner::jobs(&live.checker, &[])
-        .map_err(|e| format!("cannot read tracked articles: {e}"))?;
+    )?;
+    crate::runner::jobs(&live.checker, &[]).map_err(ReloadError::Tracked)?;
     Ok(live)
 }
 

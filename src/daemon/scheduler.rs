@@ -147,6 +147,7 @@ impl Scheduler {
         let mut table = Timetable::new(Instant::now());
         self.reschedule(&runner, &mut table);
         tracing::info!(sources = table.len(), store = %live.checker.store.path().display(), "bulletin-watch running");
+        let mut reloads = true;
         while !shutdown.is_triggered() {
             let now = Instant::now();
             while runner.has_room() {
@@ -165,9 +166,11 @@ impl Scheduler {
                 Some(done) = runner.next(), if !runner.is_empty() => {
                     self.finished(done, &runner, &mut table);
                 }
-                changed = self.live.changed() => {
+                changed = self.live.changed(), if reloads => {
                     if changed.is_err() {
-                        break;
+                        // The reload service is gone: keep what we have.
+                        reloads = false;
+                        continue;
                     }
                     let live = self.live.borrow_and_update().clone();
                     runner.set_checker(live.checker.clone());
