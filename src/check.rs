@@ -21,8 +21,8 @@ use crate::config::{Config, Region, Source, SourceKind};
 use crate::diff;
 use crate::extract::{self, ExtractError, ExtractOptions};
 use crate::fetch::{FetchError, Fetched, Fetcher, Politeness};
-use crate::listing;
-use crate::model::{sha256_hex, AlertKind, Document, Validators};
+use crate::listing::{self, ListingItem};
+use crate::model::{sha256_hex, AlertKind, Document, EncodingSource, Validators};
 use crate::store::{
     Commit, FetchState, NewVersion, OutboxEntry, Store, StoreError, Tracked, VersionRecord,
 };
@@ -259,25 +259,11 @@ impl Checker {
         let latest = self.store.latest(&target.id)?;
         // Validators only help when there is a stored version to fall back on.
         let validators = latest.as_ref().map(|_| state.validators.clone());
-        let fetched = self
-            .fetch(&target.url, validators.as_ref(), &|u| {
-                target.host_allowed(u)
-            })
-            .await?;
+        let (fetched, page) = self.pipeline().article(target, validators.as_ref()).await?;
         let status = Some(fetched.status);
-        if fetched.not_modified {
+        let Some((document, encoding_source)) = page else {
             return Ok((Outcome::NotModified, status));
-        }
-        let (mut document, encoding_source) = extract::document(
-            &fetched.body,
-            fetched.content_type.as_deref(),
-            &target.extract,
-        )
-        .map_err(|source| CheckError::Extract {
-            url: target.url.clone(),
-            source,
-        })?;
-        apply_ignore(&mut document, &target.ignore);
+        };
         if let Some(prev) = &latest {
             if prev.sections > 0 && document.sections.is_empty() {
                 return Err(CheckError::Vanished {
@@ -416,27 +402,23 @@ impl Checker {
         }
     }
 
-    /// One paced fetch: waits for the host's turn, and lets a Retry-After
-    /// slow the whole host down.
+    /// The store-free half of a check: paced fetching and reading.
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline {
+            config: &self.config,
+            fetcher: &self.fetcher,
+            politeness: &self.politeness,
+        }
+    }
+
+    /// One paced fetch (see [`Pipeline::fetch`]).
     async fn fetch(
         &self,
         url: &Url,
         validators: Option<&Validators>,
         allow: &(dyn Fn(&Url) -> bool + Sync),
     ) -> Result<Fetched, FetchError> {
-        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        let policy = self.config.host_policy(&host);
-        let slot = crate::fetch::slot_key(url);
-        let result = {
-            let _permit = self.politeness.acquire(&slot, &policy).await;
-            self.fetcher.fetch(url, validators, allow).await
-        };
-        if let Err(e) = &result {
-            if let Some(pause) = e.retry_after() {
-                self.politeness.back_off(&slot, &policy, pause).await;
-            }
-        }
-        result
+        self.pipeline().fetch(url, validators, allow).await
     }
 
     /// Checks a listing: finds matching links, and fetches and tracks those
@@ -498,22 +480,8 @@ impl Checker {
         if fetched.not_modified {
             return Ok((Outcome::NotModified, status));
         }
-        let decoded = crate::decode::decode(
-            &fetched.body,
-            fetched.content_type.as_deref(),
-            source.extract.encoding.as_deref(),
-        )
-        .map_err(|e| CheckError::Extract {
-            url: source.url.clone(),
-            source: e.into(),
-        })?;
-        let items = listing::items(&decoded.text, &fetched.final_url);
-        let pattern = source.link_pattern.as_ref();
-        let matching: Vec<_> = items
-            .iter()
-            .filter(|i| source.host_allowed(&i.url))
-            .filter(|i| pattern.is_some_and(|p| p.is_match(i.title()) || p.is_match(&i.text)))
-            .collect();
+        let items = listing_items(source, &fetched)?;
+        let matching: Vec<_> = items.iter().filter(|i| link_matches(source, i)).collect();
         let first_alert = if first_check && !source.alert_on_first {
             None
         } else {
@@ -607,4 +575,164 @@ pub fn apply_ignore(doc: &mut Document, rules: &[Regex]) {
         strip(&mut sec.heading);
         strip(&mut sec.text);
     }
+}
+
+/// The half of a check that needs no store: paced, polite fetching, then
+/// decoding, extraction and ignore rules for an article, link matching for
+/// a listing. [`Checker`] runs it before committing; [`Pipeline::dry_run`]
+/// runs it alone (`sources validate --fetch`), so both see the same thing.
+#[derive(Clone, Copy)]
+pub struct Pipeline<'a> {
+    pub config: &'a Config,
+    pub fetcher: &'a Fetcher,
+    pub politeness: &'a Politeness,
+}
+
+impl Pipeline<'_> {
+    /// One paced fetch: waits for the host's turn, and lets a Retry-After
+    /// slow the whole host down.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        validators: Option<&Validators>,
+        allow: &(dyn Fn(&Url) -> bool + Sync),
+    ) -> Result<Fetched, FetchError> {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let policy = self.config.host_policy(&host);
+        let slot = crate::fetch::slot_key(url);
+        let result = {
+            let _permit = self.politeness.acquire(&slot, &policy).await;
+            self.fetcher.fetch(url, validators, allow).await
+        };
+        if let Err(e) = &result {
+            if let Some(pause) = e.retry_after() {
+                self.politeness.back_off(&slot, &policy, pause).await;
+            }
+        }
+        result
+    }
+
+    /// Fetches an article and reads it into a document with the target's
+    /// ignore rules applied; no document for a 304.
+    pub async fn article(
+        &self,
+        target: &Target,
+        validators: Option<&Validators>,
+    ) -> Result<(Fetched, Option<(Document, EncodingSource)>), CheckError> {
+        let fetched = self
+            .fetch(&target.url, validators, &|u| target.host_allowed(u))
+            .await?;
+        if fetched.not_modified {
+            return Ok((fetched, None));
+        }
+        let (mut document, encoding_source) = extract::document(
+            &fetched.body,
+            fetched.content_type.as_deref(),
+            &target.extract,
+        )
+        .map_err(|source| CheckError::Extract {
+            url: target.url.clone(),
+            source,
+        })?;
+        apply_ignore(&mut document, &target.ignore);
+        Ok((fetched, Some((document, encoding_source))))
+    }
+
+    /// Checks one configured source without touching any store: what a
+    /// check would find on it right now.
+    pub async fn dry_run(&self, source: &Source) -> DryRun {
+        let result = match source.kind {
+            SourceKind::Article => {
+                self.article(&Target::from_source(source), None)
+                    .await
+                    .map(|(_, page)| match page {
+                        Some((doc, _)) => Found::Article {
+                            title: doc.title,
+                            sections: doc.sections.len(),
+                        },
+                        // Never sent validators, so a 304 means an odd server.
+                        None => Found::Article {
+                            title: String::new(),
+                            sections: 0,
+                        },
+                    })
+            }
+            SourceKind::Listing => {
+                match self
+                    .fetch(&source.url, None, &|u| source.host_allowed(u))
+                    .await
+                {
+                    Err(e) => Err(e.into()),
+                    Ok(fetched) => listing_items(source, &fetched).map(|items| Found::Listing {
+                        matching: items.iter().filter(|i| link_matches(source, i)).count(),
+                        items: items.len(),
+                    }),
+                }
+            }
+        };
+        DryRun {
+            source: source.id.clone(),
+            result: result.map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// What [`Pipeline::dry_run`] found on one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DryRun {
+    pub source: String,
+    /// What was found, or why the check would fail.
+    pub result: Result<Found, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    Article {
+        title: String,
+        sections: usize,
+    },
+    /// All items of the listing, and those a check would follow.
+    Listing {
+        items: usize,
+        matching: usize,
+    },
+}
+
+impl DryRun {
+    /// Whether the source is usable as configured: an article with numbered
+    /// sections, or a listing with items.
+    pub fn problem(&self) -> Option<String> {
+        match &self.result {
+            Err(e) => Some(e.clone()),
+            Ok(Found::Article { title, sections: 0 }) => {
+                Some(format!("found \"{title}\" but no numbered sections"))
+            }
+            Ok(Found::Listing { items: 0, .. }) => Some("no listing items found".to_string()),
+            Ok(_) => None,
+        }
+    }
+}
+
+/// A fetched listing's items (decoded with the source's encoding override).
+fn listing_items(source: &Source, fetched: &Fetched) -> Result<Vec<ListingItem>, CheckError> {
+    let decoded = crate::decode::decode(
+        &fetched.body,
+        fetched.content_type.as_deref(),
+        source.extract.encoding.as_deref(),
+    )
+    .map_err(|e| CheckError::Extract {
+        url: source.url.clone(),
+        source: e.into(),
+    })?;
+    Ok(listing::items(&decoded.text, &fetched.final_url))
+}
+
+/// Whether a check follows a listing item: on an allowed host, and its
+/// title attribute or its link text matches `link_pattern`.
+fn link_matches(source: &Source, item: &ListingItem) -> bool {
+    source.host_allowed(&item.url)
+        && source
+            .link_pattern
+            .as_ref()
+            .is_some_and(|p| p.is_match(item.title()) || p.is_match(&item.text))
 }

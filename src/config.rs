@@ -232,6 +232,23 @@ impl Config {
     }
 }
 
+impl Config {
+    /// No sources, default settings and the store at `store`: for reading
+    /// a store without its sources file (an auditor's `serve --store`).
+    pub fn store_only(path: &Path, store: &Path) -> Config {
+        Config {
+            path: path.to_path_buf(),
+            settings: Settings {
+                store: store.to_path_buf(),
+                ..Default::default()
+            },
+            mail: MailConfig::default(),
+            hosts: BTreeMap::new(),
+            sources: Vec::new(),
+        }
+    }
+}
+
 /// One problem in a configuration file, located.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -359,6 +376,16 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     parse(&text, path)
 }
 
+/// Loads `path`, with `store` (a `--store` option) in place of
+/// `[settings] store`.
+pub fn load_with_store(path: &Path, store: Option<&Path>) -> Result<Config, ConfigError> {
+    let mut config = load(path)?;
+    if let Some(store) = store {
+        config.settings.store = store.to_path_buf();
+    }
+    Ok(config)
+}
+
 /// Validates configuration text; `path` is used for messages and to resolve
 /// a relative `store` and `password_file` against the file's folder.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
@@ -390,7 +417,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             .get_ref()
             .interval
             .as_ref()
-            .and_then(|i| v.duration(i, &format!("hosts.\"{name}\".interval")))
+            .and_then(|i| v.pause(i, &format!("hosts.\"{name}\".interval")))
             .unwrap_or(settings.host_interval);
         let concurrency = h.get_ref().concurrency.unwrap_or(settings.host_concurrency);
         if concurrency == 0 {
@@ -452,11 +479,19 @@ impl Validator<'_> {
     }
 
     fn duration(&mut self, s: &Spanned<String>, field: &str) -> Option<Duration> {
-        match humantime::parse_duration(s.get_ref().trim()) {
-            Ok(d) if d.is_zero() => {
+        match self.pause(s, field) {
+            Some(d) if d.is_zero() => {
                 self.push(s.span().start, field, "must be longer than zero".into());
                 None
             }
+            d => d,
+        }
+    }
+
+    /// A pause between requests: like [`Self::duration`], but zero is
+    /// allowed and means "no pause" (host pacing off, e.g. on an intranet).
+    fn pause(&mut self, s: &Spanned<String>, field: &str) -> Option<Duration> {
+        match humantime::parse_duration(s.get_ref().trim()) {
             Ok(d) => Some(d),
             Err(e) => {
                 self.push(
@@ -520,12 +555,11 @@ impl Validator<'_> {
             host_concurrency: self
                 .positive(&raw.host_concurrency, "settings.host_concurrency")
                 .unwrap_or(d.host_concurrency),
-            host_interval: dur(
-                self,
-                &raw.host_interval,
-                "settings.host_interval",
-                d.host_interval,
-            ),
+            host_interval: raw
+                .host_interval
+                .as_ref()
+                .and_then(|s| self.pause(s, "settings.host_interval"))
+                .unwrap_or(d.host_interval),
             failure_threshold: self
                 .positive(&raw.failure_threshold, "settings.failure_threshold")
                 .unwrap_or(d.failure_threshold),
@@ -954,6 +988,36 @@ kind = "article"
         let p = problems("[settings\ninterval = 1");
         assert_eq!(p[0].line, 1);
         assert_eq!(p[0].field, "settings");
+    }
+
+    #[test]
+    fn zero_turns_host_pacing_off_but_not_intervals_or_timeouts() {
+        let text = GOOD.replace(
+            "interval = \"2s\"\n",
+            "interval = \"2s\"\nhost_interval = \"0s\"\n\n[hosts.\"intranet.example\"]\ninterval = \"0s\"\n",
+        );
+        let c = parse(&text, Path::new("t/sources.toml")).unwrap();
+        assert_eq!(c.settings.host_interval, Duration::ZERO);
+        assert_eq!(c.host_policy("intranet.example").interval, Duration::ZERO);
+        assert_eq!(c.host_policy("other.example").interval, Duration::ZERO);
+        for field in ["interval", "timeout", "connect_timeout"] {
+            let p = problems(&GOOD.replace(
+                "interval = \"2s\"\n",
+                &format!("interval = \"2s\"\n{field} = \"0s\"\n").replacen(
+                    "interval = \"2s\"\ninterval",
+                    "interval",
+                    1,
+                ),
+            ));
+            assert_eq!(p.len(), 1, "{field}: {p:?}");
+            assert_eq!(p[0].field, format!("settings.{field}"));
+            assert!(p[0].message.contains("longer than zero"), "{p:?}");
+        }
+        let p = problems(&GOOD.replace(
+            "kind = \"article\"",
+            "kind = \"article\"\ninterval = \"0s\"",
+        ));
+        assert_eq!(p[0].field, "source[0].interval");
     }
 
     #[test]

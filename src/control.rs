@@ -10,8 +10,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::audit::{self, Query};
-use crate::store::Store;
+use crate::audit::{self, AuditError, Query};
+use crate::store::{Store, StoreError};
 
 pub fn socket_path(store_dir: &Path) -> PathBuf {
     store_dir.join("control.sock")
@@ -30,6 +30,74 @@ pub enum ControlError {
     Io(#[from] std::io::Error),
 }
 
+/// Why a read-only query got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(
+        "no store at {} (nothing checked yet? run `bulletin-watch check`, or pass --store)",
+        path.display()
+    )]
+    NoStore { path: PathBuf },
+    #[error("opening store {}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: StoreError,
+    },
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// The daemon holding the store answered with an error.
+    #[error(transparent)]
+    Remote(ControlError),
+    #[error("no running daemon answered ({reason})")]
+    NoDaemon {
+        reason: ControlError,
+        #[source]
+        source: StoreError,
+    },
+}
+
+/// Answers a read-only query from the store at `store_dir`, or — when a
+/// running daemon holds the store — from the daemon over its control
+/// socket. Both paths produce the same bytes. Never creates a store.
+pub fn query(store_dir: &Path, q: &Query) -> Result<Vec<u8>, QueryError> {
+    use std::time::{Duration, Instant};
+    if !store_dir.exists() {
+        return Err(QueryError::NoStore {
+            path: store_dir.to_path_buf(),
+        });
+    }
+    // The lock holder is either a daemon (ask it) or another short command
+    // (or a daemon still starting): try both for a few seconds.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match Store::open(store_dir) {
+            Ok(store) => return Ok(audit::answer(&store, q)?),
+            Err(StoreError::Locked { .. }) => match ask(store_dir, q) {
+                Ok(out) => return Ok(out),
+                Err(ControlError::Connect { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e @ ControlError::Remote(_)) => return Err(QueryError::Remote(e)),
+                Err(reason) => {
+                    return Err(QueryError::NoDaemon {
+                        reason,
+                        source: StoreError::Locked {
+                            path: store_dir.to_path_buf(),
+                        },
+                    })
+                }
+            },
+            Err(source) => {
+                return Err(QueryError::Open {
+                    path: store_dir.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
 /// Asks the daemon holding `store_dir` to answer `q`.
 #[cfg(unix)]
 pub fn ask(store_dir: &Path, q: &Query) -> Result<Vec<u8>, ControlError> {
@@ -40,7 +108,7 @@ pub fn ask(store_dir: &Path, q: &Query) -> Result<Vec<u8>, ControlError> {
             source,
         })?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(120)))?;
-    let mut line = serde_json::to_vec(q).expect("queries serialise");
+    let mut line = serde_json::to_vec(q).map_err(std::io::Error::other)?;
     line.push(b'\n');
     s.write_all(&line)?;
     s.shutdown(std::net::Shutdown::Write)?;

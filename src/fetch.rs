@@ -391,7 +391,7 @@ struct HostSlot {
 
 /// Held while a request to a host is in flight.
 pub struct HostPermit {
-    _permit: OwnedSemaphorePermit,
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Politeness {
@@ -416,12 +416,8 @@ impl Politeness {
     /// Waits for this host's turn.
     pub async fn acquire(&self, host: &str, policy: &HostPolicy) -> HostPermit {
         let slot = self.slot(host, policy);
-        let permit = slot
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("host semaphore is never closed");
+        // The semaphore is never closed, so this is always a permit.
+        let permit = slot.permits.clone().acquire_owned().await.ok();
         let mut next = slot.next_start.lock().await;
         let now = Instant::now();
         if *next > now {
@@ -459,6 +455,20 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[tokio::test]
+    async fn a_zero_interval_means_no_pause() {
+        let p = Politeness::new();
+        let policy = HostPolicy {
+            concurrency: 1,
+            interval: Duration::ZERO,
+        };
+        let start = Instant::now();
+        for _ in 0..20 {
+            let _g = p.acquire("intranet.example", &policy).await;
+        }
+        assert!(start.elapsed() < Duration::from_millis(200));
     }
 
     #[tokio::test]

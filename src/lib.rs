@@ -9,7 +9,8 @@
 //!                                  └──▶ listing (discovery of new articles)
 //! ```
 //!
-//! [`check`] runs that pipeline once for one source; [`daemon`] schedules it;
+//! [`check`] runs that pipeline once for one source; [`runner`] runs many
+//! checks at once, for `check` and for [`daemon`], which schedules them;
 //! [`audit`] reads the stored history back for people who must trust it, and
 //! [`web`] shows the same history in a browser.
 //! The binary (`src/main.rs`) is a thin command-line shell over these modules.
@@ -30,9 +31,11 @@ pub mod model;
 pub mod notify;
 pub mod outbox;
 pub mod report;
+pub mod runner;
 pub mod sections;
 pub mod site;
 pub mod store;
 pub mod text;
+pub mod validate;
 pub mod verify;
 pub mod web;

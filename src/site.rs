@@ -52,6 +52,8 @@ struct State {
     pages: HashMap<String, Page>,
     /// Requests per path: (full responses, 304 responses).
     hits: HashMap<String, (u32, u32)>,
+    /// Paths answered only after a pause (a slow server).
+    delays: HashMap<String, Duration>,
 }
 
 /// A running site. It stops serving when dropped... eventually: the accept
@@ -95,6 +97,12 @@ impl Site {
     /// Serves `page` at `path` from now on.
     pub fn set(&self, path: &str, page: Page) {
         self.lock().pages.insert(path.to_string(), page);
+    }
+
+    /// Answers requests for `path` only after `pause` (the request is
+    /// counted in [`Site::hits`] as soon as it arrives).
+    pub fn delay(&self, path: &str, pause: Duration) {
+        self.lock().delays.insert(path.to_string(), pause);
     }
 
     pub fn remove(&self, path: &str) {
@@ -145,14 +153,19 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         .unwrap_or_else(|| Page::status(404, "<html><body><h1>404 Not Found</h1></body></html>"));
     let etag = page.etag.then(|| etag_of(&page.body));
     let not_modified = etag.is_some() && etag == if_none_match;
-    {
+    let delay = {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        let delay = st.delays.get(&path).copied();
         let h = st.hits.entry(path).or_default();
         if not_modified {
             h.1 += 1;
         } else {
             h.0 += 1;
         }
+        delay
+    };
+    if let Some(pause) = delay {
+        std::thread::sleep(pause);
     }
     let mut out = conn;
     let (status, body): (u16, &[u8]) = if not_modified {

@@ -271,6 +271,18 @@ fn daemon_stores_alerts_discovers_and_recovers() {
         !metrics.contains("bulletin_watch_checks_total 0\n"),
         "{metrics}"
     );
+    assert!(
+        metrics.starts_with("HTTP/1.1 200")
+            && metrics
+                .to_ascii_lowercase()
+                .contains("content-type: text/plain; version=0.0.4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE bulletin_watch_alerts_pending gauge\n"),
+        "{metrics}"
+    );
+    assert!(http_get(metrics_port, "/nothing-here").starts_with("HTTP/1.1 404"));
     let page = http_get(web_port, "/");
     assert!(
         page.starts_with("HTTP/1.1 200") && page.contains("上海市"),
@@ -338,8 +350,30 @@ fn writing_commands_refuse_clearly_while_daemon_runs_and_reload_keeps_good_confi
         Duration::from_secs(20),
         || version_count(&project, "zj") == 2,
     );
+
+    // A good file on SIGHUP is applied: a newly added source gets checked.
+    site.set("/b.html", fixture_page(&m, "shanghai/article.v1.html"));
+    std::fs::write(
+        project.config_path(),
+        format!(
+            "{good}{}",
+            article_source("sh", "上海市", &site.url("/b.html"))
+        ),
+    )
+    .unwrap();
+    Command::new("kill")
+        .args(["-HUP", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    wait_for(
+        &mut daemon,
+        "the source added by a reload",
+        Duration::from_secs(20),
+        || version_count(&project, "sh") == 1,
+    );
     let log = terminate(daemon);
     assert!(log.contains("reload refused"), "{log}");
+    assert!(log.contains("configuration reloaded"), "{log}");
 }
 
 /// kill -9 at random moments across many cycles while the page keeps
@@ -452,4 +486,33 @@ fn kill_9_loses_and_duplicates_nothing() {
         outbox.len(),
         "one message file per alert: {files:?}"
     );
+}
+
+/// SIGTERM while a check waits on a slow server: the check finishes, its
+/// version is stored and flushed, and the daemon exits 0.
+#[test]
+fn sigterm_lets_an_in_flight_check_finish() {
+    let m = manifest();
+    let site = fixture_site(&m);
+    site.set("/slow.html", fixture_page(&m, "anhui/article.v1.html"));
+    site.delay("/slow.html", Duration::from_millis(1500));
+    let project = Project::new(&format!(
+        "{FAST_SETTINGS}{}",
+        article_source("slow", "安徽省", &site.url("/slow.html"))
+    ));
+    let mut daemon = spawn_daemon(&project, &[]);
+    wait_for(
+        &mut daemon,
+        "the slow request to arrive",
+        Duration::from_secs(20),
+        || site.hits("/slow.html").0 >= 1,
+    );
+    let log = terminate(daemon);
+    let s = Store::open(&project.store_path()).expect("store reopens");
+    assert_eq!(
+        s.versions("slow").unwrap().len(),
+        1,
+        "the in-flight check was finished before exiting:\n{log}"
+    );
+    assert!(log.contains("stopped"), "{log}");
 }

@@ -453,3 +453,99 @@ fn output_into_a_closed_pipe_ends_quietly() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// Settings with pacing as given: one request at a time per host, at least
+/// `host_interval` between two starts.
+fn paced_settings(host_interval: &str) -> String {
+    format!(
+        "[settings]\ninterval = \"1s\"\nhost_interval = \"{host_interval}\"\nhost_concurrency = 1\ntimeout = \"5s\"\nretries = 0\n"
+    )
+}
+
+/// A listing whose matching deployment has a `title` attribute that does
+/// not match: only its link text does.
+const LINK_TEXT_ONLY_LISTING: &str = r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>工作动态</title></head><body>
+<ul class="list">
+<li><a href="/lt/a1.html" title="关于近期重点工作的通知">江西省全省应急管理工作会议在南昌召开</a><span>2025-12-23</span></li>
+<li><a href="/lt/a2.html" title="防汛抗旱专题培训班开班">防汛抗旱专题培训班开班</a><span>2025-12-09</span></li>
+<li><a href="/lt/a3.html" title="森林防火检查工作部署">森林防火检查工作部署</a><span>2025-11-07</span></li>
+</ul></body></html>"#;
+
+/// `validate --fetch` goes through the check's own path: a link matched by
+/// its text alone counts (as in a real check), and host pacing applies.
+#[test]
+fn validate_fetch_matches_link_text_and_is_paced() {
+    let m = manifest();
+    let site = fixture_site(&m);
+    site.set(
+        "/lt/list.html",
+        Page::html("text/html; charset=utf-8", LINK_TEXT_ONLY_LISTING),
+    );
+    let project = Project::new(&format!(
+        "{}{}{}{}",
+        paced_settings("700ms"),
+        listing_source("lt", "江西省", &site.url("/lt/list.html"), PATTERN),
+        article_source("sh", "上海市", &site.url("/shanghai/article.v1.html")),
+        article_source("zj", "浙江省", &site.url("/zhejiang/article.v1.html")),
+    ));
+    let started = std::time::Instant::now();
+    let out = project.cli(&["sources", "validate", "--fetch"]);
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("lt"))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("ok") && line.contains("3 items, 1 matching"),
+        "{stdout}"
+    );
+    // Three requests to one host, 700 ms apart: at least two pauses.
+    assert!(
+        elapsed >= std::time::Duration::from_millis(1400),
+        "validate --fetch was not paced: {elapsed:?}"
+    );
+    assert_eq!(site.hits("/lt/list.html").0, 1);
+    assert!(!project.store_path().exists(), "a dry run creates no store");
+}
+
+/// `host_interval = "0s"` turns host pacing off: a pass over several
+/// pages of one host does not pause between them, where "1s" does.
+#[test]
+fn a_pass_with_host_pacing_off_does_not_pause() {
+    let m = manifest();
+    let site = fixture_site(&m);
+    let pages = [
+        "shanghai/article.v1.html",
+        "zhejiang/article.v1.html",
+        "jiangsu/article.v1.html",
+        "fujian/article.v1.html",
+    ];
+    let pass = |host_interval: &str| {
+        let sources: String = pages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| article_source(&format!("s{i}"), "上海市", &site.url(&format!("/{p}"))))
+            .collect();
+        let project = Project::new(&format!("{}{sources}", paced_settings(host_interval)));
+        let started = std::time::Instant::now();
+        let out = project.cli(&["check"]);
+        let elapsed = started.elapsed();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}");
+        assert!(
+            stdout.contains("checked 4, new versions 4"),
+            "{host_interval}: {stdout}"
+        );
+        elapsed
+    };
+    let off = pass("0s");
+    let on = pass("1s");
+    // Four requests to one host, 1 s apart: at least three pauses.
+    assert!(on >= std::time::Duration::from_secs(3), "paced: {on:?}");
+    assert!(
+        off < std::time::Duration::from_secs(2),
+        "host_interval = \"0s\" still paused: {off:?}"
+    );
+}

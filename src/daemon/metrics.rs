@@ -1,0 +1,152 @@
+//! The daemon's counters, and `/healthz` + `/metrics` (Prometheus text
+//! exposition format) served with axum for probes and scrapers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use super::shutdown::Shutdown;
+use crate::check::{Outcome, Report};
+use crate::store::Store;
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    pub checks: AtomicU64,
+    pub failures: AtomicU64,
+    pub not_modified: AtomicU64,
+    pub versions: AtomicU64,
+    pub discovered: AtomicU64,
+    pub alerts_sent: AtomicU64,
+    pub alerts_failed: AtomicU64,
+    pub fetch_ms_sum: AtomicU64,
+    pub sources: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one check (and the articles discovered in it).
+    pub fn record(&self, r: &Report) {
+        for d in &r.discovered {
+            self.record(d);
+        }
+        self.checks.fetch_add(1, Ordering::Relaxed);
+        self.fetch_ms_sum
+            .fetch_add(r.elapsed.as_millis() as u64, Ordering::Relaxed);
+        match &r.outcome {
+            Outcome::Failed { .. } => self.failures.fetch_add(1, Ordering::Relaxed),
+            Outcome::NotModified => self.not_modified.fetch_add(1, Ordering::Relaxed),
+            Outcome::Stored { .. } => self.versions.fetch_add(1, Ordering::Relaxed),
+            Outcome::Listing { discovered, .. } => self
+                .discovered
+                .fetch_add(*discovered as u64, Ordering::Relaxed),
+            Outcome::Unchanged { .. } => 0,
+        };
+    }
+
+    /// Counts one outbox drain.
+    pub fn delivered(&self, sent: usize, failed: usize) {
+        self.alerts_sent.fetch_add(sent as u64, Ordering::Relaxed);
+        self.alerts_failed
+            .fetch_add(failed as u64, Ordering::Relaxed);
+    }
+
+    pub fn set_sources(&self, n: usize) {
+        self.sources.store(n as u64, Ordering::Relaxed);
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self, pending_alerts: usize) -> String {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let checks = g(&self.checks);
+        format!(
+            "# HELP bulletin_watch_checks_total Checks run.\n# TYPE bulletin_watch_checks_total counter\nbulletin_watch_checks_total {checks}\n\
+             # HELP bulletin_watch_check_failures_total Checks that failed.\n# TYPE bulletin_watch_check_failures_total counter\nbulletin_watch_check_failures_total {}\n\
+             # HELP bulletin_watch_not_modified_total Checks answered 304.\n# TYPE bulletin_watch_not_modified_total counter\nbulletin_watch_not_modified_total {}\n\
+             # HELP bulletin_watch_versions_stored_total New versions stored.\n# TYPE bulletin_watch_versions_stored_total counter\nbulletin_watch_versions_stored_total {}\n\
+             # HELP bulletin_watch_discovered_total Articles discovered on listings.\n# TYPE bulletin_watch_discovered_total counter\nbulletin_watch_discovered_total {}\n\
+             # HELP bulletin_watch_alerts_sent_total Alerts delivered.\n# TYPE bulletin_watch_alerts_sent_total counter\nbulletin_watch_alerts_sent_total {}\n\
+             # HELP bulletin_watch_alert_attempts_failed_total Failed delivery attempts.\n# TYPE bulletin_watch_alert_attempts_failed_total counter\nbulletin_watch_alert_attempts_failed_total {}\n\
+             # HELP bulletin_watch_alerts_pending Alerts queued, not yet delivered.\n# TYPE bulletin_watch_alerts_pending gauge\nbulletin_watch_alerts_pending {pending_alerts}\n\
+             # HELP bulletin_watch_sources Sources and tracked articles scheduled.\n# TYPE bulletin_watch_sources gauge\nbulletin_watch_sources {}\n\
+             # HELP bulletin_watch_check_duration_seconds Time spent in checks.\n# TYPE bulletin_watch_check_duration_seconds summary\nbulletin_watch_check_duration_seconds_sum {:.3}\nbulletin_watch_check_duration_seconds_count {checks}\n",
+            g(&self.failures),
+            g(&self.not_modified),
+            g(&self.versions),
+            g(&self.discovered),
+            g(&self.alerts_sent),
+            g(&self.alerts_failed),
+            g(&self.sources),
+            g(&self.fetch_ms_sum) as f64 / 1000.0,
+        )
+    }
+}
+
+#[derive(Clone)]
+struct MetricsState {
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+}
+
+/// `/healthz` and `/metrics`; anything else is a plain 404.
+pub fn router(store: Arc<Store>, metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { ([(header::CONTENT_TYPE, "text/plain")], "ok\n") }),
+        )
+        .route("/metrics", get(render))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                [(header::CONTENT_TYPE, "text/plain")],
+                "not found\n",
+            )
+        })
+        .with_state(MetricsState { store, metrics })
+}
+
+async fn render(State(s): State<MetricsState>) -> impl IntoResponse {
+    let store = s.store.clone();
+    let pending =
+        tokio::task::spawn_blocking(move || store.pending().map(|p| p.len()).unwrap_or(0))
+            .await
+            .unwrap_or(0);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(pending),
+    )
+}
+
+/// The metrics service: serves [`router`] on `listener` until shutdown.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    shutdown: Shutdown,
+) {
+    let served = axum::serve(listener, router(store, metrics))
+        .with_graceful_shutdown(shutdown.wait_owned())
+        .await;
+    if let Err(e) = served {
+        tracing::error!(error = %e, "metrics endpoint stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_render_prometheus_text() {
+        let m = Metrics::default();
+        m.checks.store(3, Ordering::Relaxed);
+        let text = m.render(2);
+        assert!(text.contains("bulletin_watch_checks_total 3\n"));
+        assert!(text.contains("bulletin_watch_alerts_pending 2\n"));
+    }
+}

@@ -1,0 +1,317 @@
+//! `bulletin-watch run`: the long-running watcher, as a few services under
+//! one shutdown signal.
+//!
+//! - the **scheduler** ([`scheduler`]) runs each source when it is due;
+//! - **delivery** sends queued alerts, woken by the scheduler or every 5 s;
+//! - **reload** re-reads `sources.toml` on SIGHUP and swaps in a new
+//!   [`Live`] (configuration, checker, mailer) — or keeps the old one if the
+//!   file is invalid;
+//! - the **control socket** ([`crate::control`]) answers read-only queries
+//!   from the CLI while we hold the store;
+//! - optionally **`/healthz` + `/metrics`** ([`metrics`]) and the web view.
+//!
+//! SIGINT/SIGTERM fire the [`Shutdown`]: the scheduler stops starting
+//! checks and lets in-flight ones finish (bounded), the other services
+//! stop, the store is flushed and we exit 0. Every stored version and
+//! queued alert is already durable when its check returns, so a `kill -9`
+//! loses nothing and a restart repeats nothing.
+
+pub mod metrics;
+pub mod scheduler;
+pub mod shutdown;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::signal::unix::Signal;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+
+use crate::check::Checker;
+use crate::config::{self, Config, ConfigError};
+use crate::fetch::{FetchError, Politeness};
+use crate::notify::{Mailer, NotifyError};
+use crate::outbox;
+use crate::store::{Store, StoreError};
+use crate::web::{ConfigHandle, WebError, WebState};
+
+pub use metrics::Metrics;
+pub use scheduler::failure_backoff;
+pub use shutdown::Shutdown;
+
+/// How long the other services get to stop once the scheduler is done.
+const SERVICES_GRACE: Duration = Duration::from_secs(5);
+/// How often delivery looks at the outbox without being woken.
+const DELIVERY_POLL: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot set up the HTTP client")]
+    Client(#[source] FetchError),
+    #[error("cannot set up mail delivery")]
+    Mail(#[source] NotifyError),
+    #[error("cannot install signal handler")]
+    Signal(#[source] std::io::Error),
+    #[error("cannot listen on {addr}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Web(#[from] WebError),
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config_path: PathBuf,
+    /// `--store`, overriding `[settings] store`.
+    pub store: Option<PathBuf>,
+    /// Serve `/healthz` and `/metrics` here.
+    pub metrics: Option<SocketAddr>,
+    /// Serve the read-only web view here, with this access token (required
+    /// for a non-loopback address).
+    pub web: Option<(SocketAddr, Option<String>)>,
+}
+
+impl Options {
+    fn load(&self) -> Result<Config, ConfigError> {
+        config::load_with_store(&self.config_path, self.store.as_deref())
+    }
+}
+
+/// What a reload swaps in at once: the configuration and what is built
+/// from it.
+pub struct Live {
+    pub config: Arc<Config>,
+    pub checker: Arc<Checker>,
+    pub mailer: Arc<Mailer>,
+}
+
+impl Live {
+    /// Builds checker and mailer for `config`. Pacing state (and any
+    /// Retry-After) is carried in `politeness` across reloads; changed host
+    /// policies apply to hosts seen from then on.
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<Store>,
+        politeness: Arc<Politeness>,
+    ) -> Result<Live, DaemonError> {
+        let mailer =
+            Mailer::from_config(&config.mail, &config.settings.store).map_err(DaemonError::Mail)?;
+        let mut checker = Checker::new(config.clone(), store).map_err(DaemonError::Client)?;
+        checker.politeness = politeness;
+        Ok(Live {
+            config,
+            checker: Arc::new(checker),
+            mailer: Arc::new(mailer),
+        })
+    }
+}
+
+/// Runs until SIGINT/SIGTERM.
+pub async fn run(opts: Options) -> Result<(), DaemonError> {
+    // Handlers first: a SIGTERM during start-up must still be a clean stop.
+    let (stop_signals, hangup) = shutdown::install()?;
+    let shutdown = Shutdown::new();
+    let config = Arc::new(opts.load()?);
+    let store = Arc::new(open_store_waiting(&config.settings.store).await?);
+    if store.was_recovered() {
+        tracing::info!(store = %store.path().display(), "store recovered after an unclean stop");
+    }
+    let live = Live::new(config, store.clone(), Arc::new(Politeness::new()))?;
+    let (live_tx, live_rx) = watch::channel(Arc::new(live));
+    let metrics = Arc::new(Metrics::default());
+    let wake_delivery = Arc::new(Notify::new());
+
+    let mut services = JoinSet::new();
+    services.spawn(stop_signals.serve(shutdown.clone()));
+    services.spawn(control(store.clone(), shutdown.clone()));
+    if let Some(addr) = opts.metrics {
+        let listener = listen(addr).await?;
+        tracing::info!(%addr, "serving /healthz and /metrics");
+        services.spawn(metrics::serve(
+            listener,
+            store.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        ));
+    }
+    if let Some((addr, token)) = &opts.web {
+        crate::web::check_exposure(*addr, token.as_deref())?;
+        let listener = listen(*addr).await?;
+        tracing::info!(%addr, "serving the web view");
+        let rx = live_rx.clone();
+        let config = ConfigHandle::from_fn(move || rx.borrow().config.clone());
+        let state = WebState::new(store.clone(), config).with_token(token.clone());
+        let stop = shutdown.wait_owned();
+        services.spawn(async move {
+            if let Err(e) = crate::web::serve(listener, state, stop).await {
+                tracing::error!(error = %e, "web view stopped");
+            }
+        });
+    }
+    services.spawn(deliver(
+        live_rx.clone(),
+        metrics.clone(),
+        wake_delivery.clone(),
+        shutdown.clone(),
+    ));
+    services.spawn(reload(opts, hangup, live_tx, shutdown.clone()));
+
+    scheduler::Scheduler {
+        live: live_rx,
+        metrics,
+        wake_delivery,
+    }
+    .run(shutdown.clone())
+    .await;
+
+    shutdown.trigger();
+    if tokio::time::timeout(SERVICES_GRACE, async {
+        while services.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        services.abort_all();
+    }
+    store.flush()?;
+    let _ = std::fs::remove_file(crate::control::socket_path(store.path()));
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn listen(addr: SocketAddr) -> Result<TcpListener, DaemonError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| DaemonError::Listen { addr, source })
+}
+
+/// The control socket service.
+async fn control(store: Arc<Store>, shutdown: Shutdown) {
+    tokio::select! {
+        served = crate::control::serve(store) => {
+            if let Err(e) = served {
+                tracing::error!(error = %e, "control socket stopped");
+            }
+        }
+        _ = shutdown.wait() => {}
+    }
+}
+
+/// The delivery service: drains the outbox when woken, or every few
+/// seconds (for alerts waiting out a backoff). A drain cut short by
+/// shutdown leaves its alerts pending, to be sent at the next start.
+async fn deliver(
+    live: watch::Receiver<Arc<Live>>,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
+    shutdown: Shutdown,
+) {
+    loop {
+        let current = live.borrow().clone();
+        let store = current.checker.store.clone();
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            drained = outbox::drain(&store, &current.config, &current.mailer, false) => match drained {
+                Ok(d) => metrics.delivered(d.sent, d.failed),
+                Err(e) => tracing::error!(error = %e, "outbox drain failed"),
+            },
+        }
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = tokio::time::timeout(DELIVERY_POLL, wake.notified()) => {}
+        }
+    }
+}
+
+/// The reload service: on SIGHUP, re-reads the sources file and publishes
+/// a new [`Live`]; an invalid file (or one that moves the store) is
+/// refused and the running configuration kept.
+async fn reload(
+    opts: Options,
+    mut hangup: Signal,
+    live: watch::Sender<Arc<Live>>,
+    shutdown: Shutdown,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = hangup.recv() => {}
+        }
+        let current = live.borrow().clone();
+        match reloaded(&opts, &current) {
+            Ok(new) => {
+                let sources = new.config.sources.len();
+                live.send_replace(Arc::new(new));
+                tracing::info!(sources, "configuration reloaded");
+            }
+            Err(e) => tracing::error!(
+                "reload refused, keeping the running configuration:\n{}",
+                error_chain(&e)
+            ),
+        }
+    }
+}
+
+/// Why a reload was refused.
+#[derive(Debug, thiserror::Error)]
+enum ReloadError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("the store path cannot change while running")]
+    StoreMoved,
+    #[error(transparent)]
+    Setup(#[from] DaemonError),
+    #[error("cannot read tracked articles")]
+    Tracked(#[source] StoreError),
+}
+
+fn reloaded(opts: &Options, current: &Live) -> Result<Live, ReloadError> {
+    let new = opts.load()?;
+    if new.settings.store != current.config.settings.store {
+        return Err(ReloadError::StoreMoved);
+    }
+    let live = Live::new(
+        Arc::new(new),
+        current.checker.store.clone(),
+        current.checker.politeness.clone(),
+    )?;
+    crate::runner::jobs(&live.checker, &[]).map_err(ReloadError::Tracked)?;
+    Ok(live)
+}
+
+/// An error and its causes on one line, for the log.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Opens the store, waiting a little if a read-only command holds it for a
+/// moment (an auditor's `history` must not stop the daemon from starting).
+async fn open_store_waiting(path: &std::path::Path) -> Result<Store, StoreError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Store::open(path) {
+            Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50 + fastrand::u64(0..100))).await;
+            }
+            other => return other,
+        }
+    }
+}
