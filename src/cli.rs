@@ -70,8 +70,13 @@ pub enum Command {
         /// The HTTP Content-Type it was served with (charset hint).
         #[arg(long)]
         content_type: Option<String>,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "explain")]
         json: bool,
+        /// Say how the page was read: the element taken as the article and
+        /// its scores, where the title and date came from, what was left
+        /// out, and each section boundary with its rule.
+        #[arg(long)]
+        explain: bool,
     },
     /// The versions of one source, oldest first (all sources without SOURCE).
     History {
@@ -186,4 +191,10 @@ pub enum SourcesCommand {
     },
     /// Show what is configured.
     List,
+    /// How the latest stored version of a source was read (as `parse
+    /// --explain` does it), with the source's own selectors.
+    Explain {
+        /// A configured source or an article discovered on a listing.
+        id: String,
+    },
 }

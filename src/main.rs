@@ -181,9 +181,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             url,
             content_type,
             json,
+            explain,
         } => {
             let bytes =
                 std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            if *explain {
+                let ex =
+                    extract::explain(&bytes, content_type.as_deref(), &ExtractOptions::default())
+                        .with_context(|| file.display().to_string())?;
+                print!("{ex}");
+                return Ok(if ex.error.is_none() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                });
+            }
             let (doc, _) =
                 extract::document(&bytes, content_type.as_deref(), &ExtractOptions::default())
                     .with_context(|| {
@@ -267,6 +279,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 Ok(ExitCode::SUCCESS)
             }
+            SourcesCommand::Explain { id } => sources_explain(&cli, id),
             SourcesCommand::Validate { fetch } => {
                 let config = load_config(&cli)?;
                 println!(
@@ -294,6 +307,65 @@ fn run(cli: Cli) -> Result<ExitCode> {
         | Command::Store { .. } => run_audit(&cli),
         Command::Serve { listen, token_file } => serve(&cli, *listen, token_file.as_deref()),
     }
+}
+
+/// `sources explain ID`: the latest stored version's bytes, read again with
+/// the source's own extraction settings, and how.
+fn sources_explain(cli: &Cli, id: &str) -> Result<ExitCode> {
+    let config = load_config(cli)?;
+    let opts = config
+        .sources
+        .iter()
+        .find(|s| s.id == id)
+        .map(|s| s.extract.clone())
+        .or_else(|| {
+            // A discovered article is read with its listing's charset and
+            // the generic extractor, as a check reads it.
+            let listing = bulletin_watch::check::derived_listing(id)?;
+            let l = config.sources.iter().find(|s| s.id == listing)?;
+            Some(ExtractOptions {
+                encoding: l.extract.encoding.clone(),
+                ..ExtractOptions::default()
+            })
+        })
+        .with_context(|| {
+            format!(
+                "{}: no source {id:?} is configured or discovered",
+                cli.config.display()
+            )
+        })?;
+    let shown = query(
+        cli,
+        &Query::Show {
+            source: id.to_string(),
+            version: None,
+            json: true,
+            raw: false,
+        },
+    )?;
+    let shown: serde_json::Value = serde_json::from_slice(&shown)?;
+    let raw = query(
+        cli,
+        &Query::Show {
+            source: id.to_string(),
+            version: None,
+            json: false,
+            raw: true,
+        },
+    )?;
+    // The charset the check settled on, so the bytes read as they did then.
+    let hint = shown
+        .get("encoding")
+        .and_then(|e| e.as_str())
+        .map(|e| format!("text/html; charset={e}"));
+    let ex =
+        extract::explain(&raw, hint.as_deref(), &opts).with_context(|| format!("source {id}"))?;
+    println!(
+        "source     {id} (latest stored version, {} bytes)",
+        raw.len()
+    );
+    print!("{ex}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A read-only query, answered by the store or the daemon holding it.

@@ -18,6 +18,7 @@ use crate::text;
 mod body;
 mod date;
 mod disclosure;
+mod explain;
 mod title;
 mod tree;
 mod trim;
@@ -25,6 +26,7 @@ mod trim;
 pub use body::Candidate;
 use body::{body_blocks, find_body, text_len};
 use date::find_date;
+pub use explain::Explanation;
 use title::{find_title, page_title_parts};
 use tree::subtree_text;
 pub use trim::Trimmed;
@@ -111,36 +113,6 @@ pub(super) const KNOWN_CONTENT: &[&str] = &[
 /// Finds title, date and body blocks in decoded HTML.
 pub fn article(html: &str, opts: &ExtractOptions) -> Result<Article, ExtractError> {
     read(html, opts)
-}
-
-/// How a page was read: which element was taken as the article and why,
-/// where the title and the date came from, what was left out. `parse
-/// --explain` and `sources explain` print it for an admin tuning a new site.
-#[derive(Debug, Clone)]
-pub struct Explanation {
-    /// WHATWG name of the encoding and where the decision came from.
-    pub encoding: String,
-    pub encoding_source: EncodingSource,
-    /// How the body was found (`the configured content selector`, `a known
-    /// CMS container (#zoom)`, `the densest text block`).
-    pub body_rule: String,
-    /// The element taken as the body, e.g. `body > div.main > div#zoom`.
-    pub body_element: Option<String>,
-    /// The leading candidates of the density heuristic, best first.
-    pub candidates: Vec<Candidate>,
-    /// The headline and publish date, also when the page has no body.
-    pub title: Option<String>,
-    pub published: Option<jiff::civil::Date>,
-    pub title_from: &'static str,
-    pub date_from: &'static str,
-    /// Lines taken off the body's edges, with the reason.
-    pub left_out: Vec<Trimmed>,
-    /// Each label-shaped block start and what became of it.
-    pub boundaries: Vec<sections::Boundary>,
-    /// The article, when the page has one.
-    pub article: Option<Article>,
-    /// Why the page yields no version, when it does not.
-    pub error: Option<String>,
 }
 
 /// Reads a page and says how, whether or not it yields an article.
