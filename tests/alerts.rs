@@ -3,11 +3,10 @@
 //! written when they carried a rendered e-mail still go out, and a
 //! `changed` alert shows the diff of the two versions it names.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::common::*;
 use bulletin_watch::alert::{AlertConfig, Renderer};
 use bulletin_watch::check::{Checker, Outcome};
 use bulletin_watch::model::AlertKind;
@@ -15,7 +14,6 @@ use bulletin_watch::notify::{Mailer, Message};
 use bulletin_watch::outbox;
 use bulletin_watch::site::Site;
 use bulletin_watch::store::{OutboxEntry, Store};
-use common::*;
 
 const PROVINCE: &str = "jiangsu";
 

@@ -3,18 +3,16 @@
 //! export, compilation, backup/restore and compaction, and the same
 //! read-only answers while another process holds the store.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::common::*;
 use bulletin_watch::audit::{self, Query};
 use bulletin_watch::check::Outcome;
 use bulletin_watch::report::{self, CompileFormat, CompileRequest, CompileSource, ExportFormat};
 use bulletin_watch::site::{Page, Site};
 use bulletin_watch::store::{Store, StoreError, VersionRecord};
 use bulletin_watch::verify::{self, VerifyError};
-use common::*;
 use serde_json::Value;
 
 const PATTERN: &str = "应急管理工作会议|应急管理厅.*一席谈";

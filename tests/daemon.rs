@@ -1,15 +1,13 @@
 //! The daemon as deployed: the real binary, `run`, against a loopback site
 //! whose pages change while it runs.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use bulletin_watch::site::Page;
 use bulletin_watch::store::{DeliveryState, Store};
-use common::*;
 
 const PATTERN: &str = "应急管理工作会议";
 

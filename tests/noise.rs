@@ -4,12 +4,10 @@
 //! reordered navigation, whitespace and full-width/half-width spacing) and
 //! run through the real `Checker` against a loopback site.
 
-mod common;
-
+use crate::common::*;
 use bulletin_watch::check::Outcome;
 use bulletin_watch::diff;
 use bulletin_watch::site::Page;
-use common::*;
 
 /// Deterministic pseudo-random numbers, so every run makes the same pages.
 struct Rng(u64);

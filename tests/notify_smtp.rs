@@ -2,8 +2,6 @@
 //! then read back the way a mail client would: headers unfolded, RFC 2047
 //! words and transfer encodings decoded.
 
-mod common;
-
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
@@ -580,7 +578,7 @@ async fn unusable_message_id_writes_nothing() {
 /// it arrives exactly once — never twice, whatever runs after.
 #[test]
 fn alert_queued_while_smtp_is_down_arrives_exactly_once() {
-    use common::*;
+    use crate::common::*;
     let m = manifest();
     let site = fixture_site(&m);
     site.set("/js.html", fixture_page(&m, "jiangsu/article.v1.html"));

@@ -3,8 +3,6 @@
 //! promises (a document compared with itself has no changes; an edit is
 //! found where it was made; the diff stays within its deadline).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use bulletin_watch::decode;
@@ -51,7 +49,7 @@ fn fragments() -> Vec<String> {
         "jiangsu/article.v1.html",
         "zhejiang/list.v1.html",
     ] {
-        let text = String::from_utf8_lossy(&common::fixture(f)).into_owned();
+        let text = String::from_utf8_lossy(&crate::common::fixture(f)).into_owned();
         out.extend(text.split_inclusive('>').map(str::to_string));
     }
     out.extend(

@@ -2,14 +2,13 @@
 //! fixture site, tested over HTTP the way a browser or a feed reader uses
 //! it, and once in a real headless Chromium.
 
-mod common;
-
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use bulletin_watch::alert::{AlertConfig, Renderer};
 use bulletin_watch::config::Config;
 use bulletin_watch::model::sha256_hex;
@@ -17,7 +16,6 @@ use bulletin_watch::notify::Message;
 use bulletin_watch::site::{Page, Site};
 use bulletin_watch::store::{DeliveryState, OutboxEntry, Store};
 use bulletin_watch::web::{self, WebState};
-use common::*;
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE};
 use reqwest::StatusCode;
 
