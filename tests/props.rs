@@ -13,7 +13,7 @@ use bulletin_watch::sections;
 use bulletin_watch::text::comparable;
 use proptest::prelude::*;
 
-/// `BULLETIN_WATCH_PROP_SCALE=100 cargo test --release --test props` runs a
+/// `BULLETIN_WATCH_PROP_SCALE=100 cargo test --release --test integration props::` runs a
 /// long fuzzing session; the default keeps `cargo test` quick.
 fn config(cases: u32) -> ProptestConfig {
     let scale: u32 = std::env::var("BULLETIN_WATCH_PROP_SCALE")
