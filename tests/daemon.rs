@@ -80,14 +80,6 @@ fn wait_running(daemon: &mut Child, project: &Project) {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A plain HTTP/1.1 GET on loopback; returns the whole response text. A
 /// connection-level error is retried a few times (ports picked by
 /// `free_port` can race with other tests' sockets); an HTTP error is not.

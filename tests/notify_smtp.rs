@@ -550,11 +550,7 @@ fn alert_queued_while_smtp_is_down_arrives_exactly_once() {
     let m = manifest();
     let site = fixture_site(&m);
     site.set("/js.html", fixture_page(&m, "jiangsu/article.v1.html"));
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let project = Project::new(&format!(
         "{FAST_SETTINGS}\n[mail]\nfrom = \"watch@example.org\"\nto = [\"duty@example.org\"]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\n{}",
         article_source("js", "江苏省", &site.url("/js.html"))

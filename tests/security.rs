@@ -232,11 +232,7 @@ fn the_smtp_password_never_appears_in_output() {
     let m = manifest();
     let site = fixture_site(&m);
     site.set("/a.html", fixture_page(&m, "shanghai/article.v1.html"));
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = free_port();
     let secret = "pw-Zq8#s3cr3t-4711";
     let p = Project::new(&format!(
         "{FAST_SETTINGS}alert_on_first = true\n\n[mail]\nfrom = \"watch@example.org\"\nto = [\"duty@example.org\"]\n\

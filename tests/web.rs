@@ -2,7 +2,6 @@
 //! fixture site, tested over HTTP the way a browser or a feed reader uses
 //! it, and once in a real headless Chromium.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -834,11 +833,7 @@ fn a_person_reads_a_diff_in_headless_chromium() {
         );
     }
     let f = fx(None);
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let _driver = Kill(
         Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))

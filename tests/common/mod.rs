@@ -290,6 +290,40 @@ pub fn base64_decode(s: impl AsRef<[u8]>) -> Vec<u8> {
     out
 }
 
+/// A loopback port nothing listens on, for a server a test starts later (a
+/// daemon's `--serve`, chromedriver, an SMTP server that comes back) or for a
+/// refused connection. Taken below the kernel's ephemeral range, so no
+/// connection made meanwhile can be given it as its local port, and never
+/// twice in one run of this binary (its suites share one process).
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768)
+        .min(65_536);
+    if ephemeral_low < LOW + 1_000 {
+        // No room below the ephemeral range: let the kernel pick.
+        return std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a loopback port")
+            .port();
+    }
+    let span = ephemeral_low - LOW;
+    // Test runs in other processes start elsewhere in the range.
+    let start = std::process::id() % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(LOW + (start + n) % span).expect("port below 65536");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {LOW}..{ephemeral_low}");
+}
+
 pub fn rt() -> tokio::runtime::Runtime {
     bulletin_watch::fetch::install_crypto();
     tokio::runtime::Builder::new_multi_thread()
