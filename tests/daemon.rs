@@ -279,6 +279,26 @@ fn daemon_stores_alerts_discovers_and_recovers() {
         "{page}"
     );
 
+    // The daemon writes an alert's file before it records the delivery, and
+    // its shutdown aborts a delivery in flight: SIGTERM only once every
+    // delivery is recorded (read through the control socket).
+    wait_for(
+        &mut daemon,
+        "every delivery recorded",
+        Duration::from_secs(20),
+        || {
+            bulletin_watch::control::ask(
+                &store,
+                &bulletin_watch::audit::Query::Outbox {
+                    json: true,
+                    config: Default::default(),
+                },
+            )
+            .ok()
+            .and_then(|out| serde_json::from_slice::<Vec<serde_json::Value>>(&out).ok())
+            .is_some_and(|all| all.iter().all(|e| e["state"] == "delivered"))
+        },
+    );
     let log = terminate(daemon);
     assert!(
         log.contains("source=sh"),
