@@ -434,9 +434,19 @@ fn kill_9_loses_and_duplicates_nothing() {
     }
     // Let a last run settle: everything fetched and every alert delivered.
     let last = variants[9 % variants.len()];
+    // Settled means this run has finished a check of the page (it fetches a
+    // second time only then), and its alert, if any, is delivered.
+    let fetches = || {
+        let (full, conditional) = site.hits("/p.html");
+        full + conditional
+    };
+    let before = fetches();
     let mut daemon = spawn_daemon(&project, &[]);
     wait_running(&mut daemon, &project);
     wait_for(&mut daemon, "settled", Duration::from_secs(30), || {
+        if fetches() < before + 2 {
+            return false;
+        }
         let out = project.cli(&["outbox", "--json"]);
         let pending = serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
             .map(|v| v.iter().filter(|e| e["state"] == "pending").count())
