@@ -17,6 +17,7 @@ mod daemon;
 mod demo;
 mod diff_fixtures;
 mod extract_fixtures;
+mod extract_patterns;
 mod faults;
 mod listing_fixtures;
 mod noise;
