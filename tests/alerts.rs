@@ -3,19 +3,17 @@
 //! written when they carried a rendered e-mail still go out, and a
 //! `changed` alert shows the diff of the two versions it names.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::common::*;
 use bulletin_watch::alert::{AlertConfig, Renderer};
 use bulletin_watch::check::{Checker, Outcome};
 use bulletin_watch::model::AlertKind;
 use bulletin_watch::notify::{Mailer, Message};
 use bulletin_watch::outbox;
 use bulletin_watch::site::Site;
-use bulletin_watch::store::{OutboxEntry, Store};
-use common::*;
+use bulletin_watch::store::OutboxEntry;
 
 const PROVINCE: &str = "jiangsu";
 
@@ -62,24 +60,9 @@ fn edited() -> Edited {
     }
 }
 
-/// Opens a store folder that was closed a moment ago: sled releases its
-/// lock only after its last background write.
-fn reopen<T, E: std::fmt::Debug>(mut open: impl FnMut() -> Result<T, E>) -> T {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        match open() {
-            Ok(v) => return v,
-            Err(_) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("cannot open the store: {e:?}"),
-        }
-    }
-}
-
 fn checker(project: &Project) -> Checker {
     let config = Arc::new(project.config());
-    let store = reopen(|| Store::open(&config.settings.store));
+    let store = reopen(&config.settings.store);
     Checker::new(config, Arc::new(store)).expect("checker")
 }
 
@@ -99,7 +82,7 @@ fn only_entry(checker: &Checker) -> OutboxEntry {
 /// The outbox tree's raw records, read with sled itself once the store is
 /// closed, decompressed as the store writes them.
 fn raw_outbox(store: &Path) -> Vec<(String, usize, String)> {
-    let db = reopen(|| sled::open(store));
+    let db = retry_open(|| sled::open(store));
     db.open_tree("outbox")
         .unwrap()
         .iter()
@@ -217,7 +200,7 @@ fn write_old_format(
     message: &Message,
     edit: impl Fn(&mut serde_json::Value),
 ) {
-    let db = reopen(|| sled::open(store));
+    let db = retry_open(|| sled::open(store));
     let outbox = db.open_tree("outbox").unwrap();
     let json =
         bulletin_watch::store::stored_entry_json(&outbox.get(key).unwrap().unwrap()).unwrap();

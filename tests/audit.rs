@@ -3,18 +3,16 @@
 //! export, compilation, backup/restore and compaction, and the same
 //! read-only answers while another process holds the store.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::common::*;
 use bulletin_watch::audit::{self, Query};
 use bulletin_watch::check::Outcome;
 use bulletin_watch::report::{self, CompileFormat, CompileRequest, CompileSource, ExportFormat};
 use bulletin_watch::site::{Page, Site};
-use bulletin_watch::store::{Store, StoreError, VersionRecord};
+use bulletin_watch::store::{Store, VersionRecord};
 use bulletin_watch::verify::{self, VerifyError};
-use common::*;
 use serde_json::Value;
 
 const PATTERN: &str = "应急管理工作会议|应急管理厅.*一席谈";
@@ -134,20 +132,6 @@ fn fill() -> Filled {
         checker.store.flush().unwrap();
     }
     Filled { project, site }
-}
-
-/// Opens a store that this process closed a moment ago: sled finishes its
-/// last background write, and only then releases the folder's lock.
-fn reopen(dir: &Path) -> Store {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        match Store::open(dir) {
-            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            r => return r.unwrap(),
-        }
-    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -1,15 +1,13 @@
 //! The daemon as deployed: the real binary, `run`, against a loopback site
 //! whose pages change while it runs.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use bulletin_watch::site::Page;
 use bulletin_watch::store::{DeliveryState, Store};
-use common::*;
 
 const PATTERN: &str = "应急管理工作会议";
 
@@ -80,14 +78,6 @@ fn wait_running(daemon: &mut Child, project: &Project) {
             .is_ok()
         },
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A plain HTTP/1.1 GET on loopback; returns the whole response text. A
@@ -289,6 +279,26 @@ fn daemon_stores_alerts_discovers_and_recovers() {
         "{page}"
     );
 
+    // The daemon writes an alert's file before it records the delivery, and
+    // its shutdown aborts a delivery in flight: SIGTERM only once every
+    // delivery is recorded (read through the control socket).
+    wait_for(
+        &mut daemon,
+        "every delivery recorded",
+        Duration::from_secs(20),
+        || {
+            bulletin_watch::control::ask(
+                &store,
+                &bulletin_watch::audit::Query::Outbox {
+                    json: true,
+                    config: Default::default(),
+                },
+            )
+            .ok()
+            .and_then(|out| serde_json::from_slice::<Vec<serde_json::Value>>(&out).ok())
+            .is_some_and(|all| all.iter().all(|e| e["state"] == "delivered"))
+        },
+    );
     let log = terminate(daemon);
     assert!(
         log.contains("source=sh"),
@@ -424,9 +434,19 @@ fn kill_9_loses_and_duplicates_nothing() {
     }
     // Let a last run settle: everything fetched and every alert delivered.
     let last = variants[9 % variants.len()];
+    // Settled means this run has finished a check of the page (it fetches a
+    // second time only then), and its alert, if any, is delivered.
+    let fetches = || {
+        let (full, conditional) = site.hits("/p.html");
+        full + conditional
+    };
+    let before = fetches();
     let mut daemon = spawn_daemon(&project, &[]);
     wait_running(&mut daemon, &project);
     wait_for(&mut daemon, "settled", Duration::from_secs(30), || {
+        if fetches() < before + 2 {
+            return false;
+        }
         let out = project.cli(&["outbox", "--json"]);
         let pending = serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
             .map(|v| v.iter().filter(|e| e["state"] == "pending").count())

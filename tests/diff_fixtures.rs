@@ -2,14 +2,12 @@
 //! manifest's changed/added/removed/renumbered paths, alert iff expected,
 //! and show a one-sentence edit with only a little context.
 
-mod common;
-
 use std::collections::HashMap;
 
+use crate::common::{article_document as document, manifest, ArticleExp as Article};
 use bulletin_watch::diff::diff;
 use bulletin_watch::model::{ChangeKind, Span};
 use bulletin_watch::text::comparable;
-use common::{article_document as document, manifest, ArticleExp as Article};
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
@@ -214,7 +212,7 @@ fn deleting_a_real_section_with_renumbering_is_one_removal() {
         if expected.len() < 3 {
             continue;
         }
-        let blocks = common::article_blocks(a);
+        let blocks = crate::common::article_blocks(a);
         let starts = |b: &Block, raw: &str| b.text.starts_with(raw);
         let mut edited: Vec<Block> = Vec::new();
         let mut skipping = false;

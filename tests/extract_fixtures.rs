@@ -2,62 +2,20 @@
 //! plus the charset, binary, error-page and malformed-input edge cases.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
+use crate::common::{fixture, manifest, ArticleExp, SectionExp};
 use bulletin_watch::decode::{self, DecodeError};
 use bulletin_watch::extract::{self, ExtractError, ExtractOptions};
 use bulletin_watch::model::{Article, EncodingSource};
 use bulletin_watch::text::comparable;
 use jiff::civil::Date;
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct Manifest {
-    article: Vec<ArticleCase>,
-}
-
-#[derive(Deserialize, Clone)]
-struct ArticleCase {
-    file: String,
-    version: String,
-    title: String,
-    publish_date: String,
-    encoding: String,
-    http_content_type: String,
-    #[serde(default)]
-    bom: bool,
-    preamble_prefix: String,
-    #[serde(default)]
-    baseline: Option<String>,
-    #[serde(default)]
-    sections: Vec<SectionCase>,
-}
-
-#[derive(Deserialize, Clone)]
-struct SectionCase {
-    raw_label: String,
-    text_prefix: String,
-}
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn manifest() -> Manifest {
-    let text = std::fs::read_to_string(fixtures().join("manifest.toml")).expect("manifest");
-    toml::from_str(&text).expect("manifest parses")
-}
-
-fn read(file: &str) -> Vec<u8> {
-    std::fs::read(fixtures().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
-}
 
 fn is_gbk_family(name: &str) -> bool {
     matches!(name, "GBK" | "gb18030")
 }
 
-fn parse_case(case: &ArticleCase) -> (decode::Decoded, Article) {
-    let bytes = read(&case.file);
+fn parse_case(case: &ArticleExp) -> (decode::Decoded, Article) {
+    let bytes = fixture(&case.file);
     let decoded = decode::decode(&bytes, Some(&case.http_content_type), None)
         .unwrap_or_else(|e| panic!("{}: decode: {e}", case.file));
     let art = extract::article(&decoded.text, &ExtractOptions::default())
@@ -71,7 +29,7 @@ fn block_keys(art: &Article) -> Vec<String> {
 
 /// Index of the first block at or after `from` that starts with the
 /// section's label and text prefix.
-fn find_section(keys: &[String], from: usize, s: &SectionCase) -> Option<usize> {
+fn find_section(keys: &[String], from: usize, s: &SectionExp) -> Option<usize> {
     let want = format!("{}{}", comparable(&s.raw_label), comparable(&s.text_prefix));
     (from..keys.len()).find(|&i| keys[i].starts_with(&want))
 }
@@ -80,12 +38,12 @@ fn find_section(keys: &[String], from: usize, s: &SectionCase) -> Option<usize> 
 fn every_article_matches_the_manifest() {
     let m = manifest();
     assert!(
-        m.article.len() >= 40,
+        m.articles.len() >= 40,
         "manifest lists {} articles",
-        m.article.len()
+        m.articles.len()
     );
     let mut failures = Vec::new();
-    for case in &m.article {
+    for case in &m.articles {
         let (decoded, art) = parse_case(case);
         let f = &case.file;
 
@@ -184,10 +142,10 @@ fn every_article_matches_the_manifest() {
 #[test]
 fn noise_and_whitespace_variants_equal_their_baseline() {
     let m = manifest();
-    let by_file: HashMap<&str, &ArticleCase> =
-        m.article.iter().map(|a| (a.file.as_str(), a)).collect();
+    let by_file: HashMap<&str, &ArticleExp> =
+        m.articles.iter().map(|a| (a.file.as_str(), a)).collect();
     let mut checked = 0;
-    for case in &m.article {
+    for case in &m.articles {
         if !matches!(case.version.as_str(), "v3-noise" | "v6-whitespace") {
             continue;
         }
@@ -213,9 +171,9 @@ fn noise_and_whitespace_variants_equal_their_baseline() {
 #[test]
 fn edited_variants_differ_from_their_baseline() {
     let m = manifest();
-    let by_file: HashMap<&str, &ArticleCase> =
-        m.article.iter().map(|a| (a.file.as_str(), a)).collect();
-    for case in &m.article {
+    let by_file: HashMap<&str, &ArticleExp> =
+        m.articles.iter().map(|a| (a.file.as_str(), a)).collect();
+    for case in &m.articles {
         if !case.version.starts_with("v2")
             && !case.version.starts_with("v4")
             && !case.version.starts_with("v5")
@@ -234,8 +192,8 @@ fn edited_variants_differ_from_their_baseline() {
 #[test]
 fn document_glues_the_pipeline() {
     let m = manifest();
-    for case in m.article.iter().filter(|a| a.version == "v1") {
-        let bytes = read(&case.file);
+    for case in m.articles.iter().filter(|a| a.version == "v1") {
+        let bytes = fixture(&case.file);
         let (doc, _) = extract::document(
             &bytes,
             Some(&case.http_content_type),
@@ -259,7 +217,7 @@ fn document_glues_the_pipeline() {
 
 #[test]
 fn undeclared_gbk_is_sniffed() {
-    let bytes = read("anhui/article.v1.html");
+    let bytes = fixture("anhui/article.v1.html");
     let d = decode::decode(&bytes, Some("text/html"), None).unwrap();
     assert!(is_gbk_family(d.encoding), "{}", d.encoding);
     assert_eq!(d.source, EncodingSource::Sniffed);
@@ -279,7 +237,7 @@ fn latin1_header_on_gbk_page_is_not_believed() {
         ),
         ("fujian/article.v1.html", "福建省应急管理工作会议在福州召开"),
     ] {
-        let bytes = read(file);
+        let bytes = fixture(file);
         let d = decode::decode(&bytes, Some("text/html; charset=iso-8859-1"), None).unwrap();
         assert!(is_gbk_family(d.encoding), "{file}: {}", d.encoding);
         let art = extract::article(&d.text, &ExtractOptions::default()).unwrap();
@@ -289,7 +247,7 @@ fn latin1_header_on_gbk_page_is_not_believed() {
 
 #[test]
 fn utf8_meta_on_gbk_bytes_is_not_believed() {
-    let bytes = read("fujian/article.v1.html");
+    let bytes = fixture("fujian/article.v1.html");
     let needle = b"charset=gb2312";
     let pos = bytes
         .windows(needle.len())
@@ -313,7 +271,7 @@ fn utf8_meta_on_gbk_bytes_is_not_believed() {
 #[test]
 fn gb2312_label_decodes_gbk_only_characters() {
     // jiangsu is declared gb2312 but uses characters outside GB2312.
-    let bytes = read("jiangsu/article.v1.html");
+    let bytes = fixture("jiangsu/article.v1.html");
     let d = decode::decode(&bytes, Some("text/html"), None).unwrap();
     assert_eq!(d.source, EncodingSource::Meta);
     assert!(is_gbk_family(d.encoding));
@@ -342,7 +300,7 @@ fn binary_bodies_are_not_text() {
 
 /// A maintenance template in the site's usual layout.
 fn maintenance_page(message: &str) -> String {
-    let v1 = String::from_utf8(read("shanghai/article.v1.html")).unwrap();
+    let v1 = String::from_utf8(fixture("shanghai/article.v1.html")).unwrap();
     let start = v1.find("<div class=\"container main\">").unwrap();
     let end = v1.find("<footer").unwrap();
     format!(
@@ -396,7 +354,7 @@ fn empty_pages_have_no_article() {
 
 #[test]
 fn article_mentioning_maintenance_still_parses() {
-    let v1 = String::from_utf8(read("shanghai/article.v1.html")).unwrap();
+    let v1 = String::from_utf8(fixture("shanghai/article.v1.html")).unwrap();
     let html = v1.replacen(
         "1月15日，上海市2025年全市应急管理工作会议召开。",
         "1月15日，上海市2025年全市应急管理工作会议召开（会议期间门户网站页面维护中，系统维护、页面不存在等问题已处理）。",
@@ -411,8 +369,8 @@ fn article_mentioning_maintenance_still_parses() {
 #[test]
 fn truncated_and_garbage_input_does_not_panic() {
     let m = manifest();
-    for case in m.article.iter().filter(|a| a.version == "v1") {
-        let bytes = read(&case.file);
+    for case in m.articles.iter().filter(|a| a.version == "v1") {
+        let bytes = fixture(&case.file);
         for cut in (0..bytes.len()).step_by(499) {
             let part = &bytes[..cut];
             if let Ok(d) = decode::decode(part, Some(&case.http_content_type), None) {

@@ -3,17 +3,14 @@
 //! failure naming the URL, or a correct decode), nothing panics, nothing
 //! stalls the other sources, and stored history is never altered.
 
-mod common;
-mod faults_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::*;
+use crate::faults_support::{gzip_response, gzip_stored, Behavior, RawServer};
 use bulletin_watch::check::{Checker, Outcome};
 use bulletin_watch::site::Page;
 use bulletin_watch::store::VersionRecord;
-use common::*;
-use faults_support::{gzip_response, gzip_stored, Behavior, RawServer};
 
 const MAX_BODY: usize = 256 * 1024;
 

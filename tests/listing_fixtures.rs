@@ -1,82 +1,36 @@
 //! Checks listing extraction against every listing in the fixture manifest.
 
-use std::path::PathBuf;
-
+use crate::common::{fixture, manifest, ListingExp, Manifest};
 use bulletin_watch::decode;
 use bulletin_watch::listing::{self, ListingItem};
 use bulletin_watch::text::comparable;
-use serde::Deserialize;
 use url::Url;
 
 /// Any port works: the manifest writes `{port}` wherever it matters.
 const PORT: &str = "18080";
 
-#[derive(Deserialize)]
-struct Manifest {
-    meta: Meta,
-    listing: Vec<ListingCase>,
-}
-
-#[derive(Deserialize)]
-struct Meta {
-    port_placeholder: String,
-}
-
-#[derive(Deserialize)]
-struct ListingCase {
-    file: String,
-    url: String,
-    http_content_type: String,
-    links: Vec<String>,
-    #[serde(default)]
-    ignored_hrefs: Vec<String>,
-    #[serde(default)]
-    new_links: Vec<String>,
-    #[serde(default)]
-    new_titles: Vec<String>,
-    #[serde(default)]
-    dropped_links: Vec<String>,
-    #[serde(default)]
-    article_url: Option<String>,
-    #[serde(default)]
-    article_title: Option<String>,
-}
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn manifest() -> Manifest {
-    let text = std::fs::read_to_string(fixtures().join("manifest.toml")).expect("manifest");
-    toml::from_str(&text).expect("manifest parses")
-}
-
-fn parse(m: &Manifest, case: &ListingCase) -> (Url, Vec<ListingItem>) {
-    let port = |s: &str| s.replace(&m.meta.port_placeholder, PORT);
-    let base = Url::parse(&port(&case.url)).expect("listing url");
-    let bytes = std::fs::read(fixtures().join(&case.file)).expect("fixture");
+fn parse(m: &Manifest, case: &ListingExp) -> (Url, Vec<ListingItem>) {
+    let base = Url::parse(&m.at_port(&case.url, PORT)).expect("listing url");
+    let bytes = fixture(&case.file);
     let decoded = decode::decode(&bytes, Some(&case.http_content_type), None)
         .unwrap_or_else(|e| panic!("{}: {e}", case.file));
     (base.clone(), listing::items(&decoded.text, &base))
 }
 
 fn with_port(m: &Manifest, links: &[String]) -> Vec<String> {
-    links
-        .iter()
-        .map(|l| l.replace(&m.meta.port_placeholder, PORT))
-        .collect()
+    links.iter().map(|l| m.at_port(l, PORT)).collect()
 }
 
 #[test]
 fn every_listing_yields_exactly_the_manifest_links() {
     let m = manifest();
     assert!(
-        m.listing.len() >= 14,
+        m.listings.len() >= 14,
         "manifest lists {} listings",
-        m.listing.len()
+        m.listings.len()
     );
     let mut failures = Vec::new();
-    for case in &m.listing {
+    for case in &m.listings {
         let (_, items) = parse(&m, case);
         let got: Vec<String> = items.iter().map(|i| i.url.to_string()).collect();
         let want = with_port(&m, &case.links);
@@ -90,7 +44,7 @@ fn every_listing_yields_exactly_the_manifest_links() {
 #[test]
 fn ignored_hrefs_never_become_items() {
     let m = manifest();
-    for case in &m.listing {
+    for case in &m.listings {
         let (base, items) = parse(&m, case);
         for href in &case.ignored_hrefs {
             let resolved = base.join(href).ok();
@@ -112,7 +66,7 @@ fn ignored_hrefs_never_become_items() {
 fn new_items_carry_their_titles() {
     let m = manifest();
     let mut checked = 0;
-    for case in m.listing.iter().filter(|c| !c.new_links.is_empty()) {
+    for case in m.listings.iter().filter(|c| !c.new_links.is_empty()) {
         let (_, items) = parse(&m, case);
         assert_eq!(case.new_links.len(), case.new_titles.len());
         for (link, title) in with_port(&m, &case.new_links).iter().zip(&case.new_titles) {
@@ -138,11 +92,11 @@ fn new_items_carry_their_titles() {
 #[test]
 fn the_monitored_article_is_listed_with_its_title() {
     let m = manifest();
-    for case in &m.listing {
+    for case in &m.listings {
         let (Some(url), Some(title)) = (&case.article_url, &case.article_title) else {
             continue;
         };
-        let url = url.replace(&m.meta.port_placeholder, PORT);
+        let url = m.at_port(url, PORT);
         let (_, items) = parse(&m, case);
         let item = items
             .iter()

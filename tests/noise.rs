@@ -4,12 +4,10 @@
 //! reordered navigation, whitespace and full-width/half-width spacing) and
 //! run through the real `Checker` against a loopback site.
 
-mod common;
-
+use crate::common::*;
 use bulletin_watch::check::Outcome;
 use bulletin_watch::diff;
 use bulletin_watch::site::Page;
-use common::*;
 
 /// Deterministic pseudo-random numbers, so every run makes the same pages.
 struct Rng(u64);
@@ -31,16 +29,11 @@ impl Rng {
 
 /// The manifest's `body_container` for a file ("div#zoom", "div.TRS_Editor").
 fn container(file: &str) -> String {
-    let text = std::fs::read_to_string(fixtures().join("manifest.toml")).unwrap();
-    let v: toml::Value = toml::from_str(&text).unwrap();
-    v["article"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["file"].as_str() == Some(file))
-        .and_then(|a| a["body_container"].as_str())
+    manifest()
+        .article(file)
+        .body_container
+        .clone()
         .unwrap_or_else(|| panic!("{file}: no body_container"))
-        .to_string()
 }
 
 /// A fixture page as text, and how to turn text back into its bytes.

@@ -2,11 +2,10 @@
 //! then read back the way a mail client would: headers unfolded, RFC 2047
 //! words and transfer encodings decoded.
 
-mod common;
-
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
+use crate::common::base64_decode;
 use bulletin_watch::config::MailConfig;
 use bulletin_watch::model::{AlertKind, ChangeKind, DocDiff, SectionChange, Span};
 use bulletin_watch::notify::{self, AlertContext, Mailer, Message, NotifyError};
@@ -196,39 +195,6 @@ fn parse_entity(raw: &[u8]) -> Parsed {
         }
     }
     Parsed { headers, body }
-}
-
-fn b64_value(c: u8) -> Option<u32> {
-    match c {
-        b'A'..=b'Z' => Some(u32::from(c - b'A')),
-        b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-        b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
-}
-
-fn base64_decode(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &c in s {
-        if c == b'=' {
-            break;
-        }
-        let Some(v) = b64_value(c) else {
-            assert!(c.is_ascii_whitespace(), "bad base64 byte {c:#x}");
-            continue;
-        };
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
 }
 
 fn hex(c: u8) -> u8 {
@@ -580,15 +546,11 @@ async fn unusable_message_id_writes_nothing() {
 /// it arrives exactly once — never twice, whatever runs after.
 #[test]
 fn alert_queued_while_smtp_is_down_arrives_exactly_once() {
-    use common::*;
+    use crate::common::*;
     let m = manifest();
     let site = fixture_site(&m);
     site.set("/js.html", fixture_page(&m, "jiangsu/article.v1.html"));
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let project = Project::new(&format!(
         "{FAST_SETTINGS}\n[mail]\nfrom = \"watch@example.org\"\nto = [\"duty@example.org\"]\nsmtp_url = \"smtp://127.0.0.1:{port}\"\n{}",
         article_source("js", "江苏省", &site.url("/js.html"))

@@ -1,12 +1,10 @@
 //! The real pipeline against a real loopback site serving the fixtures:
 //! fetch → decode → extract → sections → sled, and discovery on listings.
 
-mod common;
-
+use crate::common::*;
 use bulletin_watch::check::{derived_id, Outcome};
 use bulletin_watch::model::AlertKind;
 use bulletin_watch::site::Page;
-use common::*;
 
 const PATTERN: &str = "应急管理工作会议|应急管理厅.*一席谈";
 
@@ -441,7 +439,7 @@ fn output_into_a_closed_pipe_ends_quietly() {
     for _ in 0..3 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_bulletin-watch"))
             .arg("parse")
-            .arg(common::fixtures().join("fujian/article.v1.html"))
+            .arg(crate::common::fixtures().join("fujian/article.v1.html"))
             .arg("--json")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

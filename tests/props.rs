@@ -3,8 +3,6 @@
 //! promises (a document compared with itself has no changes; an edit is
 //! found where it was made; the diff stays within its deadline).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use bulletin_watch::decode;
@@ -15,7 +13,7 @@ use bulletin_watch::sections;
 use bulletin_watch::text::comparable;
 use proptest::prelude::*;
 
-/// `BULLETIN_WATCH_PROP_SCALE=100 cargo test --release --test props` runs a
+/// `BULLETIN_WATCH_PROP_SCALE=100 cargo test --release --test integration props::` runs a
 /// long fuzzing session; the default keeps `cargo test` quick.
 fn config(cases: u32) -> ProptestConfig {
     let scale: u32 = std::env::var("BULLETIN_WATCH_PROP_SCALE")
@@ -51,7 +49,7 @@ fn fragments() -> Vec<String> {
         "jiangsu/article.v1.html",
         "zhejiang/list.v1.html",
     ] {
-        let text = String::from_utf8_lossy(&common::fixture(f)).into_owned();
+        let text = String::from_utf8_lossy(&crate::common::fixture(f)).into_owned();
         out.extend(text.split_inclusive('>').map(str::to_string));
     }
     out.extend(

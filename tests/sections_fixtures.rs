@@ -2,10 +2,8 @@
 //! preamble prefix, and each section's label, raw label, level, path and
 //! opening text, in order.
 
-mod common;
-
+use crate::common::{article_document as document, manifest};
 use bulletin_watch::text::{comparable, prefix_chars};
-use common::{article_document as document, manifest};
 
 #[test]
 fn every_article_matches_manifest_sections() {

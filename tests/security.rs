@@ -3,20 +3,17 @@
 //! make us fetch a host outside the allowed set; secrets never reach the
 //! logs; the store and its mail are readable by their owner only.
 
-mod common;
-mod faults_support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use crate::common::*;
+use crate::faults_support::{Behavior, RawServer};
 use bulletin_watch::alert::{AlertConfig, Renderer};
 use bulletin_watch::check::Outcome;
 use bulletin_watch::model::AlertKind;
 use bulletin_watch::notify::Mailer;
 use bulletin_watch::outbox;
 use bulletin_watch::site::Page;
-use common::*;
-use faults_support::{Behavior, RawServer};
 
 const HOSTILE: &str = "<html><head><meta charset=\"utf-8\"><title>应急管理工作会议&#13;&#10;Bcc: victim@example.org&#13;&#10;X-Evil: 1</title></head>\
 <body><div id=\"zoom\"><h1>应急管理工作会议&#13;&#10;Bcc: victim@example.org&#10;Subject: injected</h1>\
@@ -235,11 +232,7 @@ fn the_smtp_password_never_appears_in_output() {
     let m = manifest();
     let site = fixture_site(&m);
     site.set("/a.html", fixture_page(&m, "shanghai/article.v1.html"));
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = free_port();
     let secret = "pw-Zq8#s3cr3t-4711";
     let p = Project::new(&format!(
         "{FAST_SETTINGS}alert_on_first = true\n\n[mail]\nfrom = \"watch@example.org\"\nto = [\"duty@example.org\"]\n\

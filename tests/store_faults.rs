@@ -3,16 +3,13 @@
 //! message; an unusable, locked, killed or corrupted store gives a clear
 //! error (never a panic, never a hang) and never loses stored history.
 
-mod common;
-mod faults_support;
-
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
+use crate::faults_support::{Behavior, RawServer};
 use bulletin_watch::store::{Store, StoreError};
-use common::*;
-use faults_support::{Behavior, RawServer};
 
 const GOOD: &str = "[settings]\ntimeout = \"5s\"\n\n[[source]]\nid = \"sh\"\nprovince = \"上海市\"\nregion = \"华东\"\nurl = \"http://127.0.0.1:1/a.html\"\nkind = \"article\"\n";
 

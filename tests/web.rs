@@ -2,14 +2,12 @@
 //! fixture site, tested over HTTP the way a browser or a feed reader uses
 //! it, and once in a real headless Chromium.
 
-mod common;
-
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use bulletin_watch::alert::{AlertConfig, Renderer};
 use bulletin_watch::config::Config;
 use bulletin_watch::model::sha256_hex;
@@ -17,7 +15,6 @@ use bulletin_watch::notify::Message;
 use bulletin_watch::site::{Page, Site};
 use bulletin_watch::store::{DeliveryState, OutboxEntry, Store};
 use bulletin_watch::web::{self, WebState};
-use common::*;
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE};
 use reqwest::StatusCode;
 
@@ -282,17 +279,8 @@ impl Fx {
 /// What the v2-edit of `province` inserted, from the manifest's note
 /// (`… “old” -> “new”`): the new sentence less what it shares with the old.
 fn inserted_fragment(province: &str) -> String {
-    let text = std::fs::read_to_string(fixtures().join("manifest.toml")).unwrap();
-    let v: toml::Value = toml::from_str(&text).unwrap();
     let file = format!("{province}/article.v2-edit.html");
-    let note = v["article"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["file"].as_str() == Some(file.as_str()))
-        .and_then(|a| a["note"].as_str())
-        .unwrap()
-        .to_string();
+    let note = manifest().article(&file).note.clone().unwrap();
     let quoted: Vec<&str> = note
         .split('“')
         .skip(1)
@@ -772,34 +760,6 @@ fn artifacts() -> PathBuf {
     dir
 }
 
-/// Standard base64, enough for WebDriver screenshots.
-fn base64_decode(s: &str) -> Vec<u8> {
-    let val = |c: u8| -> u32 {
-        match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a' + 26) as u32,
-            b'0'..=b'9' => (c - b'0' + 52) as u32,
-            b'+' => 62,
-            b'/' => 63,
-            _ => panic!("not base64: {c}"),
-        }
-    };
-    let clean: Vec<u8> = s
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
-        .collect();
-    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
-    for chunk in clean.chunks(4) {
-        let mut n = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            n |= val(*c) << (18 - 6 * i);
-        }
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..chunk.len() - 1]);
-    }
-    out
-}
-
 /// Just enough of the W3C WebDriver protocol, over plain HTTP.
 struct Driver<'a> {
     rt: &'a tokio::runtime::Runtime,
@@ -873,11 +833,7 @@ fn a_person_reads_a_diff_in_headless_chromium() {
         );
     }
     let f = fx(None);
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let _driver = Kill(
         Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))

@@ -9,19 +9,28 @@ use bulletin_watch::check::Checker;
 use bulletin_watch::config::{self, Config};
 use bulletin_watch::model::{AlertKind, Block, Document};
 use bulletin_watch::site::{Page, Site};
-use bulletin_watch::store::Store;
+use bulletin_watch::store::{Store, StoreError};
 use serde::Deserialize;
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// `tests/fixtures/manifest.toml`, the one description of every fixture page
+/// (see `tests/fixtures/README.md`); every suite reads it through [`manifest`].
 #[derive(Debug, Deserialize)]
 pub struct Manifest {
+    pub meta: Meta,
     #[serde(rename = "article")]
     pub articles: Vec<ArticleExp>,
     #[serde(rename = "listing")]
     pub listings: Vec<ListingExp>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+pub struct Meta {
+    /// Written wherever a URL needs the loopback site's port (`{port}`).
+    pub port_placeholder: String,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -34,6 +43,10 @@ pub struct ArticleExp {
     pub publish_date: String,
     pub encoding: String,
     pub http_content_type: String,
+    #[serde(default)]
+    pub bom: bool,
+    /// The element holding the article body ("div#zoom", "div.TRS_Editor").
+    pub body_container: Option<String>,
     pub preamble_prefix: String,
     pub baseline: Option<String>,
     pub expected_alert: Option<String>,
@@ -72,8 +85,11 @@ pub struct ListingExp {
     pub new_links: Vec<String>,
     #[serde(default)]
     pub new_titles: Vec<String>,
-    #[serde(default)]
     pub links: Vec<String>,
+    #[serde(default)]
+    pub ignored_hrefs: Vec<String>,
+    #[serde(default)]
+    pub dropped_links: Vec<String>,
 }
 
 pub fn manifest() -> Manifest {
@@ -87,6 +103,10 @@ impl Manifest {
             .iter()
             .find(|a| a.file == file)
             .unwrap_or_else(|| panic!("{file} not in manifest"))
+    }
+    /// `s` with the port placeholder replaced by `port`.
+    pub fn at_port(&self, s: &str, port: impl std::fmt::Display) -> String {
+        s.replace(&self.meta.port_placeholder, &port.to_string())
     }
     pub fn provinces(&self) -> Vec<String> {
         let mut p: Vec<String> = self.articles.iter().map(|a| a.province.clone()).collect();
@@ -208,6 +228,100 @@ pub fn alert_kinds(checker: &Checker) -> Vec<AlertKind> {
         .into_iter()
         .map(|e| e.kind)
         .collect()
+}
+
+/// Opens a store this process closed a moment ago: sled finishes its last
+/// background write, and only then releases the folder's lock.
+pub fn reopen(dir: &Path) -> Store {
+    retry_open(|| match Store::open(dir) {
+        Err(StoreError::Locked { path }) => Err(path), // still held: retry
+        other => Ok(other),
+    })
+    .unwrap_or_else(|e| panic!("cannot open the store {}: {e}", dir.display()))
+}
+
+/// Calls `open` until it succeeds, for at most 5 s: for anything that holds
+/// the lock of a store folder closed a moment ago (`|| sled::open(dir)`).
+pub fn retry_open<T, E: std::fmt::Debug>(mut open: impl FnMut() -> Result<T, E>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match open() {
+            Ok(v) => return v,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("cannot open the store: {e:?}"),
+        }
+    }
+}
+
+/// Standard base64 (MIME bodies, encoded words, WebDriver screenshots):
+/// whitespace is skipped, decoding stops at the first `=`, and any other
+/// byte outside the alphabet fails the test.
+pub fn base64_decode(s: impl AsRef<[u8]>) -> Vec<u8> {
+    let value = |c: u8| -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some(u32::from(c - b'A')),
+            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in s.as_ref() {
+        if c == b'=' {
+            break;
+        }
+        let Some(v) = value(c) else {
+            assert!(c.is_ascii_whitespace(), "bad base64 byte {c:#x}");
+            continue;
+        };
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+/// A loopback port nothing listens on, for a server a test starts later (a
+/// daemon's `--serve`, chromedriver, an SMTP server that comes back) or for a
+/// refused connection. Taken below the kernel's ephemeral range, so no
+/// connection made meanwhile can be given it as its local port, and never
+/// twice in one run of this binary (its suites share one process).
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768)
+        .min(65_536);
+    if ephemeral_low < LOW + 1_000 {
+        // No room below the ephemeral range: let the kernel pick.
+        return std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a loopback port")
+            .port();
+    }
+    let span = ephemeral_low - LOW;
+    // Test runs in other processes start elsewhere in the range.
+    let start = std::process::id() % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(LOW + (start + n) % span).expect("port below 65536");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {LOW}..{ephemeral_low}");
 }
 
 pub fn rt() -> tokio::runtime::Runtime {
