@@ -7,9 +7,10 @@ mod common;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
+use bulletin_watch::alert::{self, AlertContext, Message, MessageError};
 use bulletin_watch::config::MailConfig;
+use bulletin_watch::delivery::{DeliveryError, Mailer};
 use bulletin_watch::model::{AlertKind, ChangeKind, DocDiff, SectionChange, Span};
-use bulletin_watch::notify::{self, AlertContext, Mailer, Message, NotifyError};
 use mailin_embedded::{response, Handler, Response, Server, SslConfig};
 
 // ---------------------------------------------------------------------------
@@ -154,7 +155,7 @@ fn message(id: &str, title: &str, inserted: &str) -> Message {
         id,
         "bulletin-watch <bw@example.org>",
         vec!["ops@example.org".into(), "duty@example.org".into()],
-        notify::render_changed(&ctx(title), &diff(inserted)),
+        alert::render_changed(&ctx(title), &diff(inserted)),
     )
 }
 
@@ -485,10 +486,10 @@ async fn smtp_down_is_an_error_not_a_panic() {
     let mailer = smtp_mailer(port);
     let msg = message("alert-20.jiangsu@bulletin-watch", "标题", "排查");
     match mailer.send(&msg).await {
-        Err(NotifyError::Smtp(reason)) => {
+        Err(DeliveryError::Smtp(reason)) => {
             assert!(reason.contains(&port.to_string()), "{reason}");
         }
-        other => panic!("expected NotifyError::Smtp, got {other:?}"),
+        other => panic!("expected DeliveryError::Smtp, got {other:?}"),
     }
 }
 
@@ -502,8 +503,10 @@ async fn invalid_recipient_is_named_before_connecting() {
     let mut msg = message("alert-21.jiangsu@bulletin-watch", "标题", "排查");
     msg.to.push("ops at example".into());
     match mailer.send(&msg).await {
-        Err(NotifyError::Address(addr, _)) => assert_eq!(addr, "ops at example"),
-        other => panic!("expected NotifyError::Address, got {other:?}"),
+        Err(DeliveryError::Message(MessageError::Address(addr, _))) => {
+            assert_eq!(addr, "ops at example")
+        }
+        other => panic!("expected DeliveryError::Address, got {other:?}"),
     }
 }
 
@@ -570,7 +573,7 @@ async fn unusable_message_id_writes_nothing() {
     let msg = message("../../etc/passwd@x", "标题", "排查");
     assert!(matches!(
         mailer.send(&msg).await,
-        Err(NotifyError::Build(_))
+        Err(DeliveryError::Message(MessageError::MessageId(_)))
     ));
     assert!(!store.path().join("mail").exists());
 }
@@ -686,7 +689,7 @@ async fn a_permanent_refusal_is_kept_and_paced_as_permanent() {
     );
     let err = mailer.send(&msg).await.expect_err("refused");
     assert!(
-        matches!(err, NotifyError::Rejected(_)) && err.is_permanent(),
+        matches!(err, DeliveryError::Rejected(_)) && err.is_permanent(),
         "{err:?}"
     );
 

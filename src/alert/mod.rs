@@ -1,4 +1,7 @@
-//! Turning a queued alert back into an e-mail, when it is sent or shown.
+//! Alerts: turning a queued alert event into a message, when it is sent or
+//! shown. Rendering lives here ([`render`] for subject and bodies,
+//! [`email`] for the RFC 5322 form, [`digest`], [`message_id`]); getting a
+//! message to people lives in [`crate::delivery`].
 //!
 //! The outbox keeps alerts as events (which source, which version, what
 //! kind) rather than as rendered e-mails: a rendered alert, with its
@@ -27,7 +30,50 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::diff;
 use crate::model::{AlertKind, Document};
-use crate::notify::{self, AlertContext, Message, Rendered};
+pub mod digest;
+pub mod email;
+pub mod message_id;
+pub mod render;
+
+pub use digest::digest;
+pub use email::MessageError;
+pub use render::{
+    render_changed, render_failing, render_published, render_recovered, render_unavailable,
+    AlertContext, Rendered, SUBJECT_TAG,
+};
+
+/// A fully rendered message, ready to send as is, any number of times, on
+/// any channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Stable Message-ID (without angle brackets), see [`message_id`].
+    pub message_id: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Message {
+    /// Addresses a rendered alert. `message_id` must stay the same for every
+    /// delivery attempt of this alert (see [`message_id::for_alert`]).
+    pub fn new(
+        message_id: impl Into<String>,
+        from: impl Into<String>,
+        to: Vec<String>,
+        rendered: Rendered,
+    ) -> Message {
+        Message {
+            message_id: message_id.into(),
+            from: from.into(),
+            to,
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+        }
+    }
+}
 use crate::store::{OutboxEntry, Store, StoreError, Tracked, VersionRecord};
 
 /// What rendering an alert takes from the configuration: the mail addresses
@@ -139,15 +185,15 @@ impl<'a> Renderer<'a> {
                 match self.version_alert(entry, &mut ctx) {
                     Ok(r) => r,
                     Err(Unreadable::Store(e)) if is_transient(&e) => return Err(e),
-                    Err(e) => notify::render_unavailable(&ctx, entry.kind, &e.to_string()),
+                    Err(e) => render::render_unavailable(&ctx, entry.kind, &e.to_string()),
                 }
             }
-            AlertKind::Failing => notify::render_failing(
+            AlertKind::Failing => render::render_failing(
                 &ctx,
                 entry.detail.as_deref().unwrap_or(NOT_RECORDED),
                 entry.failures,
             ),
-            AlertKind::Recovered => notify::render_recovered(&ctx),
+            AlertKind::Recovered => render::render_recovered(&ctx),
         };
         Ok(self.address(&entry.key, &about.recipients, rendered))
     }
@@ -171,14 +217,14 @@ impl<'a> Renderer<'a> {
         if entry.kind == AlertKind::Published {
             let (record, doc) = self.stored(&entry.source, version)?;
             with_record(ctx, &record);
-            return Ok(notify::render_published(ctx, &doc));
+            return Ok(render::render_published(ctx, &doc));
         }
         let previous = version.saturating_sub(1);
         ctx.from_version = Some(previous);
         let (record, new) = self.stored(&entry.source, version)?;
         with_record(ctx, &record);
         let (_, old) = self.stored(&entry.source, previous)?;
-        Ok(notify::render_changed(ctx, &diff::diff(&old, &new)))
+        Ok(render::render_changed(ctx, &diff::diff(&old, &new)))
     }
 
     fn stored(&self, source: &str, version: u32) -> Result<(VersionRecord, Document), Unreadable> {
@@ -257,8 +303,12 @@ impl<'a> Renderer<'a> {
     /// message is still well-formed and readable.
     fn to(&self, recipients: &[String]) -> Vec<String> {
         let mut to = self.config.to.clone();
+        // `ops@example.org` and `值班室 <ops@example.org>` are one person.
+        let mut known: Vec<String> = to.iter().map(|a| email::address_key(a)).collect();
         for r in recipients {
-            if !to.contains(r) {
+            let key = email::address_key(r);
+            if !known.contains(&key) {
+                known.push(key);
                 to.push(r.clone());
             }
         }
@@ -271,18 +321,12 @@ impl<'a> Renderer<'a> {
     /// The Message-ID follows from the entry's key and the store's instance
     /// id alone, so every attempt and every rendering carries the same one.
     fn address(&self, key: &str, recipients: &[String], r: Rendered) -> Message {
-        Message {
-            message_id: format!(
-                "{}.{}@bulletin-watch",
-                key.replace('/', "."),
-                self.store.instance_id()
-            ),
-            from: self.config.from.clone(),
-            to: self.to(recipients),
-            subject: r.subject,
-            text: r.text,
-            html: r.html,
-        }
+        Message::new(
+            message_id::for_alert(key, self.store.instance_id()),
+            self.config.from.clone(),
+            self.to(recipients),
+            r,
+        )
     }
 }
 
