@@ -13,11 +13,12 @@ use clap::{Parser, Subcommand};
 
 use bulletin_watch::alert::AlertConfig;
 use bulletin_watch::audit::Query;
+use bulletin_watch::catalog::Catalog;
 use bulletin_watch::check::{Checker, Outcome, Report};
 use bulletin_watch::config::{self, Config, Region, SourceKind};
 use bulletin_watch::extract::{self, ExtractOptions};
 use bulletin_watch::notify::Mailer;
-use bulletin_watch::report::{CompileFormat, CompileRequest, CompileSource, ExportFormat};
+use bulletin_watch::report::{CompileFormat, CompileRequest, ExportFormat};
 use bulletin_watch::store::{BackupError, Store, StoreError};
 use bulletin_watch::{audit, control, fetch, outbox, web};
 
@@ -562,7 +563,7 @@ fn run_audit(cli: &Cli) -> Result<ExitCode> {
             out,
         } => {
             let config = load_config(cli)?;
-            let sources = CompileSource::all(&config);
+            let sources = Catalog::from_config(&config);
             let q = Query::Compile {
                 request: CompileRequest {
                     sources,

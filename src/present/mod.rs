@@ -6,6 +6,7 @@
 //! them. This module only formats what it is given; it reads nothing.
 
 pub mod diff_html;
+pub mod document;
 pub mod labels;
 pub mod link;
 pub mod time;
