@@ -2,7 +2,7 @@
 //! change, the preamble's pseudo-path, where a change is, and a missing
 //! date. Bilingual, Chinese first, in the same form everywhere.
 
-use crate::model::{ChangeKind, SectionChange, PREAMBLE};
+use crate::model::{AlertKind, ChangeKind, SectionChange, PREAMBLE};
 
 /// How the text before the first numbered section is called.
 pub const PREAMBLE_LABEL: &str = "导语 Preamble";
@@ -14,6 +14,17 @@ pub fn change_label(kind: ChangeKind) -> &'static str {
         ChangeKind::Removed => "删除 Removed",
         ChangeKind::Modified => "修改 Modified",
         ChangeKind::Renumbered => "重新编号 Renumbered",
+    }
+}
+
+/// An alert kind as feeds, listings and JSON name it: `published`,
+/// `changed`, `failing`, `recovered`.
+pub fn alert_kind_name(kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::Published => "published",
+        AlertKind::Changed => "changed",
+        AlertKind::Failing => "failing",
+        AlertKind::Recovered => "recovered",
     }
 }
 

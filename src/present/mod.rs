@@ -13,8 +13,8 @@ pub mod time;
 
 pub use diff_html::{spans_html, Marks, Side, CLASS_MARKS};
 pub use labels::{
-    change_label, change_location, change_location_by, date_or_dash, path_label, Tone,
-    PREAMBLE_LABEL,
+    alert_kind_name, change_label, change_location, change_location_by, date_or_dash, path_label,
+    Tone, PREAMBLE_LABEL,
 };
 pub use link::{link_html, safe_href};
 pub use time::{beijing_date, beijing_minutes, beijing_seconds, reader_time};
