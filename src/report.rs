@@ -237,9 +237,11 @@ fn export_html(store: &Store, all: &[(String, Vec<VersionRecord>)]) -> Result<St
     let mut out = html_head(&title);
     let _ = writeln!(
         out,
-        "<header><h1>{}</h1><p class=\"src\">生成于 Generated {} (UTC+8) · 每个版本与前一版本对照：<del>删除</del> <ins>新增</ins></p>",
+        "<header><h1>{}</h1><p class=\"src\">生成于 Generated {} (UTC+8) · 每个版本与前一版本对照：{} {}</p>",
         escape_html(&title),
-        china_time(&Timestamp::now())
+        china_time(&Timestamp::now()),
+        diff_html::del("删除", &MARKS),
+        diff_html::ins("新增", &MARKS)
     );
     out.push_str("<nav><ul>\n");
     for (id, versions) in all {

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use crate::model::{AlertKind, ChangeKind, DocDiff, Document, SectionChange, Span};
-use crate::present::{self, diff_html, Marks, Side, Tone};
+use crate::present::{self, diff_html, Marks, Side, Tone, PREAMBLE_LABEL};
 use crate::text::{escape_html, prefix_chars};
 
 /// What an alert is about, for rendering.
@@ -154,10 +154,10 @@ pub fn render_published(ctx: &AlertContext, doc: &Document) -> Rendered {
     let preamble = clean_line(&doc.preamble);
     if !preamble.is_empty() {
         let excerpt = excerpt(&preamble, EXCERPT_CHARS * 2);
-        let _ = writeln!(text, "导语 Preamble: {excerpt}\n");
+        let _ = writeln!(text, "{PREAMBLE_LABEL}: {excerpt}\n");
         let _ = write!(
             html,
-            "<p style=\"margin:0 0 12px;color:#374151;\"><b>导语 Preamble</b><br>{}</p>",
+            "<p style=\"margin:0 0 12px;color:#374151;\"><b>{PREAMBLE_LABEL}</b><br>{}</p>",
             escape_html(&excerpt)
         );
     }

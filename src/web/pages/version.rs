@@ -15,7 +15,7 @@ use super::super::{
 use super::{bj, find_entry, source_link};
 use crate::config::Config;
 use crate::model::sha256_hex;
-use crate::present::date_or_dash;
+use crate::present::{date_or_dash, PREAMBLE_LABEL};
 use crate::store::{Store, VersionRecord};
 use crate::text::escape_html as esc;
 
@@ -119,7 +119,7 @@ pub(crate) fn version_html(
     if !doc.preamble.is_empty() {
         let _ = write!(
             b,
-            "<h2>导语 Preamble</h2><p class=\"text\">{}</p>",
+            "<h2>{PREAMBLE_LABEL}</h2><p class=\"text\">{}</p>",
             esc(&doc.preamble)
         );
     }
