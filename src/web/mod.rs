@@ -14,6 +14,12 @@
 //! Access: on a loopback address the view is open to local users; anywhere
 //! else [`serve`] refuses to start without an access token, which every
 //! request must then present (see [`WebState::token`]).
+//!
+//! The rooms: this file holds the router, the state and the plumbing every
+//! page shares (errors as pages, blocking reads); `auth` the token, cookie,
+//! guard and exposure check; `layout` the page shell, CSS and security
+//! headers; `pages/` one file per page (overview, source, version and raw
+//! bytes, diff, alerts, Atom feed).
 
 mod auth;
 mod layout;

@@ -96,3 +96,20 @@ pub(crate) fn source_link(url: &str) -> String {
     crate::present::link_html(url, url, " rel=\"noopener noreferrer\"")
         .unwrap_or_else(|| crate::text::escape_html(url))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_source_urls_become_links() {
+        assert_eq!(
+            source_link("https://yjt.example.cn/a?b=1&c=2"),
+            "<a href=\"https://yjt.example.cn/a?b=1&amp;c=2\" rel=\"noopener noreferrer\">\
+             https://yjt.example.cn/a?b=1&amp;c=2</a>"
+        );
+        let js = source_link("javascript:alert(\"x\")");
+        assert!(!js.contains("<a"), "{js}");
+        assert_eq!(js, "javascript:alert(&quot;x&quot;)");
+    }
+}
