@@ -12,8 +12,12 @@ use serde_json::{json, Value};
 
 use crate::alert::{AlertConfig, Renderer};
 use crate::diff;
-use crate::model::{ChangeKind, DocDiff, Document, Span};
+use crate::model::{DocDiff, Span};
+use crate::present::{change_label, change_location, date_or_dash};
+use crate::report::ReportError;
 use crate::store::{DeliveryState, Store, StoreError, VersionRecord};
+
+pub use crate::present::document::{document_json, document_text};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -29,56 +33,13 @@ pub enum AuditError {
     },
     #[error("source {0:?} has only one version; nothing to compare")]
     NothingToCompare(String),
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    Report(#[from] ReportError),
     #[error(transparent)]
     Verify(#[from] crate::verify::VerifyError),
 }
 
 pub type Result<T> = std::result::Result<T, AuditError>;
-
-/// `parse --json` / `show --json`: the document as scripts consume it.
-pub fn document_json(doc: &Document) -> Value {
-    json!({
-        "title": doc.title,
-        "published": doc.published.map(|d| d.to_string()),
-        "encoding": doc.encoding,
-        "preamble": doc.preamble,
-        "sections": doc.sections.iter().map(|s| json!({
-            "label": s.label,
-            "path": s.path,
-            "level": s.level,
-            "heading": s.heading,
-            "text": s.text,
-        })).collect::<Vec<_>>(),
-    })
-}
-
-/// The document as a person reads it in a terminal.
-pub fn document_text(doc: &Document) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "{}", doc.title);
-    let _ = writeln!(
-        out,
-        "发布日期 Published: {}   编码 Encoding: {}   {} 节 sections",
-        doc.published.map_or("—".to_string(), |d| d.to_string()),
-        doc.encoding,
-        doc.sections.len()
-    );
-    if !doc.preamble.is_empty() {
-        let _ = writeln!(out, "\n[导语 Preamble]\n{}", doc.preamble);
-    }
-    for s in &doc.sections {
-        let indent = "  ".repeat(s.level.saturating_sub(1) as usize);
-        let _ = writeln!(out, "\n{indent}{} {}", s.raw_label, s.heading);
-        if !s.text.is_empty() {
-            for line in s.text.lines() {
-                let _ = writeln!(out, "{indent}  {line}");
-            }
-        }
-    }
-    out
-}
 
 fn versions_of(store: &Store, source: &str) -> Result<Vec<VersionRecord>> {
     let v = store.versions(source)?;
@@ -299,24 +260,16 @@ pub fn diff_output(
         let _ = writeln!(out, "标题 Title: {old} → {new}");
     }
     if let Some((old, new)) = &d.date_changed {
-        let f = |d: &Option<jiff::civil::Date>| d.map_or("—".to_string(), |d| d.to_string());
-        let _ = writeln!(out, "日期 Date: {} → {}", f(old), f(new));
+        let _ = writeln!(
+            out,
+            "日期 Date: {} → {}",
+            date_or_dash(old),
+            date_or_dash(new)
+        );
     }
     for c in &d.changes {
-        let what = match c.kind {
-            ChangeKind::Added => "新增 added",
-            ChangeKind::Removed => "删除 removed",
-            ChangeKind::Modified => "修改 modified",
-            ChangeKind::Renumbered => "重新编号 renumbered",
-        };
-        match &c.old_path {
-            Some(old) if c.kind == ChangeKind::Renumbered => {
-                let _ = writeln!(out, "\n{old} → {}  [{what}]", c.path);
-            }
-            _ => {
-                let _ = writeln!(out, "\n{}  [{what}]", c.path);
-            }
-        }
+        let what = change_label(c.kind);
+        let _ = writeln!(out, "\n{}  [{what}]", change_location(c));
         if !c.inline.is_empty() {
             let _ = writeln!(out, "  {}", spans_text(&c.inline));
         }

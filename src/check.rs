@@ -17,12 +17,13 @@ use jiff::Timestamp;
 use regex::Regex;
 use url::Url;
 
+use crate::catalog::SourceEntry;
 use crate::config::{Config, Region, Source, SourceKind};
 use crate::diff;
 use crate::extract::{self, ExtractError, ExtractOptions};
 use crate::fetch::{FetchError, Fetched, Fetcher, Politeness};
 use crate::listing::{self, ListingItem};
-use crate::model::{sha256_hex, AlertKind, Document, EncodingSource, Validators};
+use crate::model::{AlertKind, Document, EncodingSource, Validators};
 use crate::store::{
     Commit, FetchState, NewVersion, OutboxEntry, Store, StoreError, Tracked, VersionRecord,
 };
@@ -50,43 +51,40 @@ pub struct Target {
 
 impl Target {
     pub fn from_source(s: &Source) -> Target {
-        Target {
-            id: s.id.clone(),
-            name: s.name.clone(),
-            province: s.province.clone(),
-            region: s.region,
-            url: s.url.clone(),
-            extract: s.extract.clone(),
-            recipients: s.recipients.clone(),
-            ignore: s.ignore.clone(),
-            alert_on_first: s.alert_on_first,
-            allowed_hosts: s.allowed_hosts.clone(),
-            listing: None,
-        }
+        Target::named(
+            s,
+            SourceEntry::configured(s, 0),
+            s.url.clone(),
+            s.extract.clone(),
+        )
     }
 
     /// A discovered article, checked with its listing's settings but the
-    /// generic extractor (the listing's selectors describe the listing).
+    /// generic extractor (the listing's selectors describe the listing);
+    /// named as the catalogue names it.
     pub fn discovered(listing: &Source, id: String, url: Url, title: &str) -> Target {
+        let who = SourceEntry::configured(listing, 0).discovered_on(&id, url.as_str(), title);
+        let extract = ExtractOptions {
+            encoding: listing.extract.encoding.clone(),
+            ..ExtractOptions::default()
+        };
+        Target::named(listing, who, url, extract)
+    }
+
+    /// `who` as the catalogue names it, checked with `settings`' rules.
+    fn named(settings: &Source, who: SourceEntry, url: Url, extract: ExtractOptions) -> Target {
         Target {
-            id,
-            name: if title.is_empty() {
-                listing.name.clone()
-            } else {
-                title.to_string()
-            },
-            province: listing.province.clone(),
-            region: listing.region,
+            id: who.id,
+            name: who.name,
+            province: who.province,
+            region: settings.region,
             url,
-            extract: ExtractOptions {
-                encoding: listing.extract.encoding.clone(),
-                ..ExtractOptions::default()
-            },
-            recipients: listing.recipients.clone(),
-            ignore: listing.ignore.clone(),
-            alert_on_first: listing.alert_on_first,
-            allowed_hosts: listing.allowed_hosts.clone(),
-            listing: Some(listing.id.clone()),
+            extract,
+            recipients: who.recipients,
+            ignore: settings.ignore.clone(),
+            alert_on_first: settings.alert_on_first,
+            allowed_hosts: settings.allowed_hosts.clone(),
+            listing: who.listing,
         }
     }
 
@@ -534,18 +532,7 @@ impl Checker {
     }
 }
 
-/// A stable id for an article found on a listing: the listing's id and a
-/// short hash of the URL, so the same link always maps to the same history.
-pub fn derived_id(listing: &str, url: &str) -> String {
-    format!("{listing}.{}", &sha256_hex(url.as_bytes())[..10])
-}
-
-/// The listing a [`derived_id`] was made on, if `id` has that form.
-pub fn derived_listing(id: &str) -> Option<&str> {
-    let (listing, hash) = id.rsplit_once('.')?;
-    let is_hash = hash.len() == 10 && hash.bytes().all(|b| b.is_ascii_hexdigit());
-    (is_hash && !listing.is_empty()).then_some(listing)
-}
+pub use crate::catalog::{derived_id, derived_listing};
 
 fn kind_name(k: AlertKind) -> &'static str {
     match k {

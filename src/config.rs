@@ -567,9 +567,11 @@ impl Validator<'_> {
         }
     }
 
+    /// A bare `addr@host` or an RFC 5322 name-addr mailbox
+    /// (`应急监测 <monitor@example.org>`), as lettre's `Mailbox` parses it.
     fn address(&mut self, s: &Spanned<String>, field: &str) -> Option<String> {
         let a = s.get_ref().trim();
-        match a.parse::<lettre::Address>() {
+        match a.parse::<lettre::message::Mailbox>() {
             Ok(_) => Some(a.to_string()),
             Err(e) => {
                 self.push(

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::check::{Checker, Outcome};
 use crate::config;
-use crate::notify::Mailer;
+use crate::delivery::Mailer;
 use crate::site::{Page, Site};
 use crate::store::Store;
 use crate::{audit, outbox};

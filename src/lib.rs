@@ -17,19 +17,21 @@
 
 pub mod alert;
 pub mod audit;
+pub mod catalog;
 pub mod check;
 pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod decode;
+pub mod delivery;
 pub mod demo;
 pub mod diff;
 pub mod extract;
 pub mod fetch;
 pub mod listing;
 pub mod model;
-pub mod notify;
 pub mod outbox;
+pub mod present;
 pub mod report;
 pub mod runner;
 pub mod sections;

@@ -13,10 +13,11 @@ use clap::Parser;
 
 use bulletin_watch::alert::AlertConfig;
 use bulletin_watch::audit::Query;
+use bulletin_watch::catalog::Catalog;
 use bulletin_watch::config::{self, Config, SourceKind};
 use bulletin_watch::daemon::shutdown::stop_requested;
 use bulletin_watch::extract::{self, ExtractOptions};
-use bulletin_watch::report::{CompileRequest, CompileSource};
+use bulletin_watch::report::CompileRequest;
 use bulletin_watch::store::{BackupError, Store, StoreError};
 use bulletin_watch::{audit, control, fetch, runner, validate, web};
 
@@ -434,7 +435,7 @@ fn run_audit(cli: &Cli) -> Result<ExitCode> {
             out,
         } => {
             let config = load_config(cli)?;
-            let sources = CompileSource::all(&config);
+            let sources = Catalog::from_config(&config);
             let q = Query::Compile {
                 request: CompileRequest {
                     sources,

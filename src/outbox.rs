@@ -1,5 +1,5 @@
 //! Draining the durable outbox: every queued alert is handed to the mailer
-//! until it is delivered, with exponential backoff while the mail server is
+//! until a channel ([`crate::delivery`]) delivers it, with exponential backoff while the mail server is
 //! down. Delivered alerts are marked (and flushed) immediately after the
 //! server accepted them, so a crash or a retry does not send them again; the
 //! stable Message-ID lets mail systems recognise the rare resend that a crash
@@ -18,10 +18,9 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::alert::{AlertConfig, Renderer};
+use crate::alert::{self, message_id, AlertConfig, Message, Renderer};
 use crate::config::Config;
-use crate::model::sha256_hex;
-use crate::notify::{self, Mailer, Message};
+use crate::delivery::{Mailer, Verdict};
 use crate::store::{DeliveryState, OutboxEntry, Store, StoreError};
 
 /// The longest pause between two attempts at one alert.
@@ -128,45 +127,40 @@ async fn deliver(
             // The id covers exactly these alerts, so a retry of the same
             // digest carries the same Message-ID.
             let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
-            let id = format!(
-                "digest.{}.{}@bulletin-watch",
-                &sha256_hex(keys.join("\n").as_bytes())[..16],
-                store.instance_id()
-            );
-            notify::digest(id, &messages)
+            let id = message_id::for_digest(&keys, store.instance_id());
+            alert::digest(id, &messages)
         }
     };
-    let result = mailer.send(&message).await;
+    let verdict = mailer.deliver(&message).await;
     let now = Timestamp::now();
     for e in &mut entries {
         e.attempts += 1;
-        match &result {
-            Ok(()) => {
+        match &verdict {
+            Verdict::Delivered => {
                 e.state = DeliveryState::Delivered;
                 e.delivered_at = Some(now);
                 e.last_error = None;
             }
-            Err(err) => {
+            Verdict::Retryable(err) => {
                 e.last_error = Some(err.to_string());
+                e.next_attempt = later(now, backoff(e.attempts));
+            }
+            Verdict::Permanent(err) => {
                 // A permanent refusal waits the longest pause at once: it
                 // is kept (never lost) and retried hourly until fixed.
-                let pause = if err.is_permanent() {
-                    MAX_BACKOFF
-                } else {
-                    backoff(e.attempts)
-                };
-                e.next_attempt = later(now, pause);
+                e.last_error = Some(err.to_string());
+                e.next_attempt = later(now, MAX_BACKOFF);
             }
         }
     }
     store.update_entries(&entries)?;
     let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
-    match result {
-        Ok(()) => {
+    match verdict {
+        Verdict::Delivered => {
             tracing::info!(alerts = ?keys, message_id = %message.message_id, via = %mailer.describe(), "alert delivered");
             out.sent += entries.len();
         }
-        Err(e) => {
+        Verdict::Retryable(e) | Verdict::Permanent(e) => {
             tracing::warn!(alerts = ?keys, error = %e, "alert not delivered; will retry with backoff");
             out.failed += entries.len();
         }

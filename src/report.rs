@@ -18,12 +18,36 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::audit::{document_json, AuditError, Result};
+use crate::catalog::{Catalog, Origin};
 use crate::config::Region;
 use crate::diff;
-use crate::model::{ChangeKind, Document, Section, Span};
-use crate::store::{Store, VersionRecord};
+use crate::model::{ChangeKind, Document, Section};
+use crate::present::diff_html::{self, Marks, Side};
+use crate::present::document::document_json;
+use crate::present::{
+    beijing_date, beijing_minutes, change_label, change_location, date_or_dash, safe_href,
+    spans_html,
+};
+use crate::store::{Store, StoreError, VersionRecord};
 use crate::text::escape_html;
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no source {0:?} in the store (see `bulletin-watch history` for known ids)")]
+    UnknownSource(String),
+    #[error("{source_id} v{version}: {source}")]
+    Json {
+        source_id: String,
+        version: u32,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, ReportError>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -73,7 +97,7 @@ fn histories(store: &Store, source: Option<&str>) -> Result<Vec<(String, Vec<Ver
     for id in ids {
         let v = store.versions(&id)?;
         if v.is_empty() {
-            return Err(AuditError::UnknownSource(id));
+            return Err(ReportError::UnknownSource(id));
         }
         out.push((id, v));
     }
@@ -95,8 +119,10 @@ fn export_jsonl(store: &Store, all: &[(String, Vec<VersionRecord>)]) -> Result<S
     for (_, versions) in all {
         for rec in versions {
             let doc = store.document(rec)?;
-            let mut line = serde_json::to_value(rec).map_err(|e| {
-                AuditError::Invalid(format!("{} v{}: {e}", rec.source, rec.version))
+            let mut line = serde_json::to_value(rec).map_err(|source| ReportError::Json {
+                source_id: rec.source.clone(),
+                version: rec.version,
+                source,
             })?;
             if let Value::Object(map) = &mut line {
                 map.insert("document".into(), document_json(&doc));
@@ -181,10 +207,7 @@ fn html_head(title: &str) -> String {
 }
 
 fn china_time(t: &Timestamp) -> String {
-    let tz = jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(8));
-    t.to_zoned_datetime(tz)
-        .strftime("%Y-%m-%d %H:%M")
-        .to_string()
+    beijing_minutes(*t)
 }
 
 /// An element id from a source id (ids are ASCII in practice; anything else
@@ -201,18 +224,9 @@ fn anchor(id: &str) -> String {
         .collect()
 }
 
-/// A URL as an `href`, or `None` for anything but http(s) (a stored URL
-/// came from the web and must not become a `javascript:` link).
-fn safe_href(url: &str) -> Option<String> {
-    let u = url::Url::parse(url).ok()?;
-    matches!(u.scheme(), "http" | "https").then(|| u.to_string())
-}
-
 fn link_html(url: &str, text: &str) -> String {
-    match safe_href(url) {
-        Some(h) => format!("<a href=\"{}\">{}</a>", escape_html(&h), escape_html(text)),
-        None => format!("{} ({})", escape_html(text), escape_html(url)),
-    }
+    crate::present::link_html(url, text, "")
+        .unwrap_or_else(|| format!("{} ({})", escape_html(text), escape_html(url)))
 }
 
 fn export_html(store: &Store, all: &[(String, Vec<VersionRecord>)]) -> Result<String> {
@@ -223,9 +237,11 @@ fn export_html(store: &Store, all: &[(String, Vec<VersionRecord>)]) -> Result<St
     let mut out = html_head(&title);
     let _ = writeln!(
         out,
-        "<header><h1>{}</h1><p class=\"src\">生成于 Generated {} (UTC+8) · 每个版本与前一版本对照：<del>删除</del> <ins>新增</ins></p>",
+        "<header><h1>{}</h1><p class=\"src\">生成于 Generated {} (UTC+8) · 每个版本与前一版本对照：{} {}</p>",
         escape_html(&title),
-        china_time(&Timestamp::now())
+        china_time(&Timestamp::now()),
+        diff_html::del("删除", &MARKS),
+        diff_html::ins("新增", &MARKS)
     );
     out.push_str("<nav><ul>\n");
     for (id, versions) in all {
@@ -289,10 +305,7 @@ fn source_html(
                 "抓取时间",
                 format!("{} (UTC+8) · {}", china_time(&r.fetched_at), r.fetched_at),
             ),
-            (
-                "发布日期",
-                r.published.map_or("—".into(), |d| d.to_string()),
-            ),
+            ("发布日期", date_or_dash(&r.published)),
             (
                 "状态 / 编码",
                 format!("HTTP {} · {} · {} B", r.status, r.encoding, r.byte_len),
@@ -358,23 +371,16 @@ fn section_html(s: &Section) -> String {
     p
 }
 
+/// The report's diff marks: its style sheet styles `<ins>`/`<del>`.
+const MARKS: Marks = Marks {
+    ins: "<ins>",
+    del: "<del>",
+    gap: "…",
+};
+
 /// One side of an inline diff: equal text, plus this side's edits.
-fn side_html(spans: &[Span], new_side: bool) -> String {
-    let mut s = String::new();
-    for sp in spans {
-        match sp {
-            Span::Equal(t) => s.push_str(&escape_html(t)),
-            Span::Insert(t) if new_side => {
-                let _ = write!(s, "<ins>{}</ins>", escape_html(t));
-            }
-            Span::Delete(t) if !new_side => {
-                let _ = write!(s, "<del>{}</del>", escape_html(t));
-            }
-            Span::Gap => s.push('…'),
-            _ => {}
-        }
-    }
-    s
+fn side_html(spans: &[crate::model::Span], new_side: bool) -> String {
+    spans_html(spans, if new_side { Side::New } else { Side::Old }, &MARKS)
 }
 
 fn sides_html(out: &mut String, path: &str, old: &str, new: &str) {
@@ -392,30 +398,20 @@ fn diff_html(out: &mut String, old: &Document, new: &Document) {
         return;
     }
     if let Some((o, n)) = &d.title_changed {
-        let o = format!("<del>{}</del>", escape_html(o));
-        let n = format!("<ins>{}</ins>", escape_html(n));
+        let o = diff_html::del(o, &MARKS);
+        let n = diff_html::ins(n, &MARKS);
         sides_html(out, "标题 Title", &o, &n);
     }
     if let Some((o, n)) = &d.date_changed {
-        let f = |d: &Option<Date>| d.map_or("—".to_string(), |d| d.to_string());
         sides_html(
             out,
             "发布日期 Date",
-            &format!("<del>{}</del>", f(o)),
-            &format!("<ins>{}</ins>", f(n)),
+            &diff_html::del(&date_or_dash(o), &MARKS),
+            &diff_html::ins(&date_or_dash(n), &MARKS),
         );
     }
     for c in &d.changes {
-        let (what, path) = match c.kind {
-            ChangeKind::Added => ("新增 added", c.path.clone()),
-            ChangeKind::Removed => ("删除 removed", c.path.clone()),
-            ChangeKind::Modified => ("修改 modified", c.path.clone()),
-            ChangeKind::Renumbered => (
-                "重新编号 renumbered",
-                format!("{} → {}", c.old_path.as_deref().unwrap_or("?"), c.path),
-            ),
-        };
-        let title = format!("{path} [{what}]");
+        let title = format!("{} [{}]", change_location(c), change_label(c.kind));
         let (o, n) = match c.kind {
             ChangeKind::Added => ("（无）".to_string(), side_html(&c.inline, true)),
             ChangeKind::Removed => (side_html(&c.inline, false), "（无）".to_string()),
@@ -431,38 +427,10 @@ fn diff_html(out: &mut String, old: &Document, new: &Document) {
 
 // ----- compilation ---------------------------------------------------------------
 
-/// What the compilation needs to know of one configured source: where it
-/// belongs and its place in the sources file. Discovered articles take
-/// their listing's entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CompileSource {
-    pub id: String,
-    pub province: String,
-    pub region: Region,
-    /// Position in the sources file.
-    pub order: usize,
-}
-
-impl CompileSource {
-    /// Every configured source, in the order of the sources file.
-    pub fn all(config: &crate::config::Config) -> Vec<CompileSource> {
-        config
-            .sources
-            .iter()
-            .enumerate()
-            .map(|(order, s)| CompileSource {
-                id: s.id.clone(),
-                province: s.province.clone(),
-                region: s.region,
-                order,
-            })
-            .collect()
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompileRequest {
-    pub sources: Vec<CompileSource>,
+    /// The configured sources (where each belongs, its place in the file).
+    pub sources: Catalog,
     pub region: Option<Region>,
     pub year: Option<i16>,
     pub format: CompileFormat,
@@ -480,10 +448,8 @@ struct Entry {
 /// The date an article counts under: its publish date, else the day it was
 /// first fetched (UTC+8).
 fn article_date(rec: &VersionRecord, doc: &Document) -> Date {
-    doc.published.unwrap_or_else(|| {
-        let tz = jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(8));
-        rec.fetched_at.to_zoned_datetime(tz).date()
-    })
+    doc.published
+        .unwrap_or_else(|| beijing_date(rec.fetched_at))
 }
 
 /// Picks, for every province, the latest stored version of its newest
@@ -492,22 +458,22 @@ fn article_date(rec: &VersionRecord, doc: &Document) -> Date {
 /// published last wins — it is the deployment in force; `year` selects an
 /// earlier one. Ties go to the one fetched last.
 fn entries(store: &Store, req: &CompileRequest) -> Result<Vec<Entry>> {
-    let by_id: BTreeMap<&str, &CompileSource> =
-        req.sources.iter().map(|s| (s.id.as_str(), s)).collect();
-    let listing_of: BTreeMap<String, String> = store
+    let tracked: BTreeMap<String, crate::store::Tracked> = store
         .tracked()?
         .into_iter()
-        .map(|t| (t.id, t.listing))
+        .map(|t| (t.id.clone(), t))
         .collect();
     let mut chosen: BTreeMap<String, Entry> = BTreeMap::new();
     for id in store.source_ids()? {
-        let Some(src) = by_id
-            .get(id.as_str())
-            .or_else(|| listing_of.get(&id).and_then(|l| by_id.get(l.as_str())))
-        else {
-            continue; // no longer configured
+        // Configured, or found on a configured listing; what the
+        // configuration no longer names is left out.
+        let Some(src) = req.sources.resolve(&id, tracked.get(&id), None) else {
+            continue;
         };
-        if req.region.is_some_and(|r| r != src.region) {
+        let Some(region) = src.region.filter(|_| src.origin != Origin::Stored) else {
+            continue;
+        };
+        if req.region.is_some_and(|r| r != region) {
             continue;
         }
         let Some(rec) = store.latest(&id)? else {
@@ -519,6 +485,7 @@ fn entries(store: &Store, req: &CompileRequest) -> Result<Vec<Entry>> {
             continue;
         }
         let order = req
+            .sources
             .sources
             .iter()
             .filter(|s| s.province == src.province)
@@ -534,7 +501,7 @@ fn entries(store: &Store, req: &CompileRequest) -> Result<Vec<Entry>> {
                 src.province.clone(),
                 Entry {
                     province: src.province.clone(),
-                    region: src.region,
+                    region,
                     order,
                     rec,
                     doc,
@@ -752,12 +719,5 @@ mod tests {
             "t (javascript:alert(1))"
         );
         assert_eq!(md_link("http://a/b c", "t"), "[t](<http://a/b%20c>)");
-    }
-
-    #[test]
-    fn hrefs_are_http_only() {
-        assert!(safe_href("https://yjglt.example.cn/a.html").is_some());
-        assert!(safe_href("javascript:alert(1)").is_none());
-        assert!(safe_href("data:text/html,x").is_none());
     }
 }

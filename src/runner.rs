@@ -15,8 +15,8 @@ use tokio::task::{Id, JoinSet};
 
 use crate::check::{Checker, Outcome, Report, Target};
 use crate::config::{Config, Source, SourceKind};
+use crate::delivery::{DeliveryError, Mailer};
 use crate::fetch::FetchError;
-use crate::notify::{Mailer, NotifyError};
 use crate::outbox::{self, Drained};
 use crate::store::{Store, StoreError};
 
@@ -311,7 +311,7 @@ pub enum CheckRunError {
     #[error("cannot set up the HTTP client")]
     Client(#[source] FetchError),
     #[error("cannot set up mail delivery")]
-    Mail(#[source] NotifyError),
+    Mail(#[source] DeliveryError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

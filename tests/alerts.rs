@@ -7,10 +7,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::common::*;
+use bulletin_watch::alert::Message;
 use bulletin_watch::alert::{AlertConfig, Renderer};
 use bulletin_watch::check::{Checker, Outcome};
+use bulletin_watch::delivery::Mailer;
 use bulletin_watch::model::AlertKind;
-use bulletin_watch::notify::{Mailer, Message};
 use bulletin_watch::outbox;
 use bulletin_watch::site::Site;
 use bulletin_watch::store::OutboxEntry;

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use crate::common::*;
 use bulletin_watch::audit::{self, Query};
+use bulletin_watch::catalog::Catalog;
 use bulletin_watch::check::Outcome;
-use bulletin_watch::report::{self, CompileFormat, CompileRequest, CompileSource, ExportFormat};
+use bulletin_watch::report::{self, CompileFormat, CompileRequest, ExportFormat};
 use bulletin_watch::site::{Page, Site};
 use bulletin_watch::store::{Store, VersionRecord};
 use bulletin_watch::verify::{self, VerifyError};
@@ -390,7 +391,7 @@ fn export_round_trips_and_renders_safely() {
     );
     assert!(sh[v2..v3].contains("class=\"old\"") && sh[v2..v3].contains("class=\"new\""));
     assert!(
-        sh[v3..].contains("新增 added"),
+        sh[v3..].contains("新增 Added"),
         "v3 shows the added section"
     );
 
@@ -622,7 +623,7 @@ fn backup_restore_and_compact_keep_the_history() {
 fn read_only_commands_ask_the_process_holding_the_store() {
     let f = fill();
     let config = f.project.config();
-    let sources = CompileSource::all(&config);
+    let sources = Catalog::from_config(&config);
     let store = Arc::new(reopen(&f.store()));
     let compile_q = Query::Compile {
         request: CompileRequest {

@@ -6,9 +6,10 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use crate::common::base64_decode;
+use bulletin_watch::alert::{self, AlertContext, Message, MessageError};
 use bulletin_watch::config::MailConfig;
+use bulletin_watch::delivery::{DeliveryError, Mailer};
 use bulletin_watch::model::{AlertKind, ChangeKind, DocDiff, SectionChange, Span};
-use bulletin_watch::notify::{self, AlertContext, Mailer, Message, NotifyError};
 use mailin_embedded::{response, Handler, Response, Server, SslConfig};
 
 // ---------------------------------------------------------------------------
@@ -153,7 +154,7 @@ fn message(id: &str, title: &str, inserted: &str) -> Message {
         id,
         "bulletin-watch <bw@example.org>",
         vec!["ops@example.org".into(), "duty@example.org".into()],
-        notify::render_changed(&ctx(title), &diff(inserted)),
+        alert::render_changed(&ctx(title), &diff(inserted)),
     )
 }
 
@@ -451,10 +452,10 @@ async fn smtp_down_is_an_error_not_a_panic() {
     let mailer = smtp_mailer(port);
     let msg = message("alert-20.jiangsu@bulletin-watch", "标题", "排查");
     match mailer.send(&msg).await {
-        Err(NotifyError::Smtp(reason)) => {
+        Err(DeliveryError::Smtp(reason)) => {
             assert!(reason.contains(&port.to_string()), "{reason}");
         }
-        other => panic!("expected NotifyError::Smtp, got {other:?}"),
+        other => panic!("expected DeliveryError::Smtp, got {other:?}"),
     }
 }
 
@@ -468,8 +469,10 @@ async fn invalid_recipient_is_named_before_connecting() {
     let mut msg = message("alert-21.jiangsu@bulletin-watch", "标题", "排查");
     msg.to.push("ops at example".into());
     match mailer.send(&msg).await {
-        Err(NotifyError::Address(addr, _)) => assert_eq!(addr, "ops at example"),
-        other => panic!("expected NotifyError::Address, got {other:?}"),
+        Err(DeliveryError::Message(MessageError::Address(addr, _))) => {
+            assert_eq!(addr, "ops at example")
+        }
+        other => panic!("expected DeliveryError::Address, got {other:?}"),
     }
 }
 
@@ -536,7 +539,7 @@ async fn unusable_message_id_writes_nothing() {
     let msg = message("../../etc/passwd@x", "标题", "排查");
     assert!(matches!(
         mailer.send(&msg).await,
-        Err(NotifyError::Build(_))
+        Err(DeliveryError::Message(MessageError::MessageId(_)))
     ));
     assert!(!store.path().join("mail").exists());
 }
@@ -648,7 +651,7 @@ async fn a_permanent_refusal_is_kept_and_paced_as_permanent() {
     );
     let err = mailer.send(&msg).await.expect_err("refused");
     assert!(
-        matches!(err, NotifyError::Rejected(_)) && err.is_permanent(),
+        matches!(err, DeliveryError::Rejected(_)) && err.is_permanent(),
         "{err:?}"
     );
 
@@ -682,4 +685,64 @@ async fn a_permanent_refusal_is_kept_and_paced_as_permanent() {
         .duration_since(jiff::Timestamp::now())
         .as_secs();
     assert!(wait > 3000, "paced as permanent: next attempt in {wait} s");
+}
+
+/// `[mail] from`, `to` and a source's `recipients` may be name-addr
+/// mailboxes (RFC 5322); a Chinese display name arrives RFC 2047-encoded in
+/// the headers and decodes back to itself, while the envelope carries the
+/// bare addresses.
+#[tokio::test]
+async fn name_addr_mailboxes_are_accepted_and_arrive_with_their_names() {
+    use bulletin_watch::alert::{AlertConfig, Renderer};
+    use bulletin_watch::store::{OutboxEntry, Store};
+
+    let (port, inbox) = smtp_server();
+    let text = format!(
+        "{}\n[mail]\nfrom = \"应急监测 <monitor@example.org>\"\n\
+         to = [\"值班室 <duty@example.org>\", \"ops@example.org\"]\n\
+         smtp_url = \"smtp://127.0.0.1:{port}\"\n{}recipients = [\"\\\"Li, Wei\\\" <li@example.org>\", \"DUTY@example.org\"]\n",
+        crate::common::FAST_SETTINGS,
+        crate::common::article_source("js", "江苏省", "https://yjt.jiangsu.gov.cn/a.html"),
+    );
+    let config = bulletin_watch::config::parse(&text, std::path::Path::new("sources.toml"))
+        .expect("name-addr mailboxes are valid addresses");
+    assert_eq!(config.mail.from, "应急监测 <monitor@example.org>");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("store");
+    let alerts = AlertConfig::from_config(&config);
+    let entry = OutboxEntry::new("recovered/js/1".into(), AlertKind::Recovered, "js", None);
+    let msg = Renderer::new(&store, &alerts)
+        .render(&entry)
+        .expect("rendered");
+    // The source's `DUTY@example.org` is `[mail] to`'s 值班室 already.
+    assert_eq!(
+        msg.to,
+        vec![
+            "值班室 <duty@example.org>".to_string(),
+            "ops@example.org".to_string(),
+            "\"Li, Wei\" <li@example.org>".to_string(),
+        ]
+    );
+    install_crypto();
+    let mailer = Mailer::from_config(&config.mail, dir.path()).expect("mailer");
+    mailer.send(&msg).await.expect("delivered");
+
+    let got = only_message(&inbox);
+    assert_eq!(got.from, "monitor@example.org");
+    assert_eq!(
+        got.to,
+        vec!["duty@example.org", "ops@example.org", "li@example.org"]
+    );
+    let parsed = parse_entity(&got.data);
+    let from = parsed.header("From").expect("From header");
+    assert!(from.is_ascii() && from.contains("=?utf-8?"), "{from}");
+    assert_eq!(decode_rfc2047(from), "应急监测 <monitor@example.org>");
+    let raw_to = parsed.header("To").expect("To header");
+    // The comma of `Li, Wei` stays inside an encoded word: it cannot split
+    // the mailbox into two.
+    assert!(raw_to.is_ascii() && !raw_to.contains("Li, Wei"), "{raw_to}");
+    let to = decode_rfc2047(raw_to);
+    assert!(to.contains("值班室 <duty@example.org>"), "{to}");
+    assert!(to.contains("Li, Wei <li@example.org>"), "{to}");
 }

@@ -10,8 +10,8 @@ use crate::common::*;
 use crate::faults_support::{Behavior, RawServer};
 use bulletin_watch::alert::{AlertConfig, Renderer};
 use bulletin_watch::check::Outcome;
+use bulletin_watch::delivery::Mailer;
 use bulletin_watch::model::AlertKind;
-use bulletin_watch::notify::Mailer;
 use bulletin_watch::outbox;
 use bulletin_watch::site::Page;
 

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
+use bulletin_watch::alert::Message;
 use bulletin_watch::alert::{AlertConfig, Renderer};
 use bulletin_watch::config::Config;
 use bulletin_watch::model::sha256_hex;
-use bulletin_watch::notify::Message;
 use bulletin_watch::site::{Page, Site};
 use bulletin_watch::store::{DeliveryState, OutboxEntry, Store};
 use bulletin_watch::web::{self, WebState};

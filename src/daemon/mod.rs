@@ -32,8 +32,8 @@ use tokio::task::JoinSet;
 
 use crate::check::Checker;
 use crate::config::{self, Config, ConfigError};
+use crate::delivery::{DeliveryError, Mailer};
 use crate::fetch::{FetchError, Politeness};
-use crate::notify::{Mailer, NotifyError};
 use crate::outbox;
 use crate::store::{Store, StoreError};
 use crate::web::{ConfigHandle, WebError, WebState};
@@ -56,7 +56,7 @@ pub enum DaemonError {
     #[error("cannot set up the HTTP client")]
     Client(#[source] FetchError),
     #[error("cannot set up mail delivery")]
-    Mail(#[source] NotifyError),
+    Mail(#[source] DeliveryError),
     #[error("cannot install signal handler")]
     Signal(#[source] std::io::Error),
     #[error("cannot listen on {addr}")]

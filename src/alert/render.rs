@@ -1,39 +1,14 @@
-//! Alerts: rendering a change or a newly published deployment into an e-mail
-//! that reads well on a phone, and delivering it over SMTP (lettre) or, when
-//! no SMTP server is configured, as `.eml` files in `<store>/mail/`.
-//!
-//! Durability lives elsewhere: an alert is written to the store's outbox in
-//! the same transaction as the version that caused it, rendered from the
-//! store by [`crate::alert`] and only then handed to a [`Mailer`]. The stable
-//! Message-ID makes a retried delivery recognisable as the same message.
+//! Rendering an alert event into the subject, plain text and HTML of an
+//! e-mail that reads well on a phone: a change with its inline diff, a
+//! newly published deployment with its sections, a failing or recovered
+//! source. Page text is cleaned of control characters and escaped here;
+//! the words, times, links and diff markup come from [`crate::present`].
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::time::Duration;
 
-use jiff::tz::{self, TimeZone};
-use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::AsyncSmtpTransportBuilder;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use serde::{Deserialize, Serialize};
-
-use crate::config::MailConfig;
-use crate::model::{AlertKind, ChangeKind, DocDiff, Document, SectionChange, Span, PREAMBLE};
+use crate::model::{AlertKind, ChangeKind, DocDiff, Document, SectionChange, Span};
+use crate::present::{self, diff_html, Marks, Side, Tone, PREAMBLE_LABEL};
 use crate::text::{escape_html, prefix_chars};
-
-/// A fully rendered message, ready to send as is, any number of times.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Message {
-    /// Stable Message-ID (without angle brackets), e.g. `alert-42.jiangsu@bulletin-watch`.
-    pub message_id: String,
-    pub from: String,
-    pub to: Vec<String>,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-}
 
 /// What an alert is about, for rendering.
 #[derive(Debug, Clone)]
@@ -52,39 +27,6 @@ pub struct AlertContext {
     pub fetched_at: jiff::Timestamp,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
-    #[error("invalid mail address {0:?}: {1}")]
-    Address(String, String),
-    #[error("invalid SMTP URL {url:?}: {reason}")]
-    SmtpUrl { url: String, reason: String },
-    #[error("could not build message: {0}")]
-    Build(String),
-    #[error("SMTP delivery failed: {0}")]
-    Smtp(String),
-    /// The server answered with a permanent (5xx) refusal: retrying soon
-    /// will not help, a person must look (recipient, relay rules).
-    #[error("SMTP server refused the message permanently: {0}")]
-    Rejected(String),
-    #[error("writing {path}: {source}")]
-    File {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
-}
-
-impl NotifyError {
-    /// Whether retrying the same message cannot succeed without someone
-    /// changing the configuration (a refused or invalid recipient).
-    pub fn is_permanent(&self) -> bool {
-        matches!(self, NotifyError::Rejected(_) | NotifyError::Address(..))
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Rendering
-// ---------------------------------------------------------------------------
-
 /// Every subject starts with this tag so that mail rules can file alerts.
 pub const SUBJECT_TAG: &str = "[bulletin-watch]";
 
@@ -100,9 +42,6 @@ const MAX_SECTIONS_LISTED: usize = 80;
 const EXCERPT_CHARS: usize = 80;
 const MAX_ERROR_CHARS: usize = 1000;
 
-/// Readers are in China and think in Beijing time, whatever the server's zone.
-const READER_TZ: &str = "Asia/Shanghai";
-
 /// Subject and both bodies of an alert, before addressing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -110,50 +49,6 @@ pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
-}
-
-impl Message {
-    /// Addresses a rendered alert. `message_id` must stay the same for every
-    /// delivery attempt of this alert (see [`alert_message_id`]).
-    pub fn new(
-        message_id: impl Into<String>,
-        from: impl Into<String>,
-        to: Vec<String>,
-        rendered: Rendered,
-    ) -> Message {
-        Message {
-            message_id: message_id.into(),
-            from: from.into(),
-            to,
-            subject: rendered.subject,
-            text: rendered.text,
-            html: rendered.html,
-        }
-    }
-
-    /// The message exactly as it goes on the wire (RFC 5322, CRLF line ends).
-    pub fn formatted(&self) -> Result<Vec<u8>, NotifyError> {
-        Ok(build_email(self)?.formatted())
-    }
-}
-
-/// A Message-ID that is stable per outbox entry and safe as a file name:
-/// `alert-<id>.<source>@bulletin-watch`.
-pub fn alert_message_id(alert_id: u64, source_id: &str) -> String {
-    let mut source: String = source_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if source.is_empty() {
-        source.push_str("source");
-    }
-    format!("alert-{alert_id}.{source}@bulletin-watch")
 }
 
 /// Alert for a new version of a watched article.
@@ -188,8 +83,7 @@ pub fn render_changed(ctx: &AlertContext, diff: &DocDiff) -> Rendered {
         );
     }
     if let Some((old, new)) = &diff.date_changed {
-        let show =
-            |d: &Option<jiff::civil::Date>| d.map_or_else(|| "—".to_string(), |d| d.to_string());
+        let show = present::date_or_dash;
         let _ = writeln!(
             text,
             "发布日期变更 Date changed: {} → {}\n",
@@ -260,10 +154,10 @@ pub fn render_published(ctx: &AlertContext, doc: &Document) -> Rendered {
     let preamble = clean_line(&doc.preamble);
     if !preamble.is_empty() {
         let excerpt = excerpt(&preamble, EXCERPT_CHARS * 2);
-        let _ = writeln!(text, "导语 Preamble: {excerpt}\n");
+        let _ = writeln!(text, "{PREAMBLE_LABEL}: {excerpt}\n");
         let _ = write!(
             html,
-            "<p style=\"margin:0 0 12px;color:#374151;\"><b>导语 Preamble</b><br>{}</p>",
+            "<p style=\"margin:0 0 12px;color:#374151;\"><b>{PREAMBLE_LABEL}</b><br>{}</p>",
             escape_html(&excerpt)
         );
     }
@@ -396,8 +290,26 @@ const ACCENT_FAILING: &str = "#b91c1c";
 const ACCENT_RECOVERED: &str = "#047857";
 const H2: &str =
     "margin:20px 0 10px;padding-bottom:4px;font-size:17px;border-bottom:1px solid #e5e7eb;";
-const INS_STYLE: &str = "background:#dcfce7;color:#166534;text-decoration:underline;";
-const DEL_STYLE: &str = "background:#fee2e2;color:#991b1b;text-decoration:line-through;";
+macro_rules! ins_style {
+    () => {
+        "background:#dcfce7;color:#166534;text-decoration:underline;"
+    };
+}
+macro_rules! del_style {
+    () => {
+        "background:#fee2e2;color:#991b1b;text-decoration:line-through;"
+    };
+}
+#[cfg(test)]
+const INS_STYLE: &str = ins_style!();
+#[cfg(test)]
+const DEL_STYLE: &str = del_style!();
+/// Mail clients drop style sheets: the diff marks carry their styles.
+const EMAIL_MARKS: Marks = Marks {
+    ins: concat!("<ins style=\"", ins_style!(), "\">"),
+    del: concat!("<del style=\"", del_style!(), "\">"),
+    gap: "<span style=\"color:#9ca3af;\">…</span>",
+};
 
 fn subject(ctx: &AlertContext, summary: &str, topic: &str) -> String {
     let province = truncate(&clean_line(&ctx.province), SUBJECT_NAME_CHARS);
@@ -425,17 +337,6 @@ fn version_str(ctx: &AlertContext) -> String {
     }
 }
 
-/// Beijing time, labelled with its offset so nobody has to guess.
-pub fn reader_time(ts: jiff::Timestamp) -> String {
-    let zoned = ts
-        .in_tz(READER_TZ)
-        .unwrap_or_else(|_| ts.to_zoned_datetime(TimeZone::fixed(tz::offset(8))));
-    format!(
-        "{} 北京时间 (UTC+08:00)",
-        zoned.strftime("%Y-%m-%d %H:%M:%S")
-    )
-}
-
 fn text_header(ctx: &AlertContext, summary: &str) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "{} · {}", clean_line(&ctx.province), summary);
@@ -453,7 +354,7 @@ fn info_rows(ctx: &AlertContext) -> Vec<(&'static str, String)> {
         ("省份 Province", clean_line(&ctx.province)),
         ("来源 Source", clean_line(&ctx.source_name)),
         ("版本 Version", version_str(ctx)),
-        ("抓取时间 Fetched", reader_time(ctx.fetched_at)),
+        ("抓取时间 Fetched", present::reader_time(ctx.fetched_at)),
     ]
 }
 
@@ -492,19 +393,12 @@ fn html_header(html: &mut String, ctx: &AlertContext, subject: &str, summary: &s
     html.push_str("</table>\n");
 }
 
-/// Only http(s) URLs become links: a page could carry `javascript:` or a
-/// `data:` URL, and the link is what a hurried reader taps.
+/// The original's URL, linked only when it is http(s) (see
+/// [`present::safe_href`]); shown as text otherwise.
 fn link_html(url: &str) -> String {
-    let shown = escape_html(&clean_line(url));
-    match url::Url::parse(url.trim()) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => {
-            format!(
-                "<a href=\"{}\" style=\"color:#1d4ed8;\">{shown}</a>",
-                escape_html(u.as_str())
-            )
-        }
-        _ => shown,
-    }
+    let shown = clean_line(url);
+    present::link_html(url, &shown, " style=\"color:#1d4ed8;\"")
+        .unwrap_or_else(|| escape_html(&shown))
 }
 
 fn finish(
@@ -529,64 +423,44 @@ fn finish(
 }
 
 fn kind_label(kind: ChangeKind) -> (&'static str, &'static str) {
-    match kind {
-        ChangeKind::Added => ("新增 Added", "#166534"),
-        ChangeKind::Removed => ("删除 Removed", "#991b1b"),
-        ChangeKind::Modified => ("修改 Modified", "#b45309"),
-        ChangeKind::Renumbered => ("重新编号 Renumbered", "#1d4ed8"),
-    }
-}
-
-fn path_label(path: &str) -> String {
-    if path == PREAMBLE {
-        "导语 Preamble".to_string()
-    } else {
-        clean_line(path)
-    }
+    let color = match Tone::of(kind) {
+        Tone::Good => "#166534",
+        Tone::Bad => "#991b1b",
+        Tone::Warn => "#b45309",
+        Tone::Info => "#1d4ed8",
+    };
+    (present::change_label(kind), color)
 }
 
 fn change_location(change: &SectionChange) -> String {
-    match (&change.old_path, change.kind) {
-        (Some(old), _) if *old != change.path => {
-            format!("{} → {}", path_label(old), path_label(&change.path))
-        }
-        _ => path_label(&change.path),
-    }
+    present::change_location_by(change, |p| clean_line(&p))
 }
 
-/// One piece of an inline diff after the size budget was applied.
-enum Piece {
-    Equal(String),
-    Insert(String),
-    Delete(String),
-    Gap,
-    Truncated,
-}
-
-fn budgeted(spans: &[Span]) -> Vec<Piece> {
+/// The spans of a change within the size budget, each cleaned for one
+/// line, and whether the budget cut them short.
+fn budgeted(spans: &[Span]) -> (Vec<Span>, bool) {
     let mut left = MAX_CHANGE_CHARS;
     let mut out = Vec::new();
     for span in spans {
-        let (text, make): (&str, fn(String) -> Piece) = match span {
+        let (text, make): (&str, fn(String) -> Span) = match span {
             Span::Gap => {
-                out.push(Piece::Gap);
+                out.push(Span::Gap);
                 continue;
             }
-            Span::Equal(t) => (t, Piece::Equal),
-            Span::Insert(t) => (t, Piece::Insert),
-            Span::Delete(t) => (t, Piece::Delete),
+            Span::Equal(t) => (t, Span::Equal),
+            Span::Insert(t) => (t, Span::Insert),
+            Span::Delete(t) => (t, Span::Delete),
         };
         let text = clean_line(text);
         let n = text.chars().count();
         if n > left {
             out.push(make(prefix_chars(&text, left).to_string()));
-            out.push(Piece::Truncated);
-            return out;
+            return (out, true);
         }
         left -= n;
         out.push(make(text));
     }
-    out
+    (out, false)
 }
 
 const TRUNCATED: &str = "……（已截断 truncated）";
@@ -604,18 +478,21 @@ fn change_text(t: &mut String, change: &SectionChange) {
         }
     } else {
         t.push_str("  ");
-        for piece in budgeted(&change.inline) {
-            match piece {
-                Piece::Equal(s) => t.push_str(&s),
-                Piece::Insert(s) => {
+        let (spans, truncated) = budgeted(&change.inline);
+        for span in spans {
+            match span {
+                Span::Equal(s) => t.push_str(&s),
+                Span::Insert(s) => {
                     let _ = write!(t, "[+{s}+]");
                 }
-                Piece::Delete(s) => {
+                Span::Delete(s) => {
                     let _ = write!(t, "[-{s}-]");
                 }
-                Piece::Gap => t.push('…'),
-                Piece::Truncated => t.push_str(TRUNCATED),
+                Span::Gap => t.push('…'),
             }
+        }
+        if truncated {
+            t.push_str(TRUNCATED);
         }
         t.push('\n');
     }
@@ -644,16 +521,10 @@ fn change_html(h: &mut String, change: &SectionChange) {
         }
     } else {
         h.push_str("<p style=\"margin:4px 0 0;\">");
-        for piece in budgeted(&change.inline) {
-            match piece {
-                Piece::Equal(s) => h.push_str(&escape_html(&s)),
-                Piece::Insert(s) => h.push_str(&ins_html(&s)),
-                Piece::Delete(s) => h.push_str(&del_html(&s)),
-                Piece::Gap => h.push_str("<span style=\"color:#9ca3af;\">…</span>"),
-                Piece::Truncated => {
-                    let _ = write!(h, "<span style=\"color:#6b7280;\">{TRUNCATED}</span>");
-                }
-            }
+        let (spans, truncated) = budgeted(&change.inline);
+        h.push_str(&present::spans_html(&spans, Side::Both, &EMAIL_MARKS));
+        if truncated {
+            let _ = write!(h, "<span style=\"color:#6b7280;\">{TRUNCATED}</span>");
         }
         h.push_str("</p>");
     }
@@ -661,23 +532,17 @@ fn change_html(h: &mut String, change: &SectionChange) {
 }
 
 fn ins_html(s: &str) -> String {
-    format!(
-        "<ins style=\"{INS_STYLE}\">{}</ins>",
-        escape_html(&clean_line(s))
-    )
+    diff_html::ins(&clean_line(s), &EMAIL_MARKS)
 }
 
 fn del_html(s: &str) -> String {
-    format!(
-        "<del style=\"{DEL_STYLE}\">{}</del>",
-        escape_html(&clean_line(s))
-    )
+    diff_html::del(&clean_line(s), &EMAIL_MARKS)
 }
 
 /// Characters that can break a header, a line, or the visual order of text:
 /// C0/C1 controls, Unicode line/paragraph separators and bidi overrides
 /// (which can make a subject read differently from what it is).
-fn is_hostile(c: char) -> bool {
+pub(crate) fn is_hostile(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
@@ -714,378 +579,6 @@ fn truncate(s: &str, max_chars: usize) -> String {
 
 fn excerpt(s: &str, max_chars: usize) -> String {
     truncate(s, max_chars)
-}
-
-// ---------------------------------------------------------------------------
-// Delivery
-// ---------------------------------------------------------------------------
-
-/// Per SMTP command (connect, greeting, each reply).
-const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
-/// For a whole delivery: a server that answers slowly but never finishes must
-/// not hold up the check loop.
-const SEND_DEADLINE: Duration = Duration::from_secs(120);
-
-/// Where alerts go.
-#[derive(Debug)]
-pub enum Mailer {
-    Smtp(Box<SmtpMailer>),
-    /// `.eml` files in this directory, one per Message-ID.
-    Files(PathBuf),
-}
-
-/// An SMTP relay. The lettre transport (with its connection pool) is built on
-/// first use, because building it spawns a tokio task and configuration is
-/// loaded before the runtime exists.
-pub struct SmtpMailer {
-    builder: AsyncSmtpTransportBuilder,
-    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
-    /// The URL without its password, for logs and errors.
-    shown: String,
-    /// Strings that must never appear in anything this mailer reports.
-    secrets: Vec<String>,
-}
-
-impl std::fmt::Debug for SmtpMailer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmtpMailer")
-            .field("url", &self.shown)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Mailer {
-    /// No `smtp_url` means files in `<store>/mail/`: alerts are kept, not lost,
-    /// on a machine that has no relay yet.
-    pub fn from_config(mail: &MailConfig, store_dir: &Path) -> Result<Mailer, NotifyError> {
-        match mail.smtp_url.as_deref().map(str::trim) {
-            None | Some("") => Ok(Mailer::Files(store_dir.join("mail"))),
-            Some(url) => SmtpMailer::new(url, mail.username.as_deref(), mail.password.as_deref())
-                .map(|s| Mailer::Smtp(Box::new(s))),
-        }
-    }
-
-    /// For logs; never contains a password.
-    pub fn describe(&self) -> String {
-        match self {
-            Mailer::Smtp(s) => format!("SMTP {}", s.shown),
-            Mailer::Files(dir) => format!(".eml files in {}", dir.display()),
-        }
-    }
-
-    /// Delivers one message. Sending the same message again is safe for the
-    /// file mailer (one file per Message-ID) and recognisable for SMTP
-    /// readers (same Message-ID).
-    pub async fn send(&self, msg: &Message) -> Result<(), NotifyError> {
-        let email = build_email(msg)?;
-        match self {
-            Mailer::Smtp(s) => s.send(email).await,
-            Mailer::Files(dir) => {
-                let dir = dir.clone();
-                let id = msg.message_id.clone();
-                let bytes = email.formatted();
-                let target = dir.clone();
-                tokio::task::spawn_blocking(move || write_eml(&dir, &id, &bytes))
-                    .await
-                    .map_err(|e| NotifyError::File {
-                        path: target,
-                        source: std::io::Error::other(e.to_string()),
-                    })?
-            }
-        }
-    }
-}
-
-impl SmtpMailer {
-    fn new(
-        url: &str,
-        username: Option<&str>,
-        password: Option<&str>,
-    ) -> Result<SmtpMailer, NotifyError> {
-        let parsed = url::Url::parse(url).map_err(|e| NotifyError::SmtpUrl {
-            url: redact_unparsed(url),
-            reason: e.to_string(),
-        })?;
-        let shown = redact(&parsed);
-        if !matches!(parsed.scheme(), "smtp" | "smtps") {
-            return Err(NotifyError::SmtpUrl {
-                url: shown,
-                reason: "scheme must be smtp:// or smtps://".into(),
-            });
-        }
-        let mut secrets = Vec::new();
-        if let Some(p) = parsed.password() {
-            secrets.push(p.to_string());
-            secrets.push(percent_decode(p));
-        }
-        if let Some(p) = password {
-            secrets.push(p.to_string());
-        }
-        secrets.retain(|s| !s.is_empty());
-
-        let scrub = |s: String| scrub_secrets(s, &secrets);
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| NotifyError::SmtpUrl {
-                url: shown.clone(),
-                reason: scrub(e.to_string()),
-            })?
-            .timeout(Some(SMTP_TIMEOUT));
-        let mut shown = shown;
-        if let (Some(user), Some(pass)) = (username, password) {
-            builder = builder.credentials(Credentials::new(user.to_string(), pass.to_string()));
-            let _ = write!(shown, " (user {user})");
-        }
-        Ok(SmtpMailer {
-            builder,
-            transport: OnceLock::new(),
-            shown,
-            secrets,
-        })
-    }
-
-    async fn send(&self, email: lettre::Message) -> Result<(), NotifyError> {
-        let transport = self.transport.get_or_init(|| self.builder.clone().build());
-        match tokio::time::timeout(SEND_DEADLINE, transport.send(email)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) if e.is_permanent() => Err(NotifyError::Rejected(scrub_secrets(
-                format!("{}: {e}", self.shown),
-                &self.secrets,
-            ))),
-            Ok(Err(e)) => Err(NotifyError::Smtp(scrub_secrets(
-                format!("{}: {e}", self.shown),
-                &self.secrets,
-            ))),
-            Err(_) => Err(NotifyError::Smtp(format!(
-                "{}: not finished after {} s",
-                self.shown,
-                SEND_DEADLINE.as_secs()
-            ))),
-        }
-    }
-}
-
-/// `scheme://user@host:port/path?query` — the password, if any, dropped.
-fn redact(u: &url::Url) -> String {
-    let mut u = u.clone();
-    if u.password().is_some() {
-        let _ = u.set_password(None);
-    }
-    u.to_string()
-}
-
-/// An unparseable URL may still hold `user:password@`: keep only the scheme
-/// and what follows the last `@`.
-fn redact_unparsed(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
-        (None, Some(at)) => format!("***{}", &url[at..]),
-        _ => url.to_string(),
-    }
-}
-
-fn scrub_secrets(mut s: String, secrets: &[String]) -> String {
-    for secret in secrets {
-        if !secret.is_empty() && s.contains(secret.as_str()) {
-            s = s.replace(secret.as_str(), "***");
-        }
-    }
-    s
-}
-
-/// The Message-ID doubles as a file name, so it is held to a strict subset
-/// of RFC 5322's `id-left@id-right`.
-fn check_message_id(id: &str) -> Result<(), NotifyError> {
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '=');
-    let valid = match id.split_once('@') {
-        Some((left, right)) => {
-            !left.is_empty()
-                && !right.is_empty()
-                && id.len() <= 200
-                && !id.starts_with('.')
-                && left.chars().all(ok_char)
-                && right.chars().all(ok_char)
-        }
-        None => false,
-    };
-    if valid {
-        Ok(())
-    } else {
-        Err(NotifyError::Build(format!(
-            "unusable Message-ID {id:?}: expected left@right of [A-Za-z0-9._+=-]"
-        )))
-    }
-}
-
-fn parse_mailbox(addr: &str) -> Result<Mailbox, NotifyError> {
-    addr.parse::<Mailbox>()
-        .map_err(|e| NotifyError::Address(addr.to_string(), e.to_string()))
-}
-
-fn build_email(msg: &Message) -> Result<lettre::Message, NotifyError> {
-    check_message_id(&msg.message_id)?;
-    if msg.to.is_empty() {
-        return Err(NotifyError::Build("no recipients".into()));
-    }
-    // The subject is sanitised again here: a Message is plain data, and not
-    // every one is built by the renderers above.
-    let mut builder = lettre::Message::builder()
-        .from(parse_mailbox(&msg.from)?)
-        .subject(
-            msg.subject
-                .chars()
-                .map(|c| if is_hostile(c) { ' ' } else { c })
-                .collect::<String>(),
-        )
-        .date_now()
-        .message_id(Some(format!("<{}>", msg.message_id)))
-        .user_agent("bulletin-watch".to_string());
-    for to in &msg.to {
-        builder = builder.to(parse_mailbox(to)?);
-    }
-    builder
-        .multipart(MultiPart::alternative_plain_html(
-            msg.text.clone(),
-            msg.html.clone(),
-        ))
-        .map_err(|e| NotifyError::Build(e.to_string()))
-}
-
-/// Crash-safe and idempotent: the file appears complete or not at all, and
-/// an existing `<id>.eml` is never replaced (a pickup process that already
-/// forwarded it must not see a "new" file).
-fn write_eml(dir: &Path, message_id: &str, bytes: &[u8]) -> Result<(), NotifyError> {
-    use std::io::Write;
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| NotifyError::File { path, source }
-    };
-
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(io_err(dir))?;
-
-    let target = dir.join(format!("{message_id}.eml"));
-    if target.exists() {
-        return Ok(());
-    }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tmp = dir.join(format!(".{message_id}.{}.{nanos}.tmp", std::process::id()));
-
-    let result = (|| {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut file = opts.open(&tmp).map_err(io_err(&tmp))?;
-        file.write_all(bytes).map_err(io_err(&tmp))?;
-        file.sync_all().map_err(io_err(&tmp))?;
-        drop(file);
-        // A hard link fails if the target exists, where rename would replace
-        // it: that keeps two concurrent deliveries of one alert to one file.
-        match std::fs::hard_link(&tmp, &target) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            Err(_) => std::fs::rename(&tmp, &target).map_err(io_err(&target)),
-        }
-    })();
-    match std::fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) if result.is_ok() => return Err(io_err(&tmp)(e)),
-        Err(_) => {}
-    }
-    result?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
-}
-
-/// `%XX` decoding for a password taken from the URL, so that its decoded
-/// form is scrubbed from error messages too.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Combines several queued alerts for the same recipients into one message
-/// (digest mode): an index of their subjects, then each alert's body in turn.
-/// `message_id` must be derived from the alerts it covers, so that a retried
-/// digest keeps its id.
-pub fn digest(message_id: String, messages: &[Message]) -> Message {
-    let n = messages.len();
-    let subject = format!("[bulletin-watch] 摘要 Digest · {n} 条提醒 alerts");
-    let mut text = format!("{subject}\n\n");
-    let mut html = String::from(
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"></head>\n\
-         <body style=\"margin:0;padding:0;background:#f3f4f6;\">\n\
-         <div style=\"max-width:640px;margin:0 auto;padding:16px;background:#ffffff;color:#1f2937;\
-         font-family:-apple-system,BlinkMacSystemFont,'PingFang SC','Hiragino Sans GB','Microsoft YaHei',sans-serif;\">\n",
-    );
-    let _ = write!(
-        html,
-        "<h1 style=\"font-size:20px;margin:0 0 12px;\">{}</h1>\n<ol style=\"padding-left:20px;\">",
-        escape_html(&subject)
-    );
-    for (i, m) in messages.iter().enumerate() {
-        // Subjects were cleaned when rendered; only keep them on one line.
-        let line: String = m
-            .subject
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        let _ = writeln!(text, "{}. {line}", i + 1);
-        let _ = write!(html, "<li>{}</li>", escape_html(&line));
-    }
-    html.push_str("</ol>\n</div>\n");
-    for m in messages {
-        let _ = write!(text, "\n{}\n\n{}", "=".repeat(40), m.text);
-        // Each alert's own (already escaped) body, without its document shell.
-        let inner = m
-            .html
-            .split_once("<body")
-            .and_then(|(_, rest)| rest.split_once('>'))
-            .map(|(_, body)| body.rsplit_once("</body>").map_or(body, |(b, _)| b))
-            .unwrap_or("");
-        html.push_str("<hr style=\"border:0;border-top:4px solid #e5e7eb;margin:0;\">\n");
-        html.push_str(inner);
-    }
-    html.push_str("</body></html>\n");
-    let mut to: Vec<String> = messages.iter().flat_map(|m| m.to.iter().cloned()).collect();
-    to.sort();
-    to.dedup();
-    Message {
-        message_id,
-        from: messages.first().map(|m| m.from.clone()).unwrap_or_default(),
-        to,
-        subject,
-        text,
-        html,
-    }
 }
 
 #[cfg(test)]
@@ -1345,137 +838,5 @@ mod tests {
         assert!(r.html.contains("blob &lt;abc&gt; is missing"));
         let published = render_unavailable(&ctx(), AlertKind::Published, "x");
         assert!(published.subject.contains(" · 新发布 · "));
-    }
-
-    #[test]
-    fn reader_time_is_beijing() {
-        let ts: jiff::Timestamp = "2024-12-31T16:05:09Z".parse().expect("timestamp literal");
-        assert_eq!(reader_time(ts), "2025-01-01 00:05:09 北京时间 (UTC+08:00)");
-    }
-
-    #[test]
-    fn message_ids() {
-        assert_eq!(
-            alert_message_id(42, "jiangsu"),
-            "alert-42.jiangsu@bulletin-watch"
-        );
-        assert_eq!(
-            alert_message_id(7, "../江苏"),
-            "alert-7.-----@bulletin-watch"
-        );
-        assert!(check_message_id(&alert_message_id(7, "../江苏")).is_ok());
-        for bad in ["", "no-at", "a/b@c", "a@b\r\nBcc: x", ".hidden@x", "a@"] {
-            assert!(check_message_id(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn formatted_message_has_stable_id_and_no_injected_header() {
-        let mut c = ctx();
-        c.title = "标题\r\nBcc: evil@example.org".into();
-        let msg = Message::new(
-            "alert-1.jiangsu@bulletin-watch",
-            "bulletin-watch <bw@example.org>",
-            vec!["ops@example.org".into()],
-            render_changed(&c, &two_changes()),
-        );
-        let raw = String::from_utf8(msg.formatted().expect("valid message")).expect("ascii");
-        assert!(raw.contains("Message-ID: <alert-1.jiangsu@bulletin-watch>\r\n"));
-        assert!(!raw.to_ascii_lowercase().contains("\nbcc:"), "{raw}");
-
-        // A subject that did not come from the renderer.
-        let mut raw_subject = msg.clone();
-        raw_subject.subject = "plain\r\nBcc: evil@example.org".into();
-        let raw = String::from_utf8(raw_subject.formatted().expect("valid")).expect("ascii");
-        assert!(!raw.to_ascii_lowercase().contains("\nbcc:"), "{raw}");
-    }
-
-    #[test]
-    fn bad_address_is_named() {
-        let msg = Message::new(
-            "a@b",
-            "bw@example.org",
-            vec!["ops@example.org".into(), "not an address".into()],
-            render_recovered(&ctx()),
-        );
-        match msg.formatted() {
-            Err(NotifyError::Address(a, _)) => assert_eq!(a, "not an address"),
-            other => panic!("expected Address error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn passwords_never_shown() {
-        let mail = MailConfig {
-            from: "bw@example.org".into(),
-            to: vec!["ops@example.org".into()],
-            smtp_url: Some("smtp://alerts:s%40cret@127.0.0.1:2525".into()),
-            username: Some("alerts".into()),
-            password: Some("hunter2".into()),
-            ..MailConfig::default()
-        };
-        let m = Mailer::from_config(&mail, Path::new("/tmp/store")).expect("valid URL");
-        let shown = format!("{} {m:?}", m.describe());
-        assert!(shown.contains("127.0.0.1:2525"), "{shown}");
-        for secret in ["s%40cret", "s@cret", "hunter2"] {
-            assert!(!shown.contains(secret), "{shown}");
-        }
-        assert_eq!(redact_unparsed("smtp://u:pw@ho st"), "smtp://***@ho st");
-        assert_eq!(percent_decode("s%40cret%zz"), "s@cret%zz");
-        assert_eq!(
-            scrub_secrets("auth failed for hunter2".into(), &["hunter2".into()]),
-            "auth failed for ***"
-        );
-    }
-
-    #[test]
-    fn no_smtp_url_means_files() {
-        let m = Mailer::from_config(&MailConfig::default(), Path::new("/srv/bw")).expect("files");
-        match m {
-            Mailer::Files(dir) => assert_eq!(dir, Path::new("/srv/bw/mail")),
-            other => panic!("expected Files, got {other:?}"),
-        }
-        let bad = MailConfig {
-            smtp_url: Some("http://example.org".into()),
-            ..MailConfig::default()
-        };
-        assert!(matches!(
-            Mailer::from_config(&bad, Path::new("/srv/bw")),
-            Err(NotifyError::SmtpUrl { .. })
-        ));
-    }
-
-    #[test]
-    fn digest_indexes_and_carries_every_alert_body() {
-        let mk = |id: &str, subject: &str, body: &str, to: &str| Message {
-            message_id: id.into(),
-            from: "bw@example.org".into(),
-            to: vec![to.into()],
-            subject: subject.into(),
-            text: format!("text {body}"),
-            html: format!(
-                "<!DOCTYPE html><html><head></head><body style=\"x\"><p>{body}</p></body></html>"
-            ),
-        };
-        let d = digest(
-            "digest.1@bulletin-watch".into(),
-            &[
-                mk("a", "上海市 · 1 节变更", "甲<b>", "x@example.org"),
-                mk("b", "浙江省 · 2 节变更", "乙", "x@example.org"),
-            ],
-        );
-        assert_eq!(d.message_id, "digest.1@bulletin-watch");
-        assert!(d.subject.contains("2 条提醒"));
-        assert_eq!(d.to, vec!["x@example.org".to_string()]);
-        for part in [
-            "上海市 · 1 节变更",
-            "浙江省 · 2 节变更",
-            "text 甲<b>",
-            "text 乙",
-        ] {
-            assert!(d.text.contains(part), "{part}");
-        }
-        assert!(d.html.contains("<p>甲<b></p>") && d.html.contains("<p>乙</p>"));
-        assert_eq!(d.html.matches("<body").count(), 1, "one document shell");
     }
 }

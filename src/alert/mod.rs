@@ -1,4 +1,7 @@
-//! Turning a queued alert back into an e-mail, when it is sent or shown.
+//! Alerts: turning a queued alert event into a message, when it is sent or
+//! shown. Rendering lives here ([`render`] for subject and bodies,
+//! [`email`] for the RFC 5322 form, [`digest`], [`message_id`]); getting a
+//! message to people lives in [`crate::delivery`].
 //!
 //! The outbox keeps alerts as events (which source, which version, what
 //! kind) rather than as rendered e-mails: a rendered alert, with its
@@ -24,16 +27,61 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::{Catalog, Origin, SourceEntry, Stored};
 use crate::config::Config;
 use crate::diff;
 use crate::model::{AlertKind, Document};
-use crate::notify::{self, AlertContext, Message, Rendered};
+pub mod digest;
+pub mod email;
+pub mod message_id;
+pub mod render;
+
+pub use digest::digest;
+pub use email::MessageError;
+pub use render::{
+    render_changed, render_failing, render_published, render_recovered, render_unavailable,
+    AlertContext, Rendered, SUBJECT_TAG,
+};
+
+/// A fully rendered message, ready to send as is, any number of times, on
+/// any channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Stable Message-ID (without angle brackets), see [`message_id`].
+    pub message_id: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Message {
+    /// Addresses a rendered alert. `message_id` must stay the same for every
+    /// delivery attempt of this alert (see [`message_id::for_alert`]).
+    pub fn new(
+        message_id: impl Into<String>,
+        from: impl Into<String>,
+        to: Vec<String>,
+        rendered: Rendered,
+    ) -> Message {
+        Message {
+            message_id: message_id.into(),
+            from: from.into(),
+            to,
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+        }
+    }
+}
 use crate::store::{OutboxEntry, Store, StoreError, Tracked, VersionRecord};
 
 /// What rendering an alert takes from the configuration: the mail addresses
-/// and, per configured source, what the alert says about it and who else
-/// hears of it. Plain data, so that a read-only command can hand it to the
-/// daemon that answers for the store (see [`crate::audit::Query`]).
+/// and the catalogue of configured sources (what an alert says about each,
+/// and who else hears of it). Plain data, so that a read-only command can
+/// hand it to the daemon that answers for the store (see
+/// [`crate::audit::Query`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertConfig {
     /// `[mail] from`.
@@ -41,18 +89,7 @@ pub struct AlertConfig {
     /// `[mail] to`: recipients of every alert.
     pub to: Vec<String>,
     /// Every configured source, articles and listings.
-    pub sources: Vec<AlertSource>,
-}
-
-/// One configured source as alerts name it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AlertSource {
-    pub id: String,
-    pub name: String,
-    pub province: String,
-    pub url: String,
-    /// The source's own recipients, in addition to `[mail] to`.
-    pub recipients: Vec<String>,
+    pub sources: Catalog,
 }
 
 impl AlertConfig {
@@ -60,22 +97,8 @@ impl AlertConfig {
         AlertConfig {
             from: config.mail.from.clone(),
             to: config.mail.to.clone(),
-            sources: config
-                .sources
-                .iter()
-                .map(|s| AlertSource {
-                    id: s.id.clone(),
-                    name: s.name.clone(),
-                    province: s.province.clone(),
-                    url: s.url.to_string(),
-                    recipients: s.recipients.clone(),
-                })
-                .collect(),
+            sources: Catalog::from_config(config),
         }
-    }
-
-    fn source(&self, id: &str) -> Option<&AlertSource> {
-        self.sources.iter().find(|s| s.id == id)
     }
 }
 
@@ -102,14 +125,6 @@ pub struct Renderer<'a> {
     tracked: OnceLock<HashMap<String, Tracked>>,
 }
 
-/// What an alert says about its source, and who hears of it.
-struct About {
-    name: String,
-    province: String,
-    url: String,
-    recipients: Vec<String>,
-}
-
 impl<'a> Renderer<'a> {
     pub fn new(store: &'a Store, config: &'a AlertConfig) -> Renderer<'a> {
         Renderer {
@@ -124,11 +139,12 @@ impl<'a> Renderer<'a> {
     /// that cannot be read is reported inside the message instead.
     pub fn render(&self, entry: &OutboxEntry) -> Result<Message, StoreError> {
         let about = self.about(&entry.source)?;
+        let name = about.name.clone();
         let mut ctx = AlertContext {
             source_id: entry.source.clone(),
-            source_name: about.name.clone(),
+            source_name: name.clone(),
             province: about.province.clone(),
-            title: about.name.clone(),
+            title: name,
             url: about.url.clone(),
             from_version: None,
             to_version: 0,
@@ -139,15 +155,15 @@ impl<'a> Renderer<'a> {
                 match self.version_alert(entry, &mut ctx) {
                     Ok(r) => r,
                     Err(Unreadable::Store(e)) if is_transient(&e) => return Err(e),
-                    Err(e) => notify::render_unavailable(&ctx, entry.kind, &e.to_string()),
+                    Err(e) => render::render_unavailable(&ctx, entry.kind, &e.to_string()),
                 }
             }
-            AlertKind::Failing => notify::render_failing(
+            AlertKind::Failing => render::render_failing(
                 &ctx,
                 entry.detail.as_deref().unwrap_or(NOT_RECORDED),
                 entry.failures,
             ),
-            AlertKind::Recovered => notify::render_recovered(&ctx),
+            AlertKind::Recovered => render::render_recovered(&ctx),
         };
         Ok(self.address(&entry.key, &about.recipients, rendered))
     }
@@ -171,14 +187,14 @@ impl<'a> Renderer<'a> {
         if entry.kind == AlertKind::Published {
             let (record, doc) = self.stored(&entry.source, version)?;
             with_record(ctx, &record);
-            return Ok(notify::render_published(ctx, &doc));
+            return Ok(render::render_published(ctx, &doc));
         }
         let previous = version.saturating_sub(1);
         ctx.from_version = Some(previous);
         let (record, new) = self.stored(&entry.source, version)?;
         with_record(ctx, &record);
         let (_, old) = self.stored(&entry.source, previous)?;
-        Ok(notify::render_changed(ctx, &diff::diff(&old, &new)))
+        Ok(render::render_changed(ctx, &diff::diff(&old, &new)))
     }
 
     fn stored(&self, source: &str, version: u32) -> Result<(VersionRecord, Document), Unreadable> {
@@ -193,50 +209,39 @@ impl<'a> Renderer<'a> {
         Ok((record, doc))
     }
 
-    /// The source as the current configuration describes it: a configured
-    /// source, or an article discovered on a configured listing. A source
-    /// that is no longer configured is named from what the store remembers,
-    /// as far as it can be read: naming never holds an alert back.
-    fn about(&self, source: &str) -> Result<About, StoreError> {
-        if let Some(s) = self.config.source(source) {
-            return Ok(About {
-                name: s.name.clone(),
-                province: s.province.clone(),
-                url: s.url.clone(),
-                recipients: s.recipients.clone(),
-            });
+    /// The source as the current configuration describes it (see
+    /// [`Catalog::resolve`]). What the store remembers is read as far as
+    /// it can be: naming never holds an alert back, and a source nothing
+    /// knows any more is named by its id.
+    fn about(&self, source: &str) -> Result<SourceEntry, StoreError> {
+        if let Some(s) = self.config.sources.configured(source) {
+            return Ok(s.clone());
         }
         let tracked = readable(self.tracked())?.and_then(|t| t.get(source));
-        // An article is tracked only after its first version is stored, so
-        // a fresh discovery's alert can be rendered before its record
-        // exists; its id still names the listing.
-        let listing = tracked
-            .map(|t| t.listing.as_str())
-            .or_else(|| crate::check::derived_listing(source))
-            .and_then(|l| self.config.source(l));
-        let url = match tracked {
-            Some(t) => t.url.clone(),
+        let stored = match tracked {
+            Some(_) => None,
             None => readable(self.store.latest(source))?
                 .flatten()
-                .map(|r| r.url)
-                .unwrap_or_default(),
+                .map(|r| Stored {
+                    title: r.title,
+                    url: r.url,
+                }),
         };
-        let title = tracked.map_or("", |t| t.title.as_str());
-        Ok(match listing {
-            // As `check::Target::discovered` names it.
-            Some(l) => About {
-                name: if title.is_empty() { &l.name } else { title }.to_string(),
-                province: l.province.clone(),
-                url,
-                recipients: l.recipients.clone(),
-            },
-            None => About {
-                name: if title.is_empty() { source } else { title }.to_string(),
+        Ok(self
+            .config
+            .sources
+            .resolve(source, tracked, stored)
+            .unwrap_or_else(|| SourceEntry {
+                id: source.to_string(),
+                name: source.to_string(),
                 province: String::new(),
-                url,
+                region: None,
+                url: String::new(),
+                origin: Origin::Stored,
+                listing: None,
                 recipients: Vec::new(),
-            },
-        })
+                order: usize::MAX,
+            }))
     }
 
     fn tracked(&self) -> Result<&HashMap<String, Tracked>, StoreError> {
@@ -257,8 +262,12 @@ impl<'a> Renderer<'a> {
     /// message is still well-formed and readable.
     fn to(&self, recipients: &[String]) -> Vec<String> {
         let mut to = self.config.to.clone();
+        // `ops@example.org` and `值班室 <ops@example.org>` are one person.
+        let mut known: Vec<String> = to.iter().map(|a| email::address_key(a)).collect();
         for r in recipients {
-            if !to.contains(r) {
+            let key = email::address_key(r);
+            if !known.contains(&key) {
+                known.push(key);
                 to.push(r.clone());
             }
         }
@@ -271,18 +280,12 @@ impl<'a> Renderer<'a> {
     /// The Message-ID follows from the entry's key and the store's instance
     /// id alone, so every attempt and every rendering carries the same one.
     fn address(&self, key: &str, recipients: &[String], r: Rendered) -> Message {
-        Message {
-            message_id: format!(
-                "{}.{}@bulletin-watch",
-                key.replace('/', "."),
-                self.store.instance_id()
-            ),
-            from: self.config.from.clone(),
-            to: self.to(recipients),
-            subject: r.subject,
-            text: r.text,
-            html: r.html,
-        }
+        Message::new(
+            message_id::for_alert(key, self.store.instance_id()),
+            self.config.from.clone(),
+            self.to(recipients),
+            r,
+        )
     }
 }
 
@@ -310,28 +313,25 @@ fn readable<T>(read: Result<T, StoreError>) -> Result<Option<T>, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{derived_id, derived_listing};
+    use crate::catalog::derived_id;
 
     fn config() -> AlertConfig {
         AlertConfig {
             from: "watch@example.org".into(),
             to: Vec::new(),
-            sources: vec![AlertSource {
-                id: "zj-list".into(),
-                name: "浙江省应急管理厅".into(),
-                province: "浙江省".into(),
-                url: "https://yjt.zj.gov.cn/list.html".into(),
-                recipients: vec!["zj@example.org".into()],
-            }],
-        }
-    }
-
-    #[test]
-    fn derived_ids_name_their_listing() {
-        let id = derived_id("zj.list", "https://yjt.zj.gov.cn/art/1.html");
-        assert_eq!(derived_listing(&id), Some("zj.list"));
-        for plain in ["jiangsu", "zj.list", "a.0123", ".0123456789"] {
-            assert_eq!(derived_listing(plain), None, "{plain}");
+            sources: Catalog {
+                sources: vec![SourceEntry {
+                    id: "zj-list".into(),
+                    name: "浙江省应急管理厅".into(),
+                    province: "浙江省".into(),
+                    region: None,
+                    url: "https://yjt.zj.gov.cn/list.html".into(),
+                    origin: Origin::Listing,
+                    listing: None,
+                    recipients: vec!["zj@example.org".into()],
+                    order: 0,
+                }],
+            },
         }
     }
 

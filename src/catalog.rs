@@ -1,0 +1,296 @@
+//! One catalogue of sources: who source X is — configured in the sources
+//! file, discovered on a configured listing, or only remembered by the
+//! store — with its name, province, region, URL, kind and recipients.
+//! The checker, the alert renderer, the web view and the compilation all
+//! ask here, so a source is named and addressed the same way everywhere.
+//!
+//! A [`Catalog`] is plain data built from the configuration, so that a
+//! read-only command can hand it to the daemon that holds the store (see
+//! [`crate::alert::AlertConfig`] and [`crate::audit::Query`]). What the
+//! store knows (discovered articles, stored versions) is passed in.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, Region, Source, SourceKind};
+use crate::model::sha256_hex;
+use crate::store::{Store, StoreError, Tracked};
+
+/// Where a source's identity comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// A configured `article` source.
+    #[default]
+    Article,
+    /// A configured `listing` source.
+    Listing,
+    /// An article found on a listing.
+    Discovered,
+    /// In the store only: the configuration no longer names it.
+    Stored,
+}
+
+impl Origin {
+    /// As the web view and logs name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Article => "article",
+            Origin::Listing => "listing",
+            Origin::Discovered => "discovered",
+            Origin::Stored => "stored",
+        }
+    }
+}
+
+/// One source as every output names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceEntry {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// e.g. `江苏省`; empty when nothing configured says it.
+    #[serde(default)]
+    pub province: String,
+    #[serde(default)]
+    pub region: Option<Region>,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub origin: Origin,
+    /// The listing a discovered article was found on.
+    #[serde(default)]
+    pub listing: Option<String>,
+    /// The source's own recipients, in addition to `[mail] to`.
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    /// Position in the sources file (a discovered article takes its
+    /// listing's).
+    #[serde(default)]
+    pub order: usize,
+}
+
+impl SourceEntry {
+    /// A configured source, at position `order` of the sources file.
+    pub fn configured(s: &Source, order: usize) -> SourceEntry {
+        SourceEntry {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            province: s.province.clone(),
+            region: Some(s.region),
+            url: s.url.to_string(),
+            origin: match s.kind {
+                SourceKind::Article => Origin::Article,
+                SourceKind::Listing => Origin::Listing,
+            },
+            listing: None,
+            recipients: s.recipients.clone(),
+            order,
+        }
+    }
+
+    /// An article found on this listing: named by its title (the
+    /// listing's name until it has one), belonging where the listing
+    /// belongs and heard of by the listing's recipients.
+    pub fn discovered_on(&self, id: &str, url: &str, title: &str) -> SourceEntry {
+        SourceEntry {
+            id: id.to_string(),
+            name: if title.is_empty() { &self.name } else { title }.to_string(),
+            province: self.province.clone(),
+            region: self.region,
+            url: url.to_string(),
+            origin: Origin::Discovered,
+            listing: Some(self.id.clone()),
+            recipients: self.recipients.clone(),
+            order: self.order,
+        }
+    }
+}
+
+/// What the store remembers of a source's latest version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stored {
+    pub title: String,
+    pub url: String,
+}
+
+/// Every configured source, in the order of the sources file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Catalog {
+    pub sources: Vec<SourceEntry>,
+}
+
+impl Catalog {
+    pub fn from_config(config: &Config) -> Catalog {
+        Catalog {
+            sources: config
+                .sources
+                .iter()
+                .enumerate()
+                .map(|(order, s)| SourceEntry::configured(s, order))
+                .collect(),
+        }
+    }
+
+    /// The configured source `id`.
+    pub fn configured(&self, id: &str) -> Option<&SourceEntry> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+
+    /// Who `id` is, from the configuration and what the store knows of it:
+    /// its discovery record (`tracked`) and its latest version (`stored`).
+    /// An article is tracked only after its first version is stored, so a
+    /// fresh discovery is recognised by its [`derived_id`] too. `None` when
+    /// nothing knows the id.
+    pub fn resolve(
+        &self,
+        id: &str,
+        tracked: Option<&Tracked>,
+        stored: Option<Stored>,
+    ) -> Option<SourceEntry> {
+        if let Some(s) = self.configured(id) {
+            return Some(s.clone());
+        }
+        let stored = stored.unwrap_or_default();
+        let listing_id = tracked
+            .map(|t| t.listing.as_str())
+            .or_else(|| derived_listing(id));
+        let url = tracked.map_or(stored.url.as_str(), |t| t.url.as_str());
+        let title = tracked
+            .map(|t| t.title.as_str())
+            .filter(|t| !t.is_empty())
+            .unwrap_or(stored.title.as_str());
+        match listing_id.and_then(|l| self.configured(l)) {
+            Some(listing) => Some(listing.discovered_on(id, url, title)),
+            None if tracked.is_none() && stored == Stored::default() => None,
+            None => Some(SourceEntry {
+                id: id.to_string(),
+                name: if title.is_empty() { id } else { title }.to_string(),
+                province: String::new(),
+                region: None,
+                url: url.to_string(),
+                origin: if tracked.is_some() {
+                    Origin::Discovered
+                } else {
+                    Origin::Stored
+                },
+                listing: tracked.map(|t| t.listing.clone()),
+                recipients: Vec::new(),
+                order: usize::MAX,
+            }),
+        }
+    }
+
+    /// [`Catalog::resolve`] with the store's records read here.
+    pub fn find(&self, store: &Store, id: &str) -> Result<Option<SourceEntry>, StoreError> {
+        if let Some(s) = self.configured(id) {
+            return Ok(Some(s.clone()));
+        }
+        let tracked = store.tracked()?.into_iter().find(|t| t.id == id);
+        let stored = store.latest(id)?.map(|r| Stored {
+            title: r.title,
+            url: r.url,
+        });
+        Ok(self.resolve(id, tracked.as_ref(), stored))
+    }
+}
+
+/// A stable id for an article found on a listing: the listing's id and a
+/// short hash of the URL, so the same link always maps to the same history.
+pub fn derived_id(listing: &str, url: &str) -> String {
+    format!("{listing}.{}", &sha256_hex(url.as_bytes())[..10])
+}
+
+/// The listing a [`derived_id`] was made on, if `id` has that form.
+pub fn derived_listing(id: &str) -> Option<&str> {
+    let (listing, hash) = id.rsplit_once('.')?;
+    let is_hash = hash.len() == 10 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+    (is_hash && !listing.is_empty()).then_some(listing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Catalog {
+        Catalog {
+            sources: vec![SourceEntry {
+                id: "zj-list".into(),
+                name: "浙江省应急管理厅".into(),
+                province: "浙江省".into(),
+                region: Some(Region::parse("华东").unwrap()),
+                url: "https://yjt.zj.gov.cn/list.html".into(),
+                origin: Origin::Listing,
+                listing: None,
+                recipients: vec!["zj@example.org".into()],
+                order: 3,
+            }],
+        }
+    }
+
+    #[test]
+    fn discoveries_belong_to_their_listing() {
+        let c = catalog();
+        let id = derived_id("zj-list", "https://yjt.zj.gov.cn/art/1.html");
+        // Not tracked yet: known by its id alone.
+        let e = c.resolve(&id, None, None).unwrap();
+        assert_eq!(e.origin, Origin::Discovered);
+        assert_eq!(
+            (e.name.as_str(), e.province.as_str()),
+            ("浙江省应急管理厅", "浙江省")
+        );
+        assert_eq!((e.recipients.len(), e.order), (1, 3));
+        let t = Tracked {
+            id: "other".into(),
+            url: "https://yjt.zj.gov.cn/art/2.html".into(),
+            title: "全省会议".into(),
+            listing: "zj-list".into(),
+            discovered_at: jiff::Timestamp::UNIX_EPOCH,
+        };
+        let e = c.resolve("other", Some(&t), None).unwrap();
+        assert_eq!(
+            (e.name.as_str(), e.url.as_str()),
+            ("全省会议", t.url.as_str())
+        );
+        assert_eq!(e.listing.as_deref(), Some("zj-list"));
+    }
+
+    #[test]
+    fn stored_only_sources_are_named_by_title_or_id() {
+        let c = catalog();
+        assert!(c.resolve("gone", None, None).is_none());
+        let e = c
+            .resolve(
+                "gone",
+                None,
+                Some(Stored {
+                    title: String::new(),
+                    url: "https://a/".into(),
+                }),
+            )
+            .unwrap();
+        assert_eq!((e.name.as_str(), e.origin), ("gone", Origin::Stored));
+        assert!(e.province.is_empty() && e.region.is_none());
+    }
+
+    #[test]
+    fn derived_ids_name_their_listing() {
+        let id = derived_id("zj.list", "https://yjt.zj.gov.cn/art/1.html");
+        assert_eq!(derived_listing(&id), Some("zj.list"));
+        for plain in ["jiangsu", "zj.list", "a.0123", ".0123456789"] {
+            assert_eq!(derived_listing(plain), None, "{plain}");
+        }
+    }
+
+    #[test]
+    fn old_requests_still_read() {
+        // What a previous release sent as a compile source / alert source.
+        let c: Catalog = serde_json::from_str(
+            r#"[{"id":"sh","province":"上海市","region":"华东","order":2},
+                {"id":"js","name":"江苏","province":"江苏省","url":"https://a/","recipients":[]}]"#,
+        )
+        .unwrap();
+        assert_eq!(c.sources[0].order, 2);
+        assert_eq!(c.sources[1].name, "江苏");
+    }
+}
