@@ -16,6 +16,7 @@
 
 pub mod alert;
 pub mod audit;
+pub mod channel;
 pub mod check;
 pub mod config;
 pub mod control;
