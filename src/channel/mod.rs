@@ -224,3 +224,6 @@ mod tests {
         assert_eq!(beijing_time(ts), "2026-03-02 00:30:00 北京时间");
     }
 }
+
+#[cfg(test)]
+mod render_tests;
