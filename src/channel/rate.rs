@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{ChannelError, ChannelKind};
@@ -64,16 +65,57 @@ impl std::str::FromStr for Rate {
 }
 
 /// A sliding-window limiter shared by everything that sends to one robot.
+///
+/// A message occupies its slot from the moment it may go until its answer
+/// is back (the [`Permit`] is dropped), and the window is counted from the
+/// answer: a message that took long to arrive cannot bunch up with the ones
+/// after it at the platform.
 #[derive(Debug)]
 pub struct RateLimiter {
     rates: Vec<Rate>,
     state: Mutex<State>,
+    freed: Notify,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    sent: VecDeque<Instant>,
+    next_id: u64,
+    /// Oldest first: when each message went, and when its answer came.
+    slots: VecDeque<Slot>,
     hold_until: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    id: u64,
+    done: Option<Instant>,
+}
+
+/// One message's slot; dropping it (answer received, or the attempt
+/// abandoned) starts its window.
+#[derive(Debug)]
+pub struct Permit<'a> {
+    limiter: &'a RateLimiter,
+    id: u64,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        {
+            let mut state = self.limiter.lock();
+            let now = Instant::now();
+            if let Some(slot) = state.slots.iter_mut().find(|s| s.id == self.id) {
+                slot.done = Some(now);
+            }
+        }
+        self.limiter.freed.notify_waiters();
+    }
+}
+
+enum Wait {
+    Until(Instant),
+    /// A message still in flight holds the slot that would be freed next.
+    InFlight(Option<Instant>),
 }
 
 impl RateLimiter {
@@ -81,6 +123,7 @@ impl RateLimiter {
         RateLimiter {
             rates,
             state: Mutex::new(State::default()),
+            freed: Notify::new(),
         }
     }
 
@@ -88,61 +131,97 @@ impl RateLimiter {
         RateLimiter::new(Rate::defaults(kind))
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The window actually kept: the platform's plus 5% (at least 10 ms).
     fn widened(per: Duration) -> Duration {
         per + (per / 20).max(Duration::from_millis(10))
     }
 
-    /// Waits until one more message may go, and counts it.
-    pub async fn acquire(&self) {
+    /// Waits until one more message may go, and takes its slot.
+    pub async fn acquire(&self) -> Permit<'_> {
         loop {
+            // Registered before the check, so no wake-up is missed.
+            let freed = self.freed.notified();
             let wait = {
-                let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                let now = Instant::now();
-                let longest = self
-                    .rates
-                    .iter()
-                    .map(|r| Self::widened(r.per))
-                    .max()
-                    .unwrap_or_default();
-                while state
-                    .sent
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) >= longest)
-                {
-                    state.sent.pop_front();
-                }
-                let mut until = state.hold_until.filter(|h| *h > now);
-                for rate in &self.rates {
-                    let count = rate.count as usize;
-                    if state.sent.len() < count {
-                        continue;
-                    }
-                    // The count-th newest send must have left the window.
-                    let idx = state.sent.len() - count;
-                    if let Some(t) = state.sent.get(idx) {
-                        let free = *t + Self::widened(rate.per);
-                        if free > now {
-                            until = Some(until.map_or(free, |u| u.max(free)));
-                        }
-                    }
-                }
-                match until {
+                let mut state = self.lock();
+                match self.check(&mut state, Instant::now()) {
                     None => {
-                        state.sent.push_back(now);
-                        return;
+                        let id = state.next_id;
+                        state.next_id += 1;
+                        state.slots.push_back(Slot { id, done: None });
+                        return Permit { limiter: self, id };
                     }
-                    Some(until) => until,
+                    Some(wait) => wait,
                 }
             };
-            tokio::time::sleep_until(wait).await;
+            match wait {
+                Wait::Until(until) => tokio::time::sleep_until(until).await,
+                Wait::InFlight(None) => freed.await,
+                Wait::InFlight(Some(until)) => {
+                    let _ = tokio::time::timeout_at(until, freed).await;
+                }
+            }
+        }
+    }
+
+    /// `None` when a message may go now.
+    fn check(&self, state: &mut State, now: Instant) -> Option<Wait> {
+        let longest = self
+            .rates
+            .iter()
+            .map(|r| Self::widened(r.per))
+            .max()
+            .unwrap_or_default();
+        while state
+            .slots
+            .front()
+            .is_some_and(|s| s.done.is_some_and(|d| now.duration_since(d) >= longest))
+        {
+            state.slots.pop_front();
+        }
+        let mut until = state.hold_until.filter(|h| *h > now);
+        let mut in_flight = false;
+        let flying = state.slots.iter().filter(|s| s.done.is_none()).count();
+        for rate in &self.rates {
+            let per = Self::widened(rate.per);
+            let count = rate.count as usize;
+            // Messages that may have reached the platform within the last
+            // window: those in flight, and those answered within it.
+            let mut recent: Vec<Instant> = state
+                .slots
+                .iter()
+                .filter_map(|s| s.done)
+                .filter(|d| *d + per > now)
+                .collect();
+            if flying + recent.len() < count {
+                continue;
+            }
+            // This many must leave the window before one more may go.
+            let leave = flying + recent.len() + 1 - count;
+            if leave > recent.len() {
+                in_flight = true;
+                continue;
+            }
+            recent.sort();
+            if let Some(d) = recent.get(leave - 1) {
+                let free = *d + per;
+                until = Some(until.map_or(free, |u| u.max(free)));
+            }
+        }
+        match (in_flight, until) {
+            (false, None) => None,
+            (false, Some(u)) => Some(Wait::Until(u)),
+            (true, u) => Some(Wait::InFlight(u)),
         }
     }
 
     /// Holds every sender back for `pause` (the platform asked for it, e.g.
     /// DingTalk's ten minutes after 130101).
     pub fn hold(&self, pause: Duration) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.lock();
         let until = Instant::now() + pause;
         state.hold_until = Some(state.hold_until.map_or(until, |h| h.max(until)));
     }

@@ -373,8 +373,9 @@ impl Robot {
         mut on_delivered: impl FnMut(&Outgoing),
     ) -> Verdict {
         for part in parts {
-            limiter.acquire().await;
+            let permit = limiter.acquire().await;
             let verdict = self.send(http, part, delivery_id).await;
+            drop(permit);
             match &verdict {
                 Verdict::Delivered => on_delivered(part),
                 Verdict::Retryable {
