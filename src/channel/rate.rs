@@ -290,4 +290,25 @@ mod tests {
         limiter.acquire().await;
         assert!(start.elapsed() >= Duration::from_millis(150));
     }
+
+    #[tokio::test]
+    async fn a_message_in_flight_keeps_its_slot_until_answered() {
+        let per = Duration::from_millis(50);
+        let limiter = std::sync::Arc::new(RateLimiter::new(vec![Rate::new(1, per)]));
+        let first = limiter.acquire().await;
+        let waiter = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                let _second = limiter.acquire().await;
+                Instant::now()
+            })
+        };
+        // However long the first takes, the second waits for its answer.
+        tokio::time::sleep(4 * per).await;
+        assert!(!waiter.is_finished());
+        let answered = Instant::now();
+        drop(first);
+        let went = waiter.await.unwrap();
+        assert!(went >= answered + per, "the window counts from the answer");
+    }
 }
