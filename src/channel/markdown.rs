@@ -186,9 +186,9 @@ fn markdown_text(
 ) -> String {
     // WeCom breaks lines at "\n"; DingTalk wants a blank line between
     // paragraphs.
-    let nl = match flavor {
-        Flavor::Wecom => "\n",
-        Flavor::Dingtalk => "\n\n",
+    let (nl, gap) = match flavor {
+        Flavor::Wecom => ("\n", "\n"),
+        Flavor::Dingtalk => ("\n\n", ""),
     };
     let mark = |kind: Mark, text: &str| match (flavor, kind) {
         (_, Mark::Equal | Mark::Gap) => text.to_string(),
@@ -208,7 +208,7 @@ fn markdown_text(
         }
     }
     for section in sections {
-        t.push_str(nl);
+        t.push_str(gap);
         let _ = write!(t, "**{}**", escape(&section.heading));
         let label = change_label(section);
         if !label.is_empty() {
@@ -222,7 +222,7 @@ fn markdown_text(
             let _ = write!(t, "> {line}{nl}");
         }
     }
-    t.push_str(nl);
+    t.push_str(gap);
     match link_target(&alert.url) {
         Some(url) => {
             let _ = write!(t, "[原文链接]({url})");
