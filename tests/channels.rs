@@ -398,6 +398,28 @@ async fn a_robot_that_was_down_gets_the_alert_once() {
 }
 
 #[tokio::test]
+async fn a_robot_that_does_not_answer_in_time_is_retried() {
+    let http = http();
+    let fake = FakeRobot::start(setup(Platform::Dingtalk)).await;
+    let mut robot = robot_for(&fake, Platform::Dingtalk, Some(DING_SECRET));
+    robot.timeout = Duration::from_millis(200);
+    let parts = robot.render(&small_alert()).unwrap();
+    fake.stall(Some(Duration::from_secs(2)));
+    let verdict = robot.send(&http, &parts[0], "3").await;
+    let Verdict::Retryable {
+        code: None,
+        message,
+        ..
+    } = &verdict
+    else {
+        panic!("{verdict:?}");
+    };
+    assert_clean(message, &fake);
+    fake.stall(None);
+    assert_eq!(robot.send(&http, &parts[0], "3").await, Verdict::Delivered);
+}
+
+#[tokio::test]
 async fn busy_answers_are_retried_and_delivered_once() {
     let http = http();
     for (platform, code) in [

@@ -540,6 +540,22 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_reads_an_imf_fixdate() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "retry-after",
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
+        );
+        assert_eq!(
+            retry_after(&h),
+            Some(Duration::ZERO),
+            "a date in the past: now"
+        );
+        h.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
     fn verdicts_round_trip_through_json() {
         for v in [
             Verdict::Delivered,

@@ -1,5 +1,18 @@
 //! The body of a Standard Webhooks delivery: one JSON object per alert,
-//! for programs rather than people (the README documents its fields).
+//! for programs rather than people. Its fields:
+//!
+//! - `type`: `changed`, `published`, `failing`, `recovered`,
+//!   `delivery-failing` or `delivery-recovered`;
+//! - `source` (the source id), `province`, `region` (or null), `title`,
+//!   `url` (the original article), `version` (`v3 → v4`), `fetched_at`
+//!   (RFC 3339, UTC);
+//! - `diff`: for `changed`, the object `diff --json` prints;
+//! - `sections`: for `published`, `[{"path", "heading", "text"}]`;
+//! - `text`: the plain-text rendering of the alert.
+//!
+//! Headers: `webhook-id` (the outbox entry's id, the same on every retry;
+//! receivers deduplicate by it), `webhook-timestamp`, `webhook-signature`
+//! and `Idempotency-Key` (= `webhook-id`), see [`super::sign`].
 
 use serde_json::{json, Value};
 

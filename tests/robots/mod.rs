@@ -97,6 +97,8 @@ pub type Answer = (i64, String);
 #[derive(Default)]
 struct State_ {
     down: bool,
+    /// Answer only after this long (a hung platform).
+    stall: Option<Duration>,
     next: VecDeque<Answer>,
     accepted: Vec<Accepted>,
     answers: Vec<Answer>,
@@ -194,6 +196,11 @@ impl FakeRobot {
         self.inner.state().down = false;
     }
 
+    /// Every request is answered only after `stall` (None: at once).
+    pub fn stall(&self, stall: Option<Duration>) {
+        self.inner.state().stall = stall;
+    }
+
     /// The next request is answered with this code (JSON code, or HTTP
     /// status for the webhook receiver), whatever it carries.
     pub fn answer_next(&self, code: i64, message: &str) {
@@ -272,6 +279,10 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let stall = inner.state().stall;
+    if let Some(stall) = stall {
+        tokio::time::sleep(stall).await;
+    }
     let (code, message, response) = judge(&inner, &uri, &headers, &body);
     inner.state().answers.push((code, message));
     with_close(response)
