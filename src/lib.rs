@@ -18,6 +18,7 @@
 pub mod alert;
 pub mod audit;
 pub mod catalog;
+pub mod channel;
 pub mod check;
 pub mod config;
 pub mod control;

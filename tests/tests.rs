@@ -10,9 +10,11 @@
 // `crate::faults_support`.
 mod common;
 mod faults_support;
+mod robots;
 
 mod alerts;
 mod audit;
+mod channels;
 mod daemon;
 mod demo;
 mod diff_fixtures;
