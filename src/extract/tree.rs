@@ -237,5 +237,8 @@ pub(super) fn describe(node: NodeRef<'_>) -> String {
         parts = vec![parts[0].clone(), "…".into()];
         parts.extend(keep);
     }
+    if parts.is_empty() {
+        return "html".into();
+    }
     parts.join(" > ")
 }
