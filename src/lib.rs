@@ -41,4 +41,5 @@ pub mod store;
 pub mod text;
 pub mod validate;
 pub mod verify;
+pub mod volatile;
 pub mod web;
