@@ -66,7 +66,7 @@ pub enum StoreError {
     #[error(
         "no space left on the filesystem holding {path}: the store is intact, but nothing more \
          can be written\n  recovery: free space on that filesystem (or raise the quota), then \
-         run the command again; the store needs no restore"
+         run the command again (nothing in the store needs repair)"
     )]
     DiskFull { path: PathBuf },
     /// The version a check diffed against is no longer the latest: another
