@@ -4,7 +4,7 @@
 //! in stores written before it — by hash in the `blobs` tree.
 
 use super::codec::decode_json;
-use super::error::{codec, io_at};
+use super::error::{codec, damaged, io_at};
 use super::keys::{key_name, version_key, VersionLocs};
 use super::pack::{self, Loc};
 use super::{Result, Store, StoreError, VersionRecord, PACK_FILE};
@@ -207,14 +207,17 @@ impl Store {
             Part::Doc => ("document", &rec.doc_hash),
         };
         self.decode_blob(self.part_ref(rec, part)?).map_err(|e| {
-            let message = match e {
-                StoreError::Corrupt { message, .. } => message,
-                StoreError::MissingBlob { .. } => e.to_string(),
-                e => return e,
-            };
-            StoreError::Corrupt {
-                key: format!("{} v{} {what} {hash}", rec.source, rec.version),
-                message,
+            let key = format!("{} v{} {what} {hash}", rec.source, rec.version);
+            match e {
+                StoreError::Corrupt { message, .. } => StoreError::Corrupt { key, message },
+                StoreError::Damaged { what, source, .. } => {
+                    StoreError::Damaged { key, what, source }
+                }
+                StoreError::MissingBlob { .. } => StoreError::Corrupt {
+                    key,
+                    message: e.to_string(),
+                },
+                e => e,
             }
         })
     }
@@ -318,7 +321,11 @@ impl Store {
             }))
         });
         match read {
-            Err(e @ (StoreError::Corrupt { .. } | StoreError::MissingBlob { .. })) => {
+            Err(
+                e @ (StoreError::Corrupt { .. }
+                | StoreError::Damaged { .. }
+                | StoreError::MissingBlob { .. }),
+            ) => {
                 tracing::warn!(base = %at, error = %e, "delta base unreadable; storing the blob whole");
                 Ok(None)
             }
@@ -395,10 +402,7 @@ impl Store {
             }
             let len = len as usize;
             let data = parse_blob(blob).map(|(_, data)| data).unwrap_or_default();
-            let corrupt = |e: std::io::Error| StoreError::Corrupt {
-                key: "blob".into(),
-                message: format!("cannot decompress: {e}"),
-            };
+            let corrupt = damaged::<std::io::Error>("blob".into(), "cannot decompress");
             bytes = if i == 0 {
                 zstd::bulk::decompress(data, len).map_err(corrupt)?
             } else {

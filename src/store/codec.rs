@@ -3,16 +3,13 @@
 
 use serde::Serialize;
 
-use super::error::codec;
+use super::error::{codec, damaged};
 use super::keys::key_name;
 use super::{FetchState, OutboxEntry, Result, StoreError};
 
 /// A stored JSON value; damage names the key.
 pub(super) fn decode_json<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        key: key_name(key),
-        message: e.to_string(),
-    })
+    serde_json::from_slice(bytes).map_err(damaged(key_name(key), "bad JSON"))
 }
 
 /// A built-in zstd dictionary for one kind of small value that is written
@@ -139,10 +136,8 @@ pub fn stored_entry_json(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 pub(super) fn decode_entry(key: &[u8], bytes: &[u8]) -> Result<OutboxEntry> {
-    let json = stored_entry_json(bytes).map_err(|e| StoreError::Corrupt {
-        key: key_name(key),
-        message: format!("cannot decompress outbox entry: {e}"),
-    })?;
+    let json = stored_entry_json(bytes)
+        .map_err(damaged(key_name(key), "cannot decompress outbox entry"))?;
     decode_json(key, &json)
 }
 
@@ -155,10 +150,7 @@ pub(super) fn encode_state(state: &FetchState) -> Result<Vec<u8>> {
 pub(super) fn decode_state(key: &[u8], bytes: &[u8]) -> Result<FetchState> {
     match STATES.unpack(bytes) {
         Some(json) => {
-            let json = json.map_err(|e| StoreError::Corrupt {
-                key: key_name(key),
-                message: format!("cannot decompress fetch state: {e}"),
-            })?;
+            let json = json.map_err(damaged(key_name(key), "cannot decompress fetch state"))?;
             decode_json(key, &json)
         }
         None => decode_json(key, bytes),

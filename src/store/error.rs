@@ -37,8 +37,18 @@ pub enum StoreError {
     Schema { path: PathBuf, found: String },
     #[error("store database error: {0}")]
     Sled(#[from] sled::Error),
+    /// A stored value is not what the store writes.
     #[error("store record {key} is unreadable: {message}")]
     Corrupt { key: String, message: String },
+    /// A stored value could not be decoded (decompressed, parsed, or read
+    /// back from the pack intact).
+    #[error("store record {key} is unreadable: {what}: {source}")]
+    Damaged {
+        key: String,
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("blob {hash} is missing from the store")]
     MissingBlob { hash: String },
     #[error("store I/O error on {path}: {source}")]
@@ -145,6 +155,18 @@ pub(crate) fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + 
                 source,
             }
         }
+    }
+}
+
+/// Damage of the value under `key`, found while `what`.
+pub(crate) fn damaged<E: std::error::Error + Send + Sync + 'static>(
+    key: String,
+    what: &'static str,
+) -> impl FnOnce(E) -> StoreError {
+    move |e| StoreError::Damaged {
+        key,
+        what,
+        source: Box::new(e),
     }
 }
 

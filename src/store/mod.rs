@@ -66,7 +66,7 @@ pub use hooks::Tamper;
 pub use outbox::{DeliveryState, OutboxEntry};
 pub use record::{fingerprint, Commit, NewVersion, VersionRecord};
 pub use state::FetchState;
-pub use versions::Versions;
+pub use versions::{VersionSlot, Versions};
 
 use blobs::Base;
 use commit::GroupCommit;

@@ -438,3 +438,77 @@ fn pending_index_follows_delivery_and_is_rebuilt_for_old_stores() {
     let pending: Vec<_> = s.pending().unwrap().into_iter().map(|e| e.key).collect();
     assert_eq!(pending, vec!["changed/b/v2".to_string()]);
 }
+
+/// The checker decides a version's alerts against the latest version it
+/// read; the store refuses the commit when that is no longer the latest,
+/// and writes nothing, so alerts always describe the diff they claim.
+#[test]
+fn a_commit_after_a_version_that_is_no_longer_latest_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let alert = |v: u32| {
+        vec![OutboxEntry::new(
+            format!("changed/s/v{v}"),
+            AlertKind::Changed,
+            "s",
+            Some(v),
+        )]
+    };
+    let v1 = new_version(b"<p>one</p>", doc("一"));
+    assert!(matches!(
+        s.commit_version(&v1, None, Vec::new()).unwrap(),
+        Commit::Stored { .. }
+    ));
+    // Two checks both read v1 as latest; the first stores v2.
+    let v2 = new_version(b"<p>two</p>", doc("二"));
+    let Commit::Stored { record, alerts, .. } = s.commit_version(&v2, Some(1), alert(2)).unwrap()
+    else {
+        panic!("v2 stored")
+    };
+    assert_eq!((record.version, alerts), (2, 1));
+    // The second, decided against v1 too, is refused.
+    let late = new_version(b"<p>three</p>", doc("三"));
+    match s.commit_version(&late, Some(1), alert(2)) {
+        Err(StoreError::Moved {
+            id,
+            expected,
+            found,
+        }) => assert_eq!((id.as_str(), expected, found), ("s", Some(1), Some(2))),
+        other => panic!("expected Moved, got {other:?}"),
+    }
+    // So is a first version over an existing history.
+    assert!(matches!(
+        s.commit_version(&late, None, Vec::new()),
+        Err(StoreError::Moved { found: Some(2), .. })
+    ));
+    assert_eq!(s.versions("s").unwrap().len(), 2, "nothing written");
+    assert_eq!(s.pending().unwrap().len(), 1, "only v2's alert queued");
+    // Decided against v2, it is stored as v3.
+    let Commit::Stored { record, .. } = s.commit_version(&late, Some(2), alert(3)).unwrap() else {
+        panic!("v3 stored")
+    };
+    assert_eq!(record.version, 3);
+    let numbers: Vec<u32> = s.history("s").map(|slot| slot.unwrap().number).collect();
+    assert_eq!(numbers, vec![1, 2, 3]);
+}
+
+/// The injected full disk (the hook the integration test falls back on)
+/// is latched: the first failure is `DiskFull`, every later write is
+/// refused with it, reads go on.
+#[test]
+fn an_injected_full_disk_is_latched() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let Commit::Stored { record, .. } = commit(&s, &new_version(b"<p>one</p>", doc("一"))).unwrap()
+    else {
+        panic!("stored")
+    };
+    assert_eq!(s.disk_full(), None);
+    s.tamper().fill_disk();
+    let e = commit(&s, &new_version(b"<p>two</p>", doc("二"))).unwrap_err();
+    assert!(e.is_disk_full(), "{e}");
+    assert_eq!(s.disk_full(), Some(dir.path().join(PACK_FILE).as_path()));
+    assert!(s.flush().unwrap_err().is_disk_full());
+    assert_eq!(s.raw(&record).unwrap(), b"<p>one</p>");
+    assert_eq!(s.latest("s").unwrap().unwrap(), record);
+}

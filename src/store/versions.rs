@@ -3,7 +3,7 @@
 //! pack (inline JSON) read like any other.
 
 use super::codec::{decode_json, unpack_record};
-use super::error::io_at;
+use super::error::{damaged, io_at};
 use super::keys::{key_name, parse_version_key, source_prefix, version_key, VersionLocs};
 use super::pack::Loc;
 use super::{Result, Store, StoreError, VersionRecord};
@@ -86,21 +86,16 @@ impl Store {
             (None, None) => return decode_json(key, value),
         };
         let packed = self.pack_read(key, loc)?;
-        let json = unpack_record(&packed).map_err(|e| StoreError::Corrupt {
-            key: key_name(key),
-            message: format!("cannot decompress version record: {e}"),
-        })?;
+        let json = unpack_record(&packed)
+            .map_err(damaged(key_name(key), "cannot decompress version record"))?;
         decode_json(key, &json)
     }
 
-    /// Damage is `Corrupt`; any other I/O error stays `Io`, so that what
+    /// Damage is `Damaged`; any other I/O error stays `Io`, so that what
     /// may pass (an alert being rendered, say) is tried again.
     pub(super) fn pack_read(&self, key: &[u8], loc: Loc) -> Result<Vec<u8>> {
         self.pack.read(loc).map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidData => StoreError::Corrupt {
-                key: key_name(key),
-                message: e.to_string(),
-            },
+            std::io::ErrorKind::InvalidData => damaged(key_name(key), "pack entry damaged")(e),
             _ => io_at(self.pack.path())(e),
         })
     }
