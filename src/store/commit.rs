@@ -300,7 +300,6 @@ impl Store {
         }
         Ok(Commit::Stored {
             record,
-            previous: previous.map(Box::new),
             alerts: entries.len(),
         })
     }

@@ -89,7 +89,7 @@ pub struct NewVersion {
     pub encoding_source: EncodingSource,
 }
 
-/// The outcome of [`Store::commit_version`].
+/// The outcome of [`super::Store::commit_version`].
 #[derive(Debug, Clone)]
 pub enum Commit {
     /// Same content as the latest version: nothing was written.
@@ -97,7 +97,6 @@ pub enum Commit {
     /// A new version (and its alerts) were stored and flushed.
     Stored {
         record: VersionRecord,
-        previous: Option<Box<VersionRecord>>,
         /// Alerts queued with it.
         alerts: usize,
     },

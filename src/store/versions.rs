@@ -50,20 +50,6 @@ impl Iterator for Versions<'_> {
     }
 }
 
-impl DoubleEndedIterator for Versions<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        let (key, value) = match self.iter.next_back()? {
-            Ok(kv) => kv,
-            Err(e) => return Some(Err(e.into())),
-        };
-        let number = parse_version_key(&key).map_or(0, |(_, n)| n);
-        Some(Ok(VersionSlot {
-            number,
-            record: self.store.record_from(&key, &value),
-        }))
-    }
-}
-
 impl Store {
     /// A source's history, oldest first, one stored version at a time,
     /// each with the number it is stored under: what [`crate::verify`]
