@@ -25,7 +25,7 @@ use crate::fetch::{FetchError, Fetched, Fetcher, Politeness};
 use crate::listing::{self, ListingItem};
 use crate::model::{AlertKind, Document, EncodingSource, Validators};
 use crate::store::{
-    Commit, FetchState, NewVersion, OutboxEntry, Store, StoreError, Tracked, VersionRecord,
+    self, Commit, FetchState, NewVersion, OutboxEntry, Store, StoreError, Tracked, VersionRecord,
 };
 
 /// How often an unchanged source's last-checked time is written to disk.
@@ -282,13 +282,15 @@ impl Checker {
             document,
             encoding_source,
         };
+        // Decided before anything is written, against the version this
+        // check read: the store refuses the commit if that is no longer
+        // the latest, so the alerts always describe the diff they claim.
+        let alerts = self.alerts_for(target, &new, latest.as_ref(), first_alert)?;
         // Group commit: concurrent checks share their fsyncs, and this one
         // reports `Stored` only once its version is durable.
         let commit = self
             .store
-            .commit_version_durable(&new, |record, previous| {
-                self.alerts_for(target, &new.document, record, previous, first_alert)
-            })
+            .commit_version_durable(&new, latest.as_ref().map(|r| r.version), alerts)
             .await?;
         // Only now that the content is durably stored may the validators
         // move on: a 304 next time must mean "nothing we have not processed".
@@ -310,40 +312,41 @@ impl Checker {
         })
     }
 
-    /// The alerts a newly stored version owes: the event only, rendered
-    /// when it is delivered ([`crate::alert`]). A `changed` alert is owed
-    /// only when the diff shows something. An unreadable previous version
-    /// aborts the commit: a version must never be stored without the alert
-    /// it owes.
+    /// The alerts `new` owes if it is stored as the version after
+    /// `latest`: the event only, rendered when it is delivered
+    /// ([`crate::alert`]). Decided here, before the commit, with the one
+    /// diff this version gets at check time: a `changed` alert is owed only
+    /// when the diff shows something. Content equal to the latest version's
+    /// owes nothing (the store will not store it). An unreadable latest
+    /// version fails the check: a version must never be stored without the
+    /// alert it owes.
     fn alerts_for(
         &self,
         target: &Target,
-        doc: &Document,
-        record: &VersionRecord,
-        previous: Option<&VersionRecord>,
+        new: &NewVersion,
+        latest: Option<&VersionRecord>,
         first_alert: Option<AlertKind>,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let kind = match previous {
+        let kind = match latest {
             None => match first_alert {
                 Some(k) => k,
                 None if target.alert_on_first => AlertKind::Published,
                 None => return Ok(Vec::new()),
             },
             Some(prev) => {
+                if prev.fingerprint == store::fingerprint(&new.document) {
+                    return Ok(Vec::new());
+                }
                 let old = self.store.document(prev)?;
-                if diff::diff(&old, doc).is_empty() {
+                if diff::diff(&old, &new.document).is_empty() {
                     return Ok(Vec::new());
                 }
                 AlertKind::Changed
             }
         };
-        let key = format!("{}/{}/v{}", kind_name(kind), target.id, record.version);
-        Ok(vec![OutboxEntry::new(
-            key,
-            kind,
-            &target.id,
-            Some(record.version),
-        )])
+        let version = latest.map_or(1, |p| p.version + 1);
+        let key = format!("{}/{}/v{version}", kind_name(kind), target.id);
+        Ok(vec![OutboxEntry::new(key, kind, &target.id, Some(version))])
     }
 
     /// Records the result of a check in the source's fetch state and raises

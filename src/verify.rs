@@ -77,7 +77,7 @@ impl VerifyError {
 pub fn verify(store: &Store, source: Option<&str>) -> Result<Summary, VerifyError> {
     let ids = match source {
         Some(s) => {
-            if store.versions(s)?.is_empty() {
+            if store.history(s).next().is_none() {
                 return Err(VerifyError::UnknownSource(s.to_string()));
             }
             vec![s.to_string()]
@@ -124,59 +124,45 @@ pub fn verify(store: &Store, source: Option<&str>) -> Result<Summary, VerifyErro
     Ok(summary)
 }
 
-/// Splits a versions-tree key `source \0 version(be u32)`.
-fn parse_key(key: &[u8]) -> Option<(String, u32)> {
-    let nul = key.iter().position(|b| *b == 0)?;
-    let (src, rest) = (&key[..nul], &key[nul + 1..]);
-    let v: [u8; 4] = rest.try_into().ok()?;
-    Some((
-        String::from_utf8_lossy(src).into_owned(),
-        u32::from_be_bytes(v),
-    ))
-}
-
-/// Verifies one source's chain; returns its latest version number.
+/// Verifies one source's chain, read through [`Store::history`]; returns
+/// its latest version number.
 fn verify_source(
     store: &Store,
     id: &str,
     summary: &mut Summary,
     seen_blobs: &mut HashSet<String>,
 ) -> Result<u32, VerifyError> {
-    let (versions_tree, _) = store.trees();
-    let mut prefix = id.as_bytes().to_vec();
-    prefix.push(0);
     let mut prev: Option<VersionRecord> = None;
     let mut expected = 1u32;
-    for kv in versions_tree.scan_prefix(&prefix) {
-        let (key, value) = kv.map_err(StoreError::from)?;
-        let Some((key_source, key_version)) = parse_key(&key) else {
-            return Err(VerifyError::at(
-                id,
-                expected,
-                format!("malformed version key {:?}", String::from_utf8_lossy(&key)),
-            ));
-        };
-        if key_version != expected {
-            let message = if key_version > expected {
+    for slot in store.history(id) {
+        let slot = slot.map_err(|e| match e {
+            StoreError::Corrupt { key, message } => {
+                VerifyError::at(id, expected, format!("{message}: {key:?}"))
+            }
+            e => VerifyError::Store(e),
+        })?;
+        let number = slot.number;
+        if number != expected {
+            let message = if number > expected {
                 format!(
-                    "version {expected} is missing: v{} is followed by v{key_version} \
+                    "version {expected} is missing: v{} is followed by v{number} \
                      (versions must be numbered 1..n without gaps)",
                     expected - 1
                 )
             } else {
-                format!("version key {key_version} out of order (expected {expected})")
+                format!("version key {number} out of order (expected {expected})")
             };
             return Err(VerifyError::at(id, expected, message));
         }
-        let rec: VersionRecord = store
-            .record_from(&key, &value)
-            .map_err(|e| VerifyError::at(id, key_version, format!("record is unreadable: {e}")))?;
-        if rec.source != key_source || rec.version != key_version {
+        let rec = slot
+            .record
+            .map_err(|e| VerifyError::at(id, number, format!("record is unreadable: {e}")))?;
+        if rec.source != id || rec.version != number {
             return Err(VerifyError::at(
                 id,
-                key_version,
+                number,
                 format!(
-                    "the record stored under {key_source} v{key_version} is that of {} v{} \
+                    "the record stored under {id} v{number} is that of {} v{} \
                      (versions swapped or moved)",
                     rec.source, rec.version
                 ),
@@ -290,19 +276,4 @@ fn verify_record(
         )));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_parse_and_reject_garbage() {
-        let mut k = b"jiangsu".to_vec();
-        k.push(0);
-        k.extend_from_slice(&7u32.to_be_bytes());
-        assert_eq!(parse_key(&k), Some(("jiangsu".to_string(), 7)));
-        assert_eq!(parse_key(b"jiangsu"), None);
-        assert_eq!(parse_key(b"a\0\x01"), None);
-    }
 }

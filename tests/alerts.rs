@@ -328,7 +328,7 @@ fn a_changed_alert_whose_version_cannot_be_read_still_goes_out() {
     let (offset, _) = {
         let checker = checker(&f.project);
         let v1 = checker.store.version(PROVINCE, 1).unwrap().unwrap();
-        checker.store.doc_extent(&v1).unwrap().unwrap()
+        checker.store.tamper().doc_extent(&v1).unwrap().unwrap()
     };
     // One byte of version 1's document damaged in the pack.
     let pack = f

@@ -148,14 +148,8 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn version_key(source: &str, v: u32) -> Vec<u8> {
-    let mut k = source.as_bytes().to_vec();
-    k.push(0);
-    k.extend_from_slice(&v.to_be_bytes());
-    k
-}
-
-/// Copies the store, changes the copy through sled, and returns its folder.
+/// Copies the store, changes the copy behind the store's back (its test
+/// hooks), and returns its folder.
 fn tampered(f: &Filled, name: &str, change: impl FnOnce(&Store)) -> PathBuf {
     let dir = f.project.dir.path().join(name);
     copy_dir(&f.store(), &dir);
@@ -205,7 +199,11 @@ fn verify_accepts_the_history_and_catches_every_kind_of_tampering() {
     // the pack's checksum: the content hash still exposes it.
     let dir = tampered(&f, "blob", |s| {
         let rec = s.version("shanghai", 2).unwrap().unwrap();
-        let (offset, len) = s.raw_extent(&rec).unwrap().expect("raw bytes in the pack");
+        let (offset, len) = s
+            .tamper()
+            .raw_extent(&rec)
+            .unwrap()
+            .expect("raw bytes in the pack");
         let pack = s.path().join(bulletin_watch::store::PACK_FILE);
         let mut bytes = std::fs::read(&pack).unwrap();
         let (start, end) = (offset as usize, offset as usize + len as usize);
@@ -238,23 +236,19 @@ fn verify_accepts_the_history_and_catches_every_kind_of_tampering() {
 
     // (b) a version deleted from the middle.
     let dir = tampered(&f, "dropped", |s| {
-        s.trees().0.remove(version_key("shanghai", 2)).unwrap();
+        assert!(s.tamper().remove_version("shanghai", 2).unwrap());
     });
     assert_fails_at(verify_dir(&dir), "shanghai", 2, "missing");
 
     // (b') the latest version deleted: the chain cannot tell, the alert sent for it can.
     let dir = tampered(&f, "dropped-last", |s| {
-        s.trees().0.remove(version_key("shanghai", 3)).unwrap();
+        assert!(s.tamper().remove_version("shanghai", 3).unwrap());
     });
     assert_fails_at(verify_dir(&dir), "shanghai", 3, "history ends at v2");
 
     // (c) two versions' records swapped.
     let dir = tampered(&f, "swapped", |s| {
-        let t = &s.trees().0;
-        let a = t.get(version_key("jiangsu", 1)).unwrap().unwrap();
-        let b = t.get(version_key("jiangsu", 2)).unwrap().unwrap();
-        t.insert(version_key("jiangsu", 1), b).unwrap();
-        t.insert(version_key("jiangsu", 2), a).unwrap();
+        s.tamper().swap_versions("jiangsu", 1, 2).unwrap();
     });
     assert_fails_at(verify_dir(&dir), "jiangsu", 1, "swapped");
 
@@ -262,7 +256,7 @@ fn verify_accepts_the_history_and_catches_every_kind_of_tampering() {
     let dir = tampered(&f, "edited", |s| {
         let mut rec: VersionRecord = s.version("shanghai", 3).unwrap().unwrap();
         rec.title = "上海市2025年全市应急管理工作会议（已修改）".into();
-        s.overwrite_record_unchecked(&rec).unwrap();
+        s.tamper().overwrite_record(&rec).unwrap();
     });
     assert_fails_at(verify_dir(&dir), "shanghai", 3, "record edited");
 
@@ -271,24 +265,16 @@ fn verify_accepts_the_history_and_catches_every_kind_of_tampering() {
         let mut rec: VersionRecord = s.version("jiangsu", 1).unwrap().unwrap();
         rec.url = "http://elsewhere.example/".into();
         rec.record_hash = rec.compute_record_hash();
-        s.overwrite_record_unchecked(&rec).unwrap();
+        s.tamper().overwrite_record(&rec).unwrap();
     });
     assert_fails_at(verify_dir(&dir), "jiangsu", 2, "chain broken");
 
     // (e) the page that new pages of a site are stored against no longer
     // matches its recorded hash: every version still holds, the site base
     // does not.
-    let dir = f.project.dir.path().join("site-base");
-    copy_dir(&f.store(), &dir);
-    {
-        let db = sled::open(&dir).unwrap();
-        let meta = db.open_tree("meta").unwrap();
-        let (k, v) = meta.scan_prefix("site-base:").next().unwrap().unwrap();
-        let mut v = v.to_vec();
-        v[..64].copy_from_slice(&[b'0'; 64]);
-        meta.insert(k, v).unwrap();
-        db.flush().unwrap();
-    }
+    let dir = tampered(&f, "site-base", |s| {
+        s.tamper().site_base_hash(&"0".repeat(64)).unwrap();
+    });
     match verify_dir(&dir) {
         Err(VerifyError::SiteBase { host, message }) => {
             assert!(host.starts_with("127.0.0.1"), "{host}");

@@ -300,3 +300,271 @@ fn a_corrupted_store_names_the_folder_and_recovery() {
         "{out:?}"
     );
 }
+
+/// A small filesystem mounted for one test (tmpfs with `size=`), unmounted
+/// when dropped. `None` where this process may not mount (not root, or no
+/// mount namespace for it): the test then injects the full disk instead.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+/// A page of `len` bytes no compressor can shrink, and its document.
+fn incompressible(i: usize, len: usize) -> (Vec<u8>, bulletin_watch::model::Document) {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D);
+    let raw: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b'a' + (x % 26) as u8
+        })
+        .collect();
+    let text = String::from_utf8_lossy(&raw[..len / 2]).into_owned();
+    let doc = bulletin_watch::model::Document {
+        title: format!("第{i}号通知"),
+        published: None,
+        encoding: "UTF-8".into(),
+        preamble: String::new(),
+        sections: vec![bulletin_watch::model::Section {
+            label: "(一)".into(),
+            raw_label: "（一）".into(),
+            path: vec!["(一)".into()],
+            level: 1,
+            heading: String::new(),
+            text,
+        }],
+    };
+    (raw, doc)
+}
+
+fn new_version(i: usize, len: usize) -> bulletin_watch::store::NewVersion {
+    let (raw, document) = incompressible(i, len);
+    bulletin_watch::store::NewVersion {
+        source: format!("s{i:04}"),
+        fetched_at: jiff::Timestamp::now(),
+        url: format!("http://127.0.0.1:1/{i}.html"),
+        final_url: format!("http://127.0.0.1:1/{i}.html"),
+        status: 200,
+        content_type: Some("text/html; charset=utf-8".into()),
+        validators: Default::default(),
+        raw,
+        document,
+        encoding_source: bulletin_watch::model::EncodingSource::Header,
+    }
+}
+
+/// Log lines, as the store writes them through `tracing`.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// A first pass into a store on a filesystem that fills up: every version
+/// stored before the disk filled reads back byte-exact, the first write
+/// that finds no space is a typed `DiskFull` naming where, said once in the
+/// log, and every later write is refused at once with the same error
+/// (no retry storm); reads go on working, and after space is freed the
+/// history verifies and takes new versions again.
+#[test]
+fn a_full_disk_is_said_once_and_loses_nothing() {
+    use bulletin_watch::store::{Commit, OutboxEntry};
+    let disk = match std::env::var_os("BULLETIN_WATCH_TEST_NO_MOUNT") {
+        Some(_) => None,
+        None => SmallDisk::mount("3m"),
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let root = match &disk {
+        Some(d) => d.path().to_path_buf(),
+        None => {
+            println!("cannot mount a small tmpfs here: the full disk is injected instead");
+            scratch.path().to_path_buf()
+        }
+    };
+    let store_path = root.join("store");
+    let page = 48 * 1024;
+    let log = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .finish();
+    let mut stored = Vec::new();
+    let (first_error, attempts_after) = tracing::subscriber::with_default(subscriber, || {
+        let store = Store::open(&store_path).unwrap();
+        let mut first_error = None;
+        let mut attempts_after = 0;
+        for i in 0..400 {
+            if disk.is_none() && i == 20 {
+                store.tamper().fill_disk();
+            }
+            let nv = new_version(i, page);
+            let alert = OutboxEntry::new(
+                format!("published/{}/v1", nv.source),
+                bulletin_watch::model::AlertKind::Published,
+                &nv.source,
+                Some(1),
+            );
+            match store.commit_version(&nv, None, vec![alert]) {
+                Ok(Commit::Stored { record, alerts, .. }) => {
+                    assert_eq!(alerts, 1);
+                    assert!(
+                        first_error.is_none(),
+                        "a write succeeded after the disk was full"
+                    );
+                    stored.push((record, nv.raw));
+                }
+                Ok(Commit::Unchanged(_)) => panic!("every page is new"),
+                Err(e) if first_error.is_none() => {
+                    assert!(e.is_disk_full(), "the first failure is a full disk: {e}");
+                    first_error = Some(e);
+                }
+                Err(e) => {
+                    // Refused at once, with the same error, without touching the disk.
+                    assert!(e.is_disk_full(), "{e}");
+                    attempts_after += 1;
+                    if attempts_after == 5 {
+                        break;
+                    }
+                }
+            }
+        }
+        let path = store.disk_full().expect("the store knows its disk is full");
+        assert!(path.starts_with(&store_path), "{}", path.display());
+        // Every other kind of write is refused the same way.
+        assert!(store.flush().unwrap_err().is_disk_full());
+        let state = bulletin_watch::store::FetchState::default();
+        assert!(store
+            .put_fetch_state("s0000", &state, Duration::ZERO)
+            .unwrap_err()
+            .is_disk_full());
+        let e = OutboxEntry::new(
+            "failing/s0000/1".into(),
+            bulletin_watch::model::AlertKind::Failing,
+            "s0000",
+            None,
+        );
+        assert!(store.enqueue(&e).unwrap_err().is_disk_full());
+        // Reads go on working in the same process.
+        for (rec, raw) in &stored {
+            assert_eq!(&store.raw(rec).unwrap(), raw, "{} v1", rec.source);
+        }
+        (first_error, attempts_after)
+    });
+    let first_error = first_error.expect("the disk filled up");
+    assert_eq!(attempts_after, 5);
+    assert!(stored.len() >= 10, "only {} versions fit", stored.len());
+    let message = first_error.to_string();
+    assert!(message.contains("no space left"), "{message}");
+    assert!(message.contains("intact"), "{message}");
+    assert!(message.contains("free space"), "{message}");
+    assert!(!message.contains("restore"), "{message}");
+    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let said: Vec<&str> = log.lines().filter(|l| l.contains("disk is full")).collect();
+    assert_eq!(said.len(), 1, "said once: {log}");
+    assert!(said[0].contains("intact"), "{}", said[0]);
+    assert!(
+        said[0].contains(&store_path.display().to_string()),
+        "names where: {}",
+        said[0]
+    );
+
+    // Reopened on the still-full disk: it opens and reads, or — if even
+    // opening needs space — says so, with the right recovery step.
+    match Store::open(&store_path) {
+        Ok(store) => {
+            println!("reopened on the full disk");
+            for (rec, raw) in &stored {
+                let got = store.version(&rec.source, 1).unwrap().unwrap();
+                assert_eq!(&got, rec);
+                assert_eq!(&store.raw(rec).unwrap(), raw);
+            }
+        }
+        Err(e) => {
+            let m = e.to_string();
+            println!("reopening on the full disk: {m}");
+            assert!(e.is_disk_full(), "{m}");
+            assert!(m.contains("free space") && !m.contains("restore"), "{m}");
+        }
+    }
+    // The read-only commands, through the real binary, say nothing about
+    // restoring a backup either.
+    let p = Project::new(GOOD);
+    let out = p.cli(&["--store", store_path.to_str().unwrap(), "history"]);
+    no_panic(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("history on the full disk: {:?}\n{stderr}", out.status);
+    assert!(!stderr.contains("restore"), "{stderr}");
+    if !out.status.success() {
+        assert!(stderr.contains("free space"), "{stderr}");
+    }
+
+    // Space freed (or the injected fault gone with the process): nothing
+    // was lost, the chain verifies, and the store takes new versions.
+    if let Some(d) = &disk {
+        let freed = Command::new("mount")
+            .args(["-o", "remount,size=64m"])
+            .arg(d.path())
+            .status()
+            .unwrap();
+        assert!(freed.success(), "remount");
+    }
+    let store = Store::open(&store_path).unwrap();
+    let summary = bulletin_watch::verify::verify(&store, None).unwrap();
+    assert_eq!(summary.versions, stored.len());
+    for (rec, raw) in &stored {
+        assert_eq!(&store.raw(rec).unwrap(), raw);
+    }
+    assert_eq!(
+        store.pending().unwrap().len(),
+        stored.len(),
+        "every alert kept"
+    );
+    let next = new_version(9999, 1024);
+    assert!(matches!(
+        store.commit_version(&next, None, Vec::new()).unwrap(),
+        Commit::Stored { .. }
+    ));
+}

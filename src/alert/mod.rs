@@ -297,7 +297,7 @@ fn with_record(ctx: &mut AlertContext, record: &VersionRecord) {
 
 /// An I/O error may pass; a missing or corrupt record will not.
 fn is_transient(e: &StoreError) -> bool {
-    matches!(e, StoreError::Io(_) | StoreError::Sled(sled::Error::Io(_)))
+    e.is_transient()
 }
 
 /// `None` for what cannot be read for good, so that it is done without;

@@ -84,6 +84,9 @@ pub struct Pack {
     /// one, so nothing appended since the last good sync can be trusted:
     /// every later append and sync fails until the store is reopened.
     failed: AtomicBool,
+    /// Test hook: every write fails as on a full disk.
+    #[cfg(any(test, feature = "test-hooks"))]
+    full: AtomicBool,
 }
 
 impl Pack {
@@ -111,7 +114,14 @@ impl Pack {
             file,
             end: Mutex::new(end),
             failed: AtomicBool::new(false),
+            #[cfg(any(test, feature = "test-hooks"))]
+            full: AtomicBool::new(false),
         })
+    }
+
+    /// The pack file's path, for errors that must name it.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Appends one entry. Not durable until [`Pack::sync`] returns.
@@ -124,6 +134,10 @@ impl Pack {
         entry.extend_from_slice(payload);
         let mut end = self.end.lock().unwrap_or_else(|e| e.into_inner());
         self.check_failed()?;
+        #[cfg(any(test, feature = "test-hooks"))]
+        if self.full.load(Ordering::SeqCst) {
+            return Err(io::Error::from_raw_os_error(28));
+        }
         // A failed write (a full disk) leaves `end` where it was: the next
         // entry overwrites whatever part of this one reached the file.
         self.file.write_all_at(&entry, *end)?;
@@ -181,6 +195,12 @@ impl Pack {
         self.file.sync_data().inspect_err(|_| {
             self.failed.store(true, Ordering::SeqCst);
         })
+    }
+
+    /// Test hook: every later append fails with ENOSPC.
+    #[cfg(any(test, feature = "test-hooks"))]
+    pub fn fill_disk(&self) {
+        self.full.store(true, Ordering::SeqCst);
     }
 
     fn check_failed(&self) -> io::Result<()> {

@@ -1,0 +1,61 @@
+//! Articles found on listing pages: tracked from their discovery on, with
+//! the listing links already seen, so that a link is announced once.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sled::transaction::ConflictableTransactionError;
+use sled::Transactional;
+
+use super::codec::{decode_json, to_json};
+use super::error::tx_error;
+use super::keys::seen_key;
+use super::{Result, Store};
+
+/// An article found on a listing page and tracked from then on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracked {
+    pub id: String,
+    pub url: String,
+    pub title: String,
+    /// The listing source it was discovered on.
+    pub listing: String,
+    pub discovered_at: Timestamp,
+}
+
+impl Store {
+    /// Whether a listing link was seen before.
+    pub fn seen(&self, listing: &str, url: &str) -> Result<bool> {
+        Ok(self.seen.contains_key(seen_key(listing, url))?)
+    }
+
+    /// Records a newly discovered article: tracked from now on, its link seen.
+    pub fn track(&self, t: &Tracked) -> Result<()> {
+        self.write(|| self.track_inner(t))
+    }
+
+    fn track_inner(&self, t: &Tracked) -> Result<()> {
+        let json = to_json(t)?;
+        (&self.tracked, &self.seen)
+            .transaction(|(tr, se)| {
+                tr.insert(t.id.as_bytes(), json.as_slice())?;
+                se.insert(
+                    seen_key(&t.listing, &t.url),
+                    t.discovered_at.to_string().as_bytes(),
+                )?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_error(&t.id))?;
+        self.flush()
+    }
+
+    /// Every article discovered on listings, in id order.
+    pub fn tracked(&self) -> Result<Vec<Tracked>> {
+        self.tracked
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode_json(&k, &v)
+            })
+            .collect()
+    }
+}
