@@ -230,15 +230,22 @@ impl Checker {
                     CheckError::Fetch(FetchError::Status { status, .. }) => Some(*status),
                     _ => None,
                 };
-                (
-                    Outcome::Failed {
-                        error: e.to_string(),
-                    },
-                    status,
-                )
+                // The store has said once that its disk is full, where, and
+                // what to do; every check it refuses says only that.
+                let error = match &e {
+                    CheckError::Store(s) if s.is_disk_full() => {
+                        "not stored: the store's disk is full".to_string()
+                    }
+                    _ => e.to_string(),
+                };
+                (Outcome::Failed { error }, status)
             }
         };
-        self.settle(target, &mut state, &outcome);
+        // A full disk is the store's failure, not the source's: it neither
+        // counts towards `failing` nor tries to write the fetch state.
+        if self.store.disk_full().is_none() {
+            self.settle(target, &mut state, &outcome);
+        }
         Report {
             source: target.id.clone(),
             outcome,

@@ -83,13 +83,12 @@ pub fn jobs(checker: &Checker, only: &[String]) -> Result<Vec<Job>, StoreError> 
     Ok(out)
 }
 
-/// Whether a pass must stop starting checks after this report: the store
-/// said the disk is full, so every further check would fail the same way.
-///
-/// The store cannot report a full disk yet; when it can (e.g.
-/// `StoreError::disk_full()`), this is the one place to look at it.
-pub fn stop_pass(_report: &Report) -> bool {
-    false
+/// Whether a pass must stop starting checks: the store's disk is full.
+/// Every further check would fetch a page only to fail at its commit, so
+/// the pass ends at the first one; the store says once where the disk is
+/// full and that what is stored is intact.
+pub fn stop_pass(checker: &Checker) -> bool {
+    checker.store.disk_full().is_some()
 }
 
 /// A check that ended: its job, and its report (`None` if the task panicked).
@@ -184,11 +183,12 @@ impl Runner {
         on_report: &mut (dyn FnMut(&Report) + Send),
     ) -> Result<Summary, RunnerError> {
         let mut summary = Summary::default();
+        let checker = self.checker.clone();
         let mut settle = |f: Finished, summary: &mut Summary| {
             if let Some(r) = f.report {
                 on_report(&r);
                 summary.add(&r);
-                if stop_pass(&r) {
+                if stop_pass(&checker) {
                     summary.stopped = true;
                 }
             }
@@ -336,6 +336,13 @@ pub async fn check_all(
     let summary = Runner::new(checker)
         .pass(jobs, &mut |r| progress.report(r))
         .await?;
+    // A full disk ends the pass: delivering would only fail to record what
+    // it sent. Nothing stored is lost; the error says where and what next.
+    if let Some(at) = store.disk_full() {
+        return Err(CheckRunError::Store(StoreError::DiskFull {
+            path: at.to_path_buf(),
+        }));
+    }
     let mailer =
         Mailer::from_config(&config.mail, &config.settings.store).map_err(CheckRunError::Mail)?;
     let drained = outbox::drain(&store, &config, &mailer, true).await?;

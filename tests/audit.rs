@@ -377,7 +377,7 @@ fn export_round_trips_and_renders_safely() {
     );
     assert!(sh[v2..v3].contains("class=\"old\"") && sh[v2..v3].contains("class=\"new\""));
     assert!(
-        sh[v3..].contains("新增 Added"),
+        sh[v3..].contains("新增 added"),
         "v3 shows the added section"
     );
 

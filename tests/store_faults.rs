@@ -568,3 +568,123 @@ fn a_full_disk_is_said_once_and_loses_nothing() {
         Commit::Stored { .. }
     ));
 }
+
+/// An article page of about `chars` CJK characters no compressor can
+/// shrink much, different for every `i`.
+fn noisy_article(i: usize, chars: usize) -> String {
+    let mut x = 0x2545_F491_4F6C_DD1Du64 ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut body = String::new();
+    for p in 0..chars / 100 {
+        body.push_str("<p>");
+        if p > 0 && p % 10 == 0 {
+            body.push_str(&format!(
+                "（{}）",
+                ["一", "二", "三", "四", "五"][(p / 10 - 1) % 5]
+            ));
+        }
+        for _ in 0..100 {
+            body.push(char::from_u32(0x4E00 + (next() % 0x51A0) as u32).unwrap_or('字'));
+        }
+        body.push_str("。</p>\n");
+    }
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>测试文章{i}</title></head>\
+         <body><h1>测试文章{i}</h1><div class=\"info\">发布时间：2025-02-01</div>\
+         <div class=\"article-content\">{body}</div></body></html>"
+    )
+}
+
+/// A `check` pass into a store on a filesystem that fills up stops at the
+/// first "no space" error, says so once with the right advice, loses
+/// nothing, and the next pass after the disk grew completes.
+#[test]
+fn a_pass_stops_at_a_full_disk_and_the_next_one_completes() {
+    let Some(disk) = SmallDisk::mount("3m") else {
+        println!(
+            "cannot mount a small tmpfs here (needs root): pass-level full disk not exercised"
+        );
+        return;
+    };
+    let site = bulletin_watch::site::Site::start().unwrap();
+    let pages = 300;
+    let mut toml = format!(
+        "[settings]\nstore = \"{}\"\ninterval = \"1s\"\nhost_interval = \"0s\"\nhost_concurrency = 4\ntimeout = \"5s\"\nretries = 0\n",
+        disk.path().join("store").display()
+    );
+    for i in 0..pages {
+        let path = format!("/a/{i}.html");
+        site.set(
+            &path,
+            bulletin_watch::site::Page::html("text/html; charset=utf-8", noisy_article(i, 6000)),
+        );
+        toml.push_str(&article_source(
+            &format!("a{i}"),
+            "测试省",
+            &site.url(&path),
+        ));
+    }
+    let p = Project::new(&toml);
+
+    let out = p.cli(&["check"]);
+    no_panic(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a pass that hit a full disk must not claim success"
+    );
+    let full_lines = stderr
+        .lines()
+        .filter(|l| l.to_lowercase().contains("no space left"))
+        .count();
+    assert!(full_lines >= 1, "the full disk is said: {stderr}");
+    assert!(
+        full_lines <= 2,
+        "the full disk is said once, not once per source ({full_lines} lines):\n{stderr}"
+    );
+    assert!(
+        stderr.contains("free"),
+        "the advice is to free space: {stderr}"
+    );
+    assert!(
+        !stderr.contains("restore"),
+        "an intact store needs no restore: {stderr}"
+    );
+    let (requested, _) = (0..pages)
+        .map(|i| site.hits(&format!("/a/{i}.html")))
+        .fold((0, 0), |a, h| (a.0 + (h.0 > 0) as u32, 0));
+    assert!(
+        (requested as usize) < pages,
+        "the pass stopped early instead of fetching all {pages} pages"
+    );
+
+    // The disk grows: the next pass stores everything, and nothing is lost.
+    let grown = Command::new("mount")
+        .args(["-o", "remount,size=64m"])
+        .arg(disk.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(grown, "remount with more space");
+    let out = p.cli(&["check"]);
+    no_panic(&out);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = p.cli(&["verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = p.cli(&["history", "--json"]);
+    let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let versions = history.as_array().map_or(0, |a| a.len());
+    assert_eq!(versions, pages, "every page has exactly one version");
+}

@@ -691,10 +691,10 @@ mod tests {
     fn text_body_renders_inline_diff_and_gaps() {
         let r = render_changed(&ctx(), &two_changes());
         assert!(r.text.contains("…排查[-三-][+五+]类…"), "{}", r.text);
-        assert!(r.text.contains("修改 Modified · 一、/(一)"), "{}", r.text);
+        assert!(r.text.contains("修改 modified · 一、/(一)"), "{}", r.text);
         assert!(r
             .text
-            .contains("重新编号 Renumbered · 一、/(四) → 一、/(三)"));
+            .contains("重新编号 renumbered · 一、/(四) → 一、/(三)"));
         assert!(r.text.contains("版本 Version: v1 → v2"));
         assert!(r
             .text

@@ -148,9 +148,18 @@ impl Scheduler {
         self.reschedule(&runner, &mut table);
         tracing::info!(sources = table.len(), store = %live.checker.store.path().display(), "bulletin-watch running");
         let mut reloads = true;
+        let mut full_said = false;
         while !shutdown.is_triggered() {
             let now = Instant::now();
-            while runner.has_room() {
+            // A full disk stops new checks: each would fetch a page only to
+            // fail at its commit. The store has said where, once; delivery
+            // and the read side go on.
+            let full = runner::stop_pass(&self.live.borrow().checker);
+            if full && !full_said {
+                tracing::error!("no checks start while the store's disk is full: free space, then restart the daemon");
+                full_said = true;
+            }
+            while runner.has_room() && !full {
                 match table.pop_due(now) {
                     Some(job) => runner.spawn(job),
                     None => break,

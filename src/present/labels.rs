@@ -7,13 +7,13 @@ use crate::model::{AlertKind, ChangeKind, SectionChange, PREAMBLE};
 /// How the text before the first numbered section is called.
 pub const PREAMBLE_LABEL: &str = "导语 Preamble";
 
-/// The label of a kind of change, e.g. `新增 Added`.
+/// The label of a kind of change, e.g. `新增 added` (the form the CLI has always printed).
 pub fn change_label(kind: ChangeKind) -> &'static str {
     match kind {
-        ChangeKind::Added => "新增 Added",
-        ChangeKind::Removed => "删除 Removed",
-        ChangeKind::Modified => "修改 Modified",
-        ChangeKind::Renumbered => "重新编号 Renumbered",
+        ChangeKind::Added => "新增 added",
+        ChangeKind::Removed => "删除 removed",
+        ChangeKind::Modified => "修改 modified",
+        ChangeKind::Renumbered => "重新编号 renumbered",
     }
 }
 
@@ -89,7 +89,7 @@ mod tests {
 
     #[test]
     fn labels_and_locations() {
-        assert_eq!(change_label(ChangeKind::Added), "新增 Added");
+        assert_eq!(change_label(ChangeKind::Added), "新增 added");
         assert_eq!(path_label(PREAMBLE), PREAMBLE_LABEL);
         let c = SectionChange {
             kind: ChangeKind::Renumbered,
