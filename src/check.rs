@@ -27,6 +27,15 @@ use crate::model::{AlertKind, Document, EncodingSource, Validators};
 use crate::store::{
     self, Commit, FetchState, NewVersion, OutboxEntry, Store, StoreError, Tracked, VersionRecord,
 };
+use crate::volatile;
+
+/// What a second look at a changed page found.
+enum Confirmed {
+    /// Only volatile text differed: nothing to store.
+    Same,
+    /// A real change (or confirmation is off).
+    Changed,
+}
 
 /// How often an unchanged source's last-checked time is written to disk.
 const CHECK_TIME_REFRESH: Duration = Duration::from_secs(6 * 3600);
@@ -44,6 +53,8 @@ pub struct Target {
     pub recipients: Vec<String>,
     pub ignore: Vec<Regex>,
     pub alert_on_first: bool,
+    /// Fetch a changed page once more and learn its volatile text.
+    pub confirm_changes: bool,
     pub allowed_hosts: Vec<String>,
     /// The listing it was discovered on.
     pub listing: Option<String>,
@@ -83,6 +94,7 @@ impl Target {
             recipients: who.recipients,
             ignore: settings.ignore.clone(),
             alert_on_first: settings.alert_on_first,
+            confirm_changes: settings.confirm_changes,
             allowed_hosts: settings.allowed_hosts.clone(),
             listing: who.listing,
         }
@@ -266,9 +278,27 @@ impl Checker {
         let validators = latest.as_ref().map(|_| state.validators.clone());
         let (fetched, page) = self.pipeline().article(target, validators.as_ref()).await?;
         let status = Some(fetched.status);
-        let Some((document, encoding_source)) = page else {
+        let Some((mut document, encoding_source)) = page else {
             return Ok((Outcome::NotModified, status));
         };
+        let mut mask = volatile::rules(&state.volatile);
+        volatile::apply(&mut document, &mask);
+        if let Some(prev) = &latest {
+            if store::fingerprint(&document) != prev.fingerprint {
+                match self.confirm(target, state, prev, &mut document).await? {
+                    Confirmed::Same => {
+                        state.validators = fetched.validators;
+                        return Ok((
+                            Outcome::Unchanged {
+                                version: prev.version,
+                            },
+                            status,
+                        ));
+                    }
+                    Confirmed::Changed => mask = volatile::rules(&state.volatile),
+                }
+            }
+        }
         if let Some(prev) = &latest {
             if prev.sections > 0 && document.sections.is_empty() {
                 return Err(CheckError::Vanished {
@@ -292,7 +322,7 @@ impl Checker {
         // Decided before anything is written, against the version this
         // check read: the store refuses the commit if that is no longer
         // the latest, so the alerts always describe the diff they claim.
-        let alerts = self.alerts_for(target, &new, latest.as_ref(), first_alert)?;
+        let alerts = self.alerts_for(target, &new, latest.as_ref(), first_alert, &mask)?;
         // Group commit: concurrent checks share their fsyncs, and this one
         // reports `Stored` only once its version is durable.
         let commit = self
@@ -319,6 +349,59 @@ impl Checker {
         })
     }
 
+    /// A page that differs from its latest version: is the difference real?
+    /// First against the latest version seen through the source's current
+    /// mask (it may predate what was learned since); then, unless the
+    /// source says `confirm_changes = false`, against a second fetch after
+    /// the host's pacing interval. Text that differs between the two
+    /// fetches is volatile: it is learned into the source's mask (kept in
+    /// its fetch state) and masked in `document`. A real edit is the same in
+    /// both fetches and stays.
+    async fn confirm(
+        &self,
+        target: &Target,
+        state: &mut FetchState,
+        latest: &VersionRecord,
+        document: &mut Document,
+    ) -> Result<Confirmed, CheckError> {
+        let rules = volatile::rules(&state.volatile);
+        let mut old = self.store.document(latest)?;
+        if !rules.is_empty() {
+            volatile::apply(&mut old, &rules);
+            if store::fingerprint(&old) == store::fingerprint(document) {
+                return Ok(Confirmed::Same);
+            }
+        }
+        if !target.confirm_changes {
+            return Ok(Confirmed::Changed);
+        }
+        let (_, again) = self.pipeline().article(target, None).await?;
+        let Some((mut second, _)) = again else {
+            return Ok(Confirmed::Changed);
+        };
+        volatile::apply(&mut second, &rules);
+        if store::fingerprint(&second) == store::fingerprint(document) {
+            return Ok(Confirmed::Changed);
+        }
+        let Some(learned) = volatile::learn(document, &second) else {
+            // Unstable in a way no mask should hide: keep the first fetch.
+            tracing::info!(source = %target.id, "page differs between two fetches beyond counters and stamps; stored as fetched");
+            return Ok(Confirmed::Changed);
+        };
+        state.volatile.merge(&learned);
+        tracing::info!(source = %target.id, patterns = ?learned.patterns, "learned volatile text");
+        let rules = volatile::rules(&state.volatile);
+        volatile::apply(document, &rules);
+        volatile::apply(&mut old, &rules);
+        Ok(
+            if store::fingerprint(&old) == store::fingerprint(document) {
+                Confirmed::Same
+            } else {
+                Confirmed::Changed
+            },
+        )
+    }
+
     /// The alerts `new` owes if it is stored as the version after
     /// `latest`: the event only, rendered when it is delivered
     /// ([`crate::alert`]). Decided here, before the commit, with the one
@@ -333,6 +416,7 @@ impl Checker {
         new: &NewVersion,
         latest: Option<&VersionRecord>,
         first_alert: Option<AlertKind>,
+        mask: &[Regex],
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let kind = match latest {
             None => match first_alert {
@@ -344,7 +428,8 @@ impl Checker {
                 if prev.fingerprint == store::fingerprint(&new.document) {
                     return Ok(Vec::new());
                 }
-                let old = self.store.document(prev)?;
+                let mut old = self.store.document(prev)?;
+                volatile::apply(&mut old, mask);
                 if diff::diff(&old, &new.document).is_empty() {
                     return Ok(Vec::new());
                 }

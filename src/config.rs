@@ -126,6 +126,9 @@ pub struct Settings {
     pub host_interval: Duration,
     pub failure_threshold: u32,
     pub alert_on_first: bool,
+    /// Fetch a changed page once more before storing it, and learn what
+    /// differs between the two fetches as volatile text.
+    pub confirm_changes: bool,
 }
 
 impl Default for Settings {
@@ -147,6 +150,7 @@ impl Default for Settings {
             host_interval: Duration::from_millis(1500),
             failure_threshold: 5,
             alert_on_first: false,
+            confirm_changes: true,
         }
     }
 }
@@ -174,6 +178,7 @@ pub struct Source {
     pub allowed_hosts: Vec<String>,
     pub ignore: Vec<Regex>,
     pub alert_on_first: bool,
+    pub confirm_changes: bool,
 }
 
 impl Source {
@@ -319,6 +324,7 @@ struct RawSettings {
     host_interval: Option<Spanned<String>>,
     failure_threshold: Option<Spanned<u32>>,
     alert_on_first: Option<bool>,
+    confirm_changes: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -363,6 +369,7 @@ struct RawSource {
     #[serde(default)]
     ignore: Vec<Spanned<String>>,
     alert_on_first: Option<bool>,
+    confirm_changes: Option<bool>,
 }
 
 // ----- loading ---------------------------------------------------------------
@@ -564,6 +571,7 @@ impl Validator<'_> {
                 .positive(&raw.failure_threshold, "settings.failure_threshold")
                 .unwrap_or(d.failure_threshold),
             alert_on_first: raw.alert_on_first.unwrap_or(d.alert_on_first),
+            confirm_changes: raw.confirm_changes.unwrap_or(d.confirm_changes),
         }
     }
 
@@ -839,6 +847,7 @@ impl Validator<'_> {
                 .collect(),
             ignore,
             alert_on_first: raw.alert_on_first.unwrap_or(settings.alert_on_first),
+            confirm_changes: raw.confirm_changes.unwrap_or(settings.confirm_changes),
         })
     }
 }

@@ -54,6 +54,9 @@ struct State {
     hits: HashMap<String, (u32, u32)>,
     /// Paths answered only after a pause (a slow server).
     delays: HashMap<String, Duration>,
+    /// Paths whose body changes on every request: `{hits}` becomes the
+    /// request count, `{stamp}` a time that moves with it.
+    volatile: std::collections::HashSet<String>,
 }
 
 /// A running site. It stops serving when dropped... eventually: the accept
@@ -109,6 +112,13 @@ impl Site {
         self.lock().pages.remove(path);
     }
 
+    /// Makes `path`'s page change on every request, as a visit counter and
+    /// a "generated at" stamp do: `{hits}` in its body becomes the number
+    /// of requests so far, `{stamp}` a time of day that moves with it.
+    pub fn volatile(&self, path: &str) {
+        self.lock().volatile.insert(path.to_string());
+    }
+
     /// (full responses, 304 responses) served for `path` so far.
     pub fn hits(&self, path: &str) -> (u32, u32) {
         self.lock().hits.get(path).copied().unwrap_or_default()
@@ -149,8 +159,26 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         let st = state.lock().unwrap_or_else(|p| p.into_inner());
         st.pages.get(&path).cloned()
     };
-    let page = page
+    let mut page = page
         .unwrap_or_else(|| Page::status(404, "<html><body><h1>404 Not Found</h1></body></html>"));
+    {
+        let st = state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.volatile.contains(&path) {
+            let n = st.hits.get(&path).map_or(0, |h| h.0 + h.1) + 1;
+            let body = String::from_utf8_lossy(&page.body)
+                .replace("{hits}", &(1000 + n * 7).to_string())
+                .replace(
+                    "{stamp}",
+                    &format!(
+                        "2025-03-01 {:02}:{:02}:{:02}",
+                        8 + n / 3600,
+                        n / 60 % 60,
+                        n % 60
+                    ),
+                );
+            page.body = body.into_bytes();
+        }
+    }
     let etag = page.etag.then(|| etag_of(&page.body));
     let not_modified = etag.is_some() && etag == if_none_match;
     let delay = {

@@ -10,18 +10,13 @@
 use std::time::{Duration, Instant};
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 use similar::{capture_diff_slices_deadline, Algorithm, DiffTag};
 
-use crate::model::Document;
+use crate::model::{Document, VolatileMask};
 use crate::text;
 
-/// The volatile patterns learned for one source, as regex source text (each
-/// `(context)run`; a match is replaced by its context).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Mask {
-    pub patterns: Vec<String>,
-}
+/// The mask [`learn`] builds and [`apply`] uses.
+pub type Mask = VolatileMask;
 
 /// How many characters of unchanged text before a volatile run anchor it.
 const CONTEXT_CHARS: usize = 6;
@@ -32,29 +27,13 @@ const MAX_PATTERNS: usize = 16;
 const MAX_RUN_CHARS: usize = 40;
 const DIFF_DEADLINE: Duration = Duration::from_millis(100);
 
-impl Mask {
-    pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
-    }
-
-    /// The patterns, compiled. A pattern that no longer compiles (it was
-    /// written by this module, so only a damaged store holds one) is
-    /// skipped.
-    pub fn compiled(&self) -> Vec<Regex> {
-        self.patterns
-            .iter()
-            .filter_map(|p| Regex::new(p).ok())
-            .collect()
-    }
-
-    /// Adds what `other` learned, without duplicates.
-    pub fn merge(&mut self, other: &Mask) {
-        for p in &other.patterns {
-            if !self.patterns.contains(p) {
-                self.patterns.push(p.clone());
-            }
-        }
-    }
+/// The mask's patterns, compiled. A pattern that no longer compiles (this
+/// module wrote it, so only a damaged store holds one) is skipped.
+pub fn rules(mask: &Mask) -> Vec<Regex> {
+    mask.patterns
+        .iter()
+        .filter_map(|p| Regex::new(p).ok())
+        .collect()
 }
 
 /// Blanks every masked run in the document's text, keeping the context.
@@ -108,7 +87,7 @@ pub fn learn(a: &Document, b: &Document) -> Option<Mask> {
         return None;
     }
     // The mask must make the two fetches the same, or it explains nothing.
-    let rules = mask.compiled();
+    let rules = rules(&mask);
     let (mut a2, mut b2) = (a.clone(), b.clone());
     apply(&mut a2, &rules);
     apply(&mut b2, &rules);
@@ -241,7 +220,7 @@ mod tests {
         );
         let mask = learn(&a, &b).expect("volatile");
         assert_eq!(mask.patterns.len(), 2, "{:?}", mask.patterns);
-        let rules = mask.compiled();
+        let rules = rules(&mask);
         let mut c = doc(
             "本文浏览次数：99999次。会议召开。",
             "页面生成于 2026-01-01 00:00:00，要求落实。",
@@ -272,7 +251,7 @@ mod tests {
         let b = doc("浏览次数：11", "完成投资12亿元。");
         let mask = learn(&a, &b).unwrap();
         let mut c = doc("浏览次数：12", "完成投资13亿元。");
-        apply(&mut c, &mask.compiled());
+        apply(&mut c, &rules(&mask));
         assert_eq!(c.sections[0].text, "完成投资13亿元。");
     }
 }

@@ -30,6 +30,7 @@ mod props;
 mod sections_fixtures;
 mod security;
 mod store_faults;
+mod volatile;
 mod web;
 
 /// A suite file that this binary does not declare would silently never run.

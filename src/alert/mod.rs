@@ -193,7 +193,11 @@ impl<'a> Renderer<'a> {
         ctx.from_version = Some(previous);
         let (record, new) = self.stored(&entry.source, version)?;
         with_record(ctx, &record);
-        let (_, old) = self.stored(&entry.source, previous)?;
+        let (_, mut old) = self.stored(&entry.source, previous)?;
+        // The older version may predate volatile text learned since (a
+        // counter, a stamp): the alert shows the edit, not the mask.
+        let rules = crate::volatile::rules(&self.store.fetch_state(&entry.source)?.volatile);
+        crate::volatile::apply(&mut old, &rules);
         Ok(render::render_changed(ctx, &diff::diff(&old, &new)))
     }
 

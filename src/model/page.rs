@@ -21,3 +21,28 @@ pub enum EncodingSource {
     Meta,
     Sniffed,
 }
+
+/// Text a source's page changes on every request (a visit counter, a
+/// "generated at" stamp, a token), learned by the checker from two
+/// back-to-back fetches and kept with the source's fetch state. Each
+/// pattern is regex source `(context)run`; a match is replaced by its
+/// context before a page is compared.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolatileMask {
+    pub patterns: Vec<String>,
+}
+
+impl VolatileMask {
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Adds what `other` learned, without duplicates.
+    pub fn merge(&mut self, other: &VolatileMask) {
+        for p in &other.patterns {
+            if !self.patterns.contains(p) {
+                self.patterns.push(p.clone());
+            }
+        }
+    }
+}

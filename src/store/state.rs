@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::{decode_state, encode_state};
 use super::{Result, Store};
-use crate::model::Validators;
+use crate::model::{Validators, VolatileMask};
 
 /// Per-source fetch bookkeeping.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +21,9 @@ pub struct FetchState {
     pub failing_alerted: bool,
     /// Number of failure streaks that were alerted (keys the alerts).
     pub failing_episodes: u32,
+    /// The source's volatile text, learned by the checker.
+    #[serde(default, skip_serializing_if = "VolatileMask::is_empty")]
+    pub volatile: VolatileMask,
 }
 
 impl Store {
