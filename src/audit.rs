@@ -380,6 +380,10 @@ pub enum Query {
     Compile {
         request: crate::report::CompileRequest,
     },
+    /// The volatile text learned for a source, as a JSON list of patterns.
+    Volatile {
+        source: String,
+    },
 }
 
 /// The output of a query, as bytes (`show --raw` is not text).
@@ -412,5 +416,9 @@ pub fn answer(store: &Store, q: &Query) -> Result<Vec<u8>> {
             crate::report::export(store, source.as_deref(), *format)?.into_bytes()
         }
         Query::Compile { request } => crate::report::compile(store, request)?.into_bytes(),
+        Query::Volatile { source } => {
+            serde_json::to_vec(&store.fetch_state(source)?.volatile.patterns)
+                .unwrap_or_else(|_| b"[]".to_vec())
+        }
     })
 }

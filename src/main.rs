@@ -361,11 +361,26 @@ fn sources_explain(cli: &Cli, id: &str) -> Result<ExitCode> {
         .map(|e| format!("text/html; charset={e}"));
     let ex =
         extract::explain(&raw, hint.as_deref(), &opts).with_context(|| format!("source {id}"))?;
+    let volatile = query(
+        cli,
+        &Query::Volatile {
+            source: id.to_string(),
+        },
+    )?;
+    let volatile: Vec<String> = serde_json::from_slice(&volatile).unwrap_or_default();
     println!(
         "source     {id} (latest stored version, {} bytes)",
         raw.len()
     );
     print!("{ex}");
+    if volatile.is_empty() {
+        println!("volatile   none learned (two fetches never differed)");
+    } else {
+        println!("volatile   learned from two fetches that differed; never a change:");
+        for p in &volatile {
+            println!("           {p}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -109,6 +109,21 @@ fn a_counter_and_a_stamp_in_the_body_store_one_version_and_an_edit_alerts_once()
         "the stamp is not part of the alert:\n{}",
         msg.text
     );
+
+    // `sources explain` shows the mask beside how the page was read.
+    drop(checker);
+    let out = retry_open(|| {
+        let out = project.cli(&["sources", "explain", "ts"]);
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("volatile   learned"), "{text}");
+    assert!(text.contains("浏览"), "{text}");
+    assert!(text.contains("body       "), "{text}");
 }
 
 #[test]

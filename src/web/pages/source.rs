@@ -61,6 +61,13 @@ pub(crate) fn source_html(store: &Store, config: &Config, id: &str) -> Result<St
             esc(entry.state.last_error.as_deref().unwrap_or("—"))
         );
     }
+    if !entry.state.volatile.is_empty() {
+        b.push_str("<dt>易变文字 Volatile text</dt><dd>learned from two fetches that differed; never counts as a change:<ul>");
+        for p in &entry.state.volatile.patterns {
+            let _ = write!(b, "<li><code>{}</code></li>", esc(p));
+        }
+        b.push_str("</ul></dd>");
+    }
     b.push_str("</dl>");
 
     if entry.kind == "listing" {
