@@ -16,6 +16,10 @@ use url::Url;
 
 use crate::extract::ExtractOptions;
 
+mod channels;
+
+pub use channels::{ChannelConfig, WebConfig};
+
 /// Sender address when `[mail] from` is not set.
 pub const DEFAULT_FROM: &str = "bulletin-watch@localhost";
 
@@ -126,6 +130,9 @@ pub struct Settings {
     pub host_interval: Duration,
     pub failure_threshold: u32,
     pub alert_on_first: bool,
+    /// `[settings] channels`: the chat channels of every source that does
+    /// not name its own (default none).
+    pub channels: Vec<String>,
 }
 
 impl Default for Settings {
@@ -147,6 +154,7 @@ impl Default for Settings {
             host_interval: Duration::from_millis(1500),
             failure_threshold: 5,
             alert_on_first: false,
+            channels: Vec::new(),
         }
     }
 }
@@ -174,6 +182,9 @@ pub struct Source {
     pub allowed_hosts: Vec<String>,
     pub ignore: Vec<Regex>,
     pub alert_on_first: bool,
+    /// The chat channels (ids of `[[channel]]`s) its alerts go to: its own
+    /// `channels`, else `[settings] channels`.
+    pub channels: Vec<String>,
 }
 
 impl Source {
@@ -216,9 +227,20 @@ pub struct Config {
     pub mail: MailConfig,
     pub hosts: BTreeMap<String, HostPolicy>,
     pub sources: Vec<Source>,
+    /// `[[channel]]`: chat robots and webhooks, secrets already read.
+    pub channels: Vec<ChannelConfig>,
+    /// `[web]`.
+    pub web: WebConfig,
+    /// What loads but deserves a word (a robot URL written into the file).
+    pub warnings: Vec<Problem>,
 }
 
 impl Config {
+    /// The configured channel `id`.
+    pub fn channel(&self, id: &str) -> Option<&ChannelConfig> {
+        self.channels.iter().find(|c| c.id == id)
+    }
+
     pub fn source(&self, id: &str) -> Option<&Source> {
         self.sources.iter().find(|s| s.id == id)
     }
@@ -245,6 +267,9 @@ impl Config {
             mail: MailConfig::default(),
             hosts: BTreeMap::new(),
             sources: Vec::new(),
+            channels: Vec::new(),
+            web: WebConfig::default(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -272,7 +297,8 @@ pub enum ConfigError {
     },
 }
 
-fn render_problems(path: &Path, problems: &[Problem]) -> String {
+/// `path:line:column: field: message`, one problem a line.
+pub fn render_problems(path: &Path, problems: &[Problem]) -> String {
     problems
         .iter()
         .map(|p| {
@@ -301,6 +327,9 @@ struct RawFile {
     hosts: BTreeMap<String, Spanned<RawHost>>,
     #[serde(default, rename = "source")]
     sources: Vec<Spanned<RawSource>>,
+    #[serde(default, rename = "channel")]
+    channels: Vec<Spanned<channels::RawChannel>>,
+    web: Option<channels::RawWeb>,
 }
 
 #[derive(Deserialize, Default)]
@@ -319,6 +348,7 @@ struct RawSettings {
     host_interval: Option<Spanned<String>>,
     failure_threshold: Option<Spanned<u32>>,
     alert_on_first: Option<bool>,
+    channels: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -363,6 +393,7 @@ struct RawSource {
     #[serde(default)]
     ignore: Vec<Spanned<String>>,
     alert_on_first: Option<bool>,
+    channels: Option<Vec<Spanned<String>>>,
 }
 
 // ----- loading ---------------------------------------------------------------
@@ -392,6 +423,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let mut v = Validator {
         text,
         problems: Vec::new(),
+        warnings: Vec::new(),
     };
     let raw: RawFile = match toml::from_str(text) {
         Ok(raw) => raw,
@@ -435,10 +467,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             },
         );
     }
+    let channels = v.channels(&raw.channels, &base_dir);
+    let web = v.web(raw.web.as_ref());
+    let mut settings = settings;
+    settings.channels = v.channel_ids(raw.settings.channels.as_deref(), &channels, "settings");
     let mut seen = HashSet::new();
     let mut sources = Vec::new();
     for (i, s) in raw.sources.iter().enumerate() {
-        if let Some(src) = v.source(i, s, &settings, &mut seen) {
+        if let Some(mut src) = v.source(i, s, &settings, &mut seen) {
+            if let Some(ids) = &s.get_ref().channels {
+                src.channels = v.channel_ids(Some(ids), &channels, &format!("source[{i}]"));
+            }
             sources.push(src);
         }
     }
@@ -451,12 +490,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         mail,
         hosts,
         sources,
+        channels,
+        web,
+        warnings: v.warnings,
     })
 }
 
 struct Validator<'a> {
     text: &'a str,
     problems: Vec<Problem>,
+    warnings: Vec<Problem>,
 }
 
 impl Validator<'_> {
@@ -564,6 +607,8 @@ impl Validator<'_> {
                 .positive(&raw.failure_threshold, "settings.failure_threshold")
                 .unwrap_or(d.failure_threshold),
             alert_on_first: raw.alert_on_first.unwrap_or(d.alert_on_first),
+            // Checked against `[[channel]]` once those are read.
+            channels: Vec::new(),
         }
     }
 
@@ -839,6 +884,7 @@ impl Validator<'_> {
                 .collect(),
             ignore,
             alert_on_first: raw.alert_on_first.unwrap_or(settings.alert_on_first),
+            channels: settings.channels.clone(),
         })
     }
 }
