@@ -15,6 +15,7 @@ mod robots;
 mod alerts;
 mod audit;
 mod channels;
+mod chat_delivery;
 mod daemon;
 mod demo;
 mod diff_fixtures;
