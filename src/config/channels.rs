@@ -102,7 +102,7 @@ enum Found {
 
 impl Validator<'_> {
     fn warn(&mut self, offset: usize, field: &str, message: String) {
-        let (line, column) = super::line_col(self.text, offset);
+        let (line, column) = super::position::line_col(self.text, offset);
         self.warnings.push(Problem {
             line,
             column,
