@@ -24,7 +24,9 @@ const FEISHU_SECRET: &str = "fs-sign-5a6b7c8d9e";
 const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const TOKEN: &str = "tok3n-9f8e7d6c5b4a";
 const WRONG_TOKEN: &str = "wr0ng-t0ken-77a1b2c3";
-const SECRETS: [&str; 6] = [
+const WRONG_SECRET: &str = "fs-wr0ng-s1gn-0a1b2c";
+const SECRETS: [&str; 7] = [
+    WRONG_SECRET,
     DING_SECRET,
     FEISHU_SECRET,
     WHSEC,
@@ -205,20 +207,18 @@ fn validate_warns_of_a_url_in_the_file_and_list_shows_no_token() {
 }
 
 /// The notify-test project: a signed DingTalk robot that accepts, a WeCom
-/// robot given a wrong key, and e-mail into files.
+/// robot given a wrong key, a Feishu bot given a wrong signing secret, and
+/// e-mail into files.
 fn notify_project() -> Project {
     Project::new(&one_source(
         "\n[[channel]]\nid = \"zj-ding\"\nkind = \"dingtalk\"\nurl_env = \"BW_TEST_DING_URL\"\nsecret_env = \"BW_TEST_DING_SECRET\"\nkeyword = \"应急\"\n\
-         \n[[channel]]\nid = \"zj-wecom\"\nkind = \"wecom\"\nurl_env = \"BW_TEST_WECOM_URL\"\n",
+         \n[[channel]]\nid = \"zj-wecom\"\nkind = \"wecom\"\nurl_env = \"BW_TEST_WECOM_URL\"\n\
+         \n[[channel]]\nid = \"zj-feishu\"\nkind = \"feishu\"\nurl_env = \"BW_TEST_FEISHU_URL\"\nsecret_env = \"BW_TEST_FEISHU_SECRET\"\n",
     ))
 }
 
-fn notify(
-    project: &Project,
-    ding: &FakeRobot,
-    wecom: &FakeRobot,
-    args: &[&str],
-) -> (Option<i32>, String) {
+fn notify(project: &Project, robots: &[FakeRobot; 3], args: &[&str]) -> (Option<i32>, String) {
+    let [ding, wecom, feishu] = robots;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_bulletin-watch"))
         .arg("--config")
         .arg(project.config_path())
@@ -228,6 +228,10 @@ fn notify(
         .env("BW_TEST_DING_URL", ding.url())
         .env("BW_TEST_DING_SECRET", DING_SECRET)
         .env("BW_TEST_WECOM_URL", wecom.url_with_token(WRONG_TOKEN))
+        .env("BW_TEST_FEISHU_URL", feishu.url())
+        .env("BW_TEST_FEISHU_SECRET", WRONG_SECRET)
+        // Every log line the command writes is checked too.
+        .env("BULLETIN_WATCH_LOG", "bulletin_watch=debug")
         .output()
         .expect("binary runs");
     let text = format!(
@@ -241,8 +245,8 @@ fn notify(
 #[test]
 fn notify_test_prints_each_verdict_with_the_platform_code() {
     let rt = rt();
-    let (ding, wecom) = rt.block_on(async {
-        (
+    let robots = rt.block_on(async {
+        [
             FakeRobot::start(
                 Setup::new(Platform::Dingtalk)
                     .secret(DING_SECRET)
@@ -250,10 +254,12 @@ fn notify_test_prints_each_verdict_with_the_platform_code() {
             )
             .await,
             FakeRobot::start(Setup::new(Platform::Wecom)).await,
-        )
+            FakeRobot::start(Setup::new(Platform::Feishu).secret(FEISHU_SECRET)).await,
+        ]
     });
+    let [ding, wecom, feishu] = &robots;
     let project = notify_project();
-    let (code, out) = notify(&project, &ding, &wecom, &[]);
+    let (code, out) = notify(&project, &robots, &[]);
     assert_eq!(code, Some(1), "{out}");
     let line = |id: &str| {
         out.lines()
@@ -271,6 +277,12 @@ fn notify_test_prints_each_verdict_with_the_platform_code() {
         wecom_line.contains("wecom") && wecom_line.contains("permanent 93000 invalid webhook url"),
         "{out}"
     );
+    let feishu_line = line("zj-feishu");
+    assert!(
+        feishu_line.contains("feishu") && feishu_line.contains("permanent 19021 sign match fail"),
+        "{out}"
+    );
+    assert!(feishu.accepted().is_empty());
     let email = line("email");
     assert!(
         email.contains("files") && email.contains("delivered"),
@@ -285,12 +297,12 @@ fn notify_test_prints_each_verdict_with_the_platform_code() {
     assert_eq!(wecom.refusals().len(), 1);
 
     // One channel only: the good robot alone, exit 0.
-    let (code, out) = notify(&project, &ding, &wecom, &["--channel", "zj-ding"]);
+    let (code, out) = notify(&project, &robots, &["--channel", "zj-ding"]);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(out.lines().count(), 1, "{out}");
     assert_eq!(ding.accepted().len(), 2);
     assert_eq!(wecom.answers().len(), 1, "the other robot was left alone");
-    let (code, out) = notify(&project, &ding, &wecom, &["--channel", "nope"]);
+    let (code, out) = notify(&project, &robots, &["--channel", "nope"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("nope"), "{out}");
 }
@@ -340,7 +352,7 @@ fn a_stored_change_reaches_every_kind_of_channel() {
         }
     }
     let text = format!(
-        "{FAST_SETTINGS}channels = [\"js-wecom\", \"js-dingtalk\", \"js-feishu\", \"js-webhook\"]\n\
+        "{FAST_SETTINGS}alert_on_first = true\nchannels = [\"js-wecom\", \"js-dingtalk\", \"js-feishu\", \"js-webhook\"]\n\
          \n[web]\nbase_url = \"https://watch.example.org/bw/\"\n{channels_toml}{}",
         article_source("jiangsu", "江苏省", &site.url("/watched.html"))
     );
@@ -423,6 +435,58 @@ fn a_stored_change_reaches_every_kind_of_channel() {
             assert!(
                 shown.contains("watch.example.org/bw/source/jiangsu/diff"),
                 "{id}: {shown}"
+            );
+        }
+    }
+
+    // The first version was published: every channel takes it too, the
+    // webhook with its sections.
+    let first = store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == AlertKind::Published)
+        .expect("a published alert");
+    let published = renderer.chat(&first, &config.web).unwrap();
+    assert_eq!(published.kind, ChatKind::Published);
+    assert_eq!(published.version, "v1");
+    assert!(published.diff.is_none() && published.diff_url.is_none());
+    let section = published
+        .sections
+        .iter()
+        .find(|s| s.path != bulletin_watch::model::PREAMBLE)
+        .expect("a section")
+        .clone();
+    for (id, fake) in ids.iter().zip(&fakes) {
+        let before = fake.accepted().len();
+        let verdict = rt.block_on(channels.deliver(id, &published, &first.key, &[], |_| {}));
+        assert_eq!(verdict, Verdict::Delivered, "{id}: {:?}", fake.answers());
+        let all: String = fake.accepted()[before..]
+            .iter()
+            .map(|a| a.body.to_string())
+            .collect();
+        let shown = unescape(&all);
+        assert_clean(id, &shown);
+        assert!(
+            shown.contains("江苏省") && shown.contains("新发布"),
+            "{id}: {shown}"
+        );
+        assert!(
+            shown.contains(&first_chars(&section.heading, 6)),
+            "{id}: no section {:?} in {shown}",
+            section.heading
+        );
+        if id == "js-webhook" {
+            let body = &fake.accepted()[before].body;
+            assert_eq!(body["type"], "published");
+            assert!(body.get("diff").is_none(), "{body}");
+            let sections = body["sections"].as_array().expect("sections");
+            assert!(
+                sections
+                    .iter()
+                    .any(|s| s["heading"] == section.heading.as_str()
+                        && s["text"].as_str().is_some_and(|t| !t.is_empty())),
+                "{body}"
             );
         }
     }

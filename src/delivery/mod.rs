@@ -89,6 +89,26 @@ impl From<Result<(), DeliveryError>> for Verdict {
     }
 }
 
+impl Verdict {
+    /// The same verdict in the chat channels' vocabulary (SMTP gives no
+    /// code), so that one outbox row per channel can record either.
+    pub fn to_chat(&self) -> crate::channel::Verdict {
+        match self {
+            Verdict::Delivered => crate::channel::Verdict::Delivered,
+            Verdict::Retryable(e) => crate::channel::Verdict::Retryable {
+                after: None,
+                code: None,
+                message: e.to_string(),
+            },
+            Verdict::Permanent(e) => crate::channel::Verdict::Permanent {
+                code: None,
+                message: e.to_string(),
+                body_too_large: false,
+            },
+        }
+    }
+}
+
 /// Where alerts go.
 #[derive(Debug)]
 pub enum Mailer {

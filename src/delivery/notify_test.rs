@@ -130,19 +130,7 @@ async fn email(config: &Config, alert: &ChatAlert) -> Result<Outcome, DeliveryEr
         text: alert.text.clone(),
         html,
     };
-    let verdict = match mailer.deliver(&message).await {
-        super::Verdict::Delivered => Verdict::Delivered,
-        super::Verdict::Retryable(e) => Verdict::Retryable {
-            after: None,
-            code: None,
-            message: e.to_string(),
-        },
-        super::Verdict::Permanent(e) => Verdict::Permanent {
-            code: None,
-            message: e.to_string(),
-            body_too_large: false,
-        },
-    };
+    let verdict = mailer.deliver(&message).await.to_chat();
     Ok(Outcome {
         channel: EMAIL.to_string(),
         kind: match mailer {
