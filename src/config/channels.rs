@@ -296,10 +296,15 @@ impl Validator<'_> {
                     .map(|m| m.span().start)
                     .or(c.mention_all.as_ref().map(|m| m.span().start))
                     .unwrap_or(0);
+                let field = if c.mention_mobiles.is_empty() {
+                    "mention_all"
+                } else {
+                    "mention_mobiles"
+                };
                 self.push(
                     at,
-                    &f("mention_mobiles"),
-                    "only wecom and dingtalk robots mention members by mobile".into(),
+                    &f(field),
+                    "only wecom and dingtalk robots mention members".into(),
                 );
             }
             let mention_mobiles: Vec<String> = c
@@ -413,5 +418,27 @@ impl Validator<'_> {
             }
         });
         WebConfig { base_url }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_urls_append_to_the_base_path_and_escape_the_id() {
+        for base in [
+            "https://watch.example.org/bw/",
+            "https://watch.example.org/bw",
+        ] {
+            let web = WebConfig {
+                base_url: Some(Url::parse(base).unwrap()),
+            };
+            assert_eq!(
+                web.diff_url("zj.a b", 3, 4).as_deref(),
+                Some("https://watch.example.org/bw/source/zj.a%20b/diff?from=3&to=4")
+            );
+        }
+        assert_eq!(WebConfig::default().diff_url("zj", 1, 2), None);
     }
 }
