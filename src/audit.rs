@@ -191,25 +191,7 @@ pub fn diff_pair(
 }
 
 /// `diff --json`: the contract scripts rely on.
-pub fn diff_json(source: &str, from: u32, to: u32, d: &DocDiff) -> Value {
-    json!({
-        "source": source,
-        "from": from,
-        "to": to,
-        "title_changed": d.title_changed.is_some(),
-        "date_changed": d.date_changed.is_some(),
-        "added": d.added(),
-        "removed": d.removed(),
-        "changed": d.changed(),
-        "renumbered": d.renumbered().into_iter().map(|(f, t)| json!({"from": f, "to": t})).collect::<Vec<_>>(),
-        "changes": d.changes.iter().map(|c| json!({
-            "path": c.path,
-            "old_path": c.old_path,
-            "kind": c.kind,
-            "inline": c.inline,
-        })).collect::<Vec<_>>(),
-    })
-}
+pub use crate::present::diff_json;
 
 /// Inline spans as terminal text: `[-deleted-]{+inserted+}`, `…` for gaps.
 pub fn spans_text(spans: &[Span]) -> String {

@@ -63,6 +63,10 @@ pub struct SourceEntry {
     /// The source's own recipients, in addition to `[mail] to`.
     #[serde(default)]
     pub recipients: Vec<String>,
+    /// The chat channels its alerts go to (a discovered article takes
+    /// its listing's).
+    #[serde(default)]
+    pub channels: Vec<String>,
     /// Position in the sources file (a discovered article takes its
     /// listing's).
     #[serde(default)]
@@ -84,6 +88,7 @@ impl SourceEntry {
             },
             listing: None,
             recipients: s.recipients.clone(),
+            channels: s.channels.clone(),
             order,
         }
     }
@@ -101,6 +106,7 @@ impl SourceEntry {
             origin: Origin::Discovered,
             listing: Some(self.id.clone()),
             recipients: self.recipients.clone(),
+            channels: self.channels.clone(),
             order: self.order,
         }
     }
@@ -176,6 +182,7 @@ impl Catalog {
                 },
                 listing: tracked.map(|t| t.listing.clone()),
                 recipients: Vec::new(),
+                channels: Vec::new(),
                 order: usize::MAX,
             }),
         }
@@ -223,6 +230,7 @@ mod tests {
                 origin: Origin::Listing,
                 listing: None,
                 recipients: vec!["zj@example.org".into()],
+                channels: vec!["zj-ding".into()],
                 order: 3,
             }],
         }
@@ -253,6 +261,7 @@ mod tests {
             ("全省会议", t.url.as_str())
         );
         assert_eq!(e.listing.as_deref(), Some("zj-list"));
+        assert_eq!(e.channels, ["zj-ding"], "channels come from the listing");
     }
 
     #[test]

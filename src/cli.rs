@@ -158,6 +158,23 @@ pub enum Command {
         #[arg(long)]
         token_file: Option<PathBuf>,
     },
+    /// Alert channels: try them before an alert depends on them.
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum NotifyCommand {
+    /// Send one test message through each chat channel and e-mail, and
+    /// print each verdict with the platform's code and message; exit 1 if
+    /// any failed.
+    Test {
+        /// Only this channel id (`email` for the e-mail recipients).
+        #[arg(long)]
+        channel: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -16,6 +16,13 @@ use url::Url;
 
 use crate::extract::ExtractOptions;
 
+mod channels;
+mod position;
+
+use position::{field_at, line_col};
+
+pub use channels::{ChannelConfig, WebConfig};
+
 /// Sender address when `[mail] from` is not set.
 pub const DEFAULT_FROM: &str = "bulletin-watch@localhost";
 
@@ -129,6 +136,9 @@ pub struct Settings {
     /// Fetch a changed page once more before storing it, and learn what
     /// differs between the two fetches as volatile text.
     pub confirm_changes: bool,
+    /// `[settings] channels`: the chat channels of every source that does
+    /// not name its own (default none).
+    pub channels: Vec<String>,
 }
 
 impl Default for Settings {
@@ -151,6 +161,7 @@ impl Default for Settings {
             failure_threshold: 5,
             alert_on_first: false,
             confirm_changes: true,
+            channels: Vec::new(),
         }
     }
 }
@@ -179,6 +190,9 @@ pub struct Source {
     pub ignore: Vec<Regex>,
     pub alert_on_first: bool,
     pub confirm_changes: bool,
+    /// The chat channels (ids of `[[channel]]`s) its alerts go to: its own
+    /// `channels`, else `[settings] channels`.
+    pub channels: Vec<String>,
 }
 
 impl Source {
@@ -221,9 +235,20 @@ pub struct Config {
     pub mail: MailConfig,
     pub hosts: BTreeMap<String, HostPolicy>,
     pub sources: Vec<Source>,
+    /// `[[channel]]`: chat robots and webhooks, secrets already read.
+    pub channels: Vec<ChannelConfig>,
+    /// `[web]`.
+    pub web: WebConfig,
+    /// What loads but deserves a word (a robot URL written into the file).
+    pub warnings: Vec<Problem>,
 }
 
 impl Config {
+    /// The configured channel `id`.
+    pub fn channel(&self, id: &str) -> Option<&ChannelConfig> {
+        self.channels.iter().find(|c| c.id == id)
+    }
+
     pub fn source(&self, id: &str) -> Option<&Source> {
         self.sources.iter().find(|s| s.id == id)
     }
@@ -250,6 +275,9 @@ impl Config {
             mail: MailConfig::default(),
             hosts: BTreeMap::new(),
             sources: Vec::new(),
+            channels: Vec::new(),
+            web: WebConfig::default(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -277,7 +305,8 @@ pub enum ConfigError {
     },
 }
 
-fn render_problems(path: &Path, problems: &[Problem]) -> String {
+/// `path:line:column: field: message`, one problem a line.
+pub fn render_problems(path: &Path, problems: &[Problem]) -> String {
     problems
         .iter()
         .map(|p| {
@@ -306,6 +335,9 @@ struct RawFile {
     hosts: BTreeMap<String, Spanned<RawHost>>,
     #[serde(default, rename = "source")]
     sources: Vec<Spanned<RawSource>>,
+    #[serde(default, rename = "channel")]
+    channels: Vec<Spanned<channels::RawChannel>>,
+    web: Option<channels::RawWeb>,
 }
 
 #[derive(Deserialize, Default)]
@@ -325,6 +357,7 @@ struct RawSettings {
     failure_threshold: Option<Spanned<u32>>,
     alert_on_first: Option<bool>,
     confirm_changes: Option<bool>,
+    channels: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -370,6 +403,7 @@ struct RawSource {
     ignore: Vec<Spanned<String>>,
     alert_on_first: Option<bool>,
     confirm_changes: Option<bool>,
+    channels: Option<Vec<Spanned<String>>>,
 }
 
 // ----- loading ---------------------------------------------------------------
@@ -399,6 +433,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let mut v = Validator {
         text,
         problems: Vec::new(),
+        warnings: Vec::new(),
     };
     let raw: RawFile = match toml::from_str(text) {
         Ok(raw) => raw,
@@ -442,10 +477,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             },
         );
     }
+    let channels = v.channels(&raw.channels, &base_dir);
+    let web = v.web(raw.web.as_ref());
+    let mut settings = settings;
+    settings.channels = v.channel_ids(raw.settings.channels.as_deref(), &channels, "settings");
     let mut seen = HashSet::new();
     let mut sources = Vec::new();
     for (i, s) in raw.sources.iter().enumerate() {
-        if let Some(src) = v.source(i, s, &settings, &mut seen) {
+        if let Some(mut src) = v.source(i, s, &settings, &mut seen) {
+            if let Some(ids) = &s.get_ref().channels {
+                src.channels = v.channel_ids(Some(ids), &channels, &format!("source[{i}]"));
+            }
             sources.push(src);
         }
     }
@@ -458,12 +500,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         mail,
         hosts,
         sources,
+        channels,
+        web,
+        warnings: v.warnings,
     })
 }
 
 struct Validator<'a> {
     text: &'a str,
     problems: Vec<Problem>,
+    warnings: Vec<Problem>,
 }
 
 impl Validator<'_> {
@@ -572,6 +618,8 @@ impl Validator<'_> {
                 .unwrap_or(d.failure_threshold),
             alert_on_first: raw.alert_on_first.unwrap_or(d.alert_on_first),
             confirm_changes: raw.confirm_changes.unwrap_or(d.confirm_changes),
+            // Checked against `[[channel]]` once those are read.
+            channels: Vec::new(),
         }
     }
 
@@ -848,58 +896,8 @@ impl Validator<'_> {
             ignore,
             alert_on_first: raw.alert_on_first.unwrap_or(settings.alert_on_first),
             confirm_changes: raw.confirm_changes.unwrap_or(settings.confirm_changes),
+            channels: settings.channels.clone(),
         })
-    }
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
-/// A best-effort name for the TOML key at `offset`, for syntax errors.
-fn field_at(text: &str, offset: usize) -> String {
-    let offset = offset.min(text.len());
-    let line_start = text
-        .get(..offset)
-        .and_then(|b| b.rfind('\n'))
-        .map_or(0, |i| i + 1);
-    let line = text
-        .get(line_start..)
-        .and_then(|l| l.lines().next())
-        .unwrap_or("");
-    // A broken table header names the table it was opening.
-    let header = line.trim();
-    if header.starts_with('[') {
-        let name = header.trim_matches(['[', ']']).trim();
-        if !name.is_empty() {
-            return name.to_string();
-        }
-    }
-    let table = text
-        .get(..line_start)
-        .unwrap_or("")
-        .lines()
-        .rev()
-        .find_map(|l| {
-            let l = l.trim();
-            l.starts_with('[')
-                .then(|| l.trim_matches(['[', ']']).to_string())
-        });
-    let key = line
-        .split('=')
-        .next()
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && !k.starts_with('['));
-    match (table, key) {
-        (Some(t), Some(k)) => format!("{t}.{k}"),
-        (Some(t), None) => t,
-        (None, Some(k)) => k.to_string(),
-        (None, None) => "(file)".to_string(),
     }
 }
 

@@ -22,7 +22,7 @@ use bulletin_watch::store::{BackupError, Store, StoreError};
 use bulletin_watch::{audit, control, fetch, runner, validate, web};
 
 mod cli;
-use cli::{Cli, Command, SourcesCommand, StoreCommand};
+use cli::{Cli, Command, NotifyCommand, SourcesCommand, StoreCommand};
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
@@ -93,6 +93,21 @@ fn init_logging(json: bool, command: &Command) {
     } else {
         builder.init();
     }
+}
+
+/// `notify test`: one line per channel; exit 1 if any did not deliver.
+fn notify_test(cli: &Cli, channel: Option<&str>) -> Result<ExitCode> {
+    let config = load_config(cli)?;
+    let outcomes =
+        runtime()?.block_on(bulletin_watch::delivery::notify_test::run(&config, channel))?;
+    for o in &outcomes {
+        println!("{}", o.line());
+    }
+    Ok(if outcomes.iter().all(|o| o.verdict.is_delivered()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn load_config(cli: &Cli) -> Result<Config> {
@@ -260,6 +275,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 config: alert_config(&cli)?,
             },
         ),
+        Command::Notify {
+            command: NotifyCommand::Test { channel },
+        } => notify_test(&cli, channel.as_deref()),
         Command::Sources { command } => match command {
             SourcesCommand::List => {
                 let config = load_config(&cli)?;
@@ -278,11 +296,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         s.url
                     );
                 }
+                // A robot URL is shown without its token; a secret never.
+                for c in &config.channels {
+                    println!(
+                        "channel {:<16} {:<8} {}{}",
+                        c.id,
+                        c.kind,
+                        c.url,
+                        if c.secret.is_some() { " (signed)" } else { "" }
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             }
             SourcesCommand::Explain { id } => sources_explain(&cli, id),
             SourcesCommand::Validate { fetch } => {
                 let config = load_config(&cli)?;
+                for w in config::render_problems(&cli.config, &config.warnings).lines() {
+                    eprintln!("warning: {w}");
+                }
                 println!(
                     "{}: OK, {} sources",
                     cli.config.display(),

@@ -15,6 +15,7 @@ mod robots;
 mod alerts;
 mod audit;
 mod channels;
+mod chat_delivery;
 mod compat;
 mod daemon;
 mod demo;

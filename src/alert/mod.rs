@@ -31,6 +31,7 @@ use crate::catalog::{Catalog, Origin, SourceEntry, Stored};
 use crate::config::Config;
 use crate::diff;
 use crate::model::{AlertKind, Document};
+pub mod chat;
 pub mod digest;
 pub mod email;
 pub mod message_id;
@@ -244,6 +245,7 @@ impl<'a> Renderer<'a> {
                 origin: Origin::Stored,
                 listing: None,
                 recipients: Vec::new(),
+                channels: Vec::new(),
                 order: usize::MAX,
             }))
     }
@@ -333,6 +335,7 @@ mod tests {
                     origin: Origin::Listing,
                     listing: None,
                     recipients: vec!["zj@example.org".into()],
+                    channels: Vec::new(),
                     order: 0,
                 }],
             },

@@ -51,9 +51,9 @@ pub struct Rendered {
     pub html: String,
 }
 
-/// Alert for a new version of a watched article.
-pub fn render_changed(ctx: &AlertContext, diff: &DocDiff) -> Rendered {
-    let summary = if !diff.changes.is_empty() {
+/// The one line under a change's title: `3 节变更`, `标题变更`, ….
+pub fn changed_summary(diff: &DocDiff) -> String {
+    if !diff.changes.is_empty() {
         format!("{} 节变更", diff.changes.len())
     } else if diff.title_changed.is_some() {
         "标题变更".to_string()
@@ -61,7 +61,12 @@ pub fn render_changed(ctx: &AlertContext, diff: &DocDiff) -> Rendered {
         "日期变更".to_string()
     } else {
         "内容变更".to_string()
-    };
+    }
+}
+
+/// Alert for a new version of a watched article.
+pub fn render_changed(ctx: &AlertContext, diff: &DocDiff) -> Rendered {
+    let summary = changed_summary(diff);
     let subject = subject(ctx, &summary, &ctx.title);
 
     let mut text = text_header(ctx, &summary);

@@ -93,6 +93,8 @@ pub enum ChatKind {
     Recovered,
     DeliveryFailing,
     DeliveryRecovered,
+    /// `notify test`: does the robot accept a message at all?
+    Test,
 }
 
 impl From<AlertKind> for ChatKind {
@@ -116,6 +118,7 @@ impl ChatKind {
             ChatKind::Recovered => "recovered",
             ChatKind::DeliveryFailing => "delivery-failing",
             ChatKind::DeliveryRecovered => "delivery-recovered",
+            ChatKind::Test => "test",
         }
     }
     /// The label readers see.
@@ -127,6 +130,7 @@ impl ChatKind {
             ChatKind::Recovered => "恢复正常",
             ChatKind::DeliveryFailing => "推送失败",
             ChatKind::DeliveryRecovered => "推送恢复",
+            ChatKind::Test => "测试消息",
         }
     }
 }

@@ -127,6 +127,11 @@ impl RateLimiter {
         }
     }
 
+    /// The limits it keeps.
+    pub fn rates(&self) -> &[Rate] {
+        &self.rates
+    }
+
     pub fn for_kind(kind: ChannelKind) -> RateLimiter {
         RateLimiter::new(Rate::defaults(kind))
     }

@@ -2,7 +2,7 @@
 //! for programs rather than people. Its fields:
 //!
 //! - `type`: `changed`, `published`, `failing`, `recovered`,
-//!   `delivery-failing` or `delivery-recovered`;
+//!   `delivery-failing` or `delivery-recovered` (`test` from `notify test`);
 //! - `source` (the source id), `province`, `region` (or null), `title`,
 //!   `url` (the original article), `version` (`v3 → v4`), `fetched_at`
 //!   (RFC 3339, UTC);

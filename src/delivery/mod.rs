@@ -1,19 +1,24 @@
 //! Delivery: getting a rendered [`Message`] to people, and saying how it
-//! went. Each channel is one file beside this one — [`email`] (SMTP) and
-//! [`files`] (`.eml` files in `<store>/mail/`) today; a chat robot (WeCom,
-//! DingTalk, Feishu, a webhook) is one more file and one more [`Mailer`]
-//! variant. Rendering is not done here ([`crate::alert`]), and neither is
+//! went. Each channel is one file beside this one — [`email`] (SMTP),
+//! [`files`] (`.eml` files in `<store>/mail/`) and [`chat`] (WeCom,
+//! DingTalk, Feishu robots and signed webhooks, through a [`Channels`]
+//! registry); [`notify_test`] sends one test message through each.
+//! Rendering is not done here ([`crate::alert`]), and neither is
 //! durability ([`crate::outbox`] hands messages over and records the
-//! [`Verdict`]).
+//! [`Verdict`]; a chat robot's verdict is a [`crate::channel::Verdict`],
+//! which also carries the platform's code).
 
+pub mod chat;
 pub mod email;
 pub mod files;
+pub mod notify_test;
 
 use std::path::{Path, PathBuf};
 
 use crate::alert::{Message, MessageError};
 use crate::config::MailConfig;
 
+pub use chat::{Channels, ChatChannel};
 pub use email::SmtpMailer;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +36,19 @@ pub enum DeliveryError {
     /// will not help, a person must look (recipient, relay rules).
     #[error("SMTP server refused the message permanently: {0}")]
     Rejected(String),
+    /// The HTTP client for chat robots could not be set up.
+    #[error("setting up the HTTP client")]
+    Http(#[source] reqwest::Error),
+    /// A configured channel cannot be made into a robot (never shows its
+    /// URL or secret).
+    #[error("channel {id}: {source}")]
+    Channel {
+        id: String,
+        #[source]
+        source: crate::channel::ChannelError,
+    },
+    #[error("no channel {0:?} is configured")]
+    UnknownChannel(String),
     #[error("writing {path}: {source}")]
     File {
         path: PathBuf,
@@ -67,6 +85,26 @@ impl From<Result<(), DeliveryError>> for Verdict {
             Ok(()) => Verdict::Delivered,
             Err(e) if e.is_permanent() => Verdict::Permanent(e),
             Err(e) => Verdict::Retryable(e),
+        }
+    }
+}
+
+impl Verdict {
+    /// The same verdict in the chat channels' vocabulary (SMTP gives no
+    /// code), so that one outbox row per channel can record either.
+    pub fn to_chat(&self) -> crate::channel::Verdict {
+        match self {
+            Verdict::Delivered => crate::channel::Verdict::Delivered,
+            Verdict::Retryable(e) => crate::channel::Verdict::Retryable {
+                after: None,
+                code: None,
+                message: e.to_string(),
+            },
+            Verdict::Permanent(e) => crate::channel::Verdict::Permanent {
+                code: None,
+                message: e.to_string(),
+                body_too_large: false,
+            },
         }
     }
 }

@@ -6,12 +6,14 @@
 //! them. This module only formats what it is given; it reads nothing.
 
 pub mod diff_html;
+pub mod diff_json;
 pub mod document;
 pub mod labels;
 pub mod link;
 pub mod time;
 
 pub use diff_html::{spans_html, Marks, Side, CLASS_MARKS};
+pub use diff_json::diff_json;
 pub use labels::{
     alert_kind_name, change_label, change_location, change_location_by, date_or_dash, path_label,
     Tone, PREAMBLE_LABEL,
