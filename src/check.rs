@@ -556,6 +556,38 @@ impl Checker {
         }
     }
 
+    /// The other listing on which `link` (or its http/https twin) was seen
+    /// already, if any.
+    fn seen_on_another_listing(
+        &self,
+        listing: &str,
+        link: &Url,
+    ) -> Result<Option<String>, StoreError> {
+        let mut twins = vec![link.to_string()];
+        let mut twin = link.clone();
+        let other = if link.scheme() == "https" {
+            "http"
+        } else {
+            "https"
+        };
+        if twin.set_scheme(other).is_ok() {
+            twins.push(twin.to_string());
+        }
+        for l in self
+            .config
+            .sources
+            .iter()
+            .filter(|s| s.kind == SourceKind::Listing && s.id != listing)
+        {
+            for u in &twins {
+                if self.store.seen(&l.id, u)? {
+                    return Ok(Some(l.id.clone()));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     async fn check_listing_inner(
         &self,
         source: &Source,
@@ -588,6 +620,13 @@ impl Checker {
             link.set_fragment(None);
             let url = link.to_string();
             if self.store.seen(&source.id, &url)? {
+                continue;
+            }
+            // Two listings that link the same article watch it once: one
+            // history, one set of alerts, under the listing that saw it first.
+            if let Some(other) = self.seen_on_another_listing(&source.id, &link)? {
+                tracing::debug!(listing = %source.id, %url, first_seen_on = %other, "already watched from another listing");
+                self.store.note_seen(&source.id, &url)?;
                 continue;
             }
             let id = derived_id(&source.id, &url);

@@ -547,3 +547,63 @@ fn a_pass_with_host_pacing_off_does_not_pause() {
         "host_interval = \"0s\" still paused: {off:?}"
     );
 }
+
+/// Two listings that link the same article (once with a fragment, once
+/// through the other scheme's twin of the same address) create one tracked
+/// article: one history and one `published` alert, not two.
+#[test]
+fn two_listings_linking_one_article_watch_it_once() {
+    let m = manifest();
+    let site = fixture_site(&m);
+    let listing = |links: &str| {
+        Page::html(
+            "text/html; charset=utf-8",
+            format!(
+                "<html><head><meta charset=\"utf-8\"><title>工作动态</title></head><body><ul class=\"list\">{links}</ul></body></html>"
+            ),
+        )
+    };
+    site.set("/a/list.html", listing(""));
+    site.set("/b/list.html", listing(""));
+    site.set("/art/1.html", fixture_page(&m, "shanghai/article.v1.html"));
+    let project = Project::new(&format!(
+        "{FAST_SETTINGS}{}{}",
+        listing_source("la", "上海市", &site.url("/a/list.html"), PATTERN),
+        listing_source("lb", "上海市", &site.url("/b/list.html"), PATTERN),
+    ));
+    let checker = project.checker();
+    let rt = rt();
+    let check = |id: &str| {
+        let src = checker.config.source(id).unwrap().clone();
+        rt.block_on(checker.check_source(&src)).outcome
+    };
+    // First checks: empty listings, nothing announced.
+    check("la");
+    check("lb");
+    let art = site.url("/art/1.html");
+    let item =
+        |href: &str| format!("<li><a href=\"{href}\">上海市2025年应急管理工作会议召开</a></li>");
+    site.set("/a/list.html", listing(&item(&art)));
+    site.set("/b/list.html", listing(&item(&format!("{art}#top"))));
+    assert!(matches!(
+        check("la"),
+        Outcome::Listing { discovered: 1, .. }
+    ));
+    assert!(matches!(
+        check("lb"),
+        Outcome::Listing { discovered: 0, .. }
+    ));
+    assert!(matches!(
+        check("lb"),
+        Outcome::Listing { discovered: 0, .. } | Outcome::NotModified
+    ));
+    let tracked = checker.store.tracked().unwrap();
+    assert_eq!(tracked.len(), 1, "{tracked:?}");
+    assert_eq!(tracked[0].listing, "la");
+    assert_eq!(alert_kinds(&checker), [AlertKind::Published]);
+    assert_eq!(
+        site.hits("/art/1.html").0,
+        1,
+        "the article was fetched once"
+    );
+}

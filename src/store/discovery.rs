@@ -28,6 +28,18 @@ impl Store {
         Ok(self.seen.contains_key(seen_key(listing, url))?)
     }
 
+    /// Records that `listing` links `url` without tracking it again: the
+    /// article is already watched from another listing.
+    pub fn note_seen(&self, listing: &str, url: &str) -> Result<()> {
+        self.write(|| {
+            self.seen.insert(
+                seen_key(listing, url),
+                Timestamp::now().to_string().as_bytes(),
+            )?;
+            Ok(())
+        })
+    }
+
     /// Records a newly discovered article: tracked from now on, its link seen.
     pub fn track(&self, t: &Tracked) -> Result<()> {
         self.write(|| self.track_inner(t))
