@@ -10,7 +10,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use bulletin_watch::extract::{self, ExtractOptions};
+use bulletin_watch::extract;
+use bulletin_watch::model::ExtractOptions;
 
 /// Each page is extracted this many times and the median taken, so that
 /// a page's time is not one cold cache miss.

@@ -13,8 +13,9 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 
-use bulletin_watch::extract::{self, ExtractOptions};
+use bulletin_watch::extract;
 use bulletin_watch::model::Document;
+use bulletin_watch::model::ExtractOptions;
 use bulletin_watch::{diff, store};
 
 const V1: &[u8] = include_bytes!("data/page.v1.html");

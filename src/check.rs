@@ -20,9 +20,10 @@ use url::Url;
 use crate::catalog::SourceEntry;
 use crate::config::{Config, Region, Source, SourceKind};
 use crate::diff;
-use crate::extract::{self, ExtractError, ExtractOptions};
+use crate::extract::{self, ExtractError};
 use crate::fetch::{FetchError, Fetched, Fetcher, Politeness};
 use crate::listing::{self, ListingItem};
+use crate::model::ExtractOptions;
 use crate::model::{AlertKind, Document, EncodingSource, Validators};
 use crate::store::{
     self, Commit, FetchState, NewVersion, OutboxEntry, Store, StoreError, Tracked, VersionRecord,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use url::Url;
 
-use crate::extract::ExtractOptions;
+use crate::model::ExtractOptions;
 
 mod channels;
 mod position;

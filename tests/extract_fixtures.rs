@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use crate::common::{fixture, manifest, ArticleExp, SectionExp};
 use bulletin_watch::decode::{self, DecodeError};
-use bulletin_watch::extract::{self, ExtractError, ExtractOptions};
+use bulletin_watch::extract::{self, ExtractError};
+use bulletin_watch::model::ExtractOptions;
 use bulletin_watch::model::{Article, EncodingSource};
 use bulletin_watch::text::comparable;
 use jiff::civil::Date;

@@ -4,8 +4,9 @@
 //! their many spellings and places, `<br>` paragraphs, headings in bold
 //! runs, hidden copies, sidebars, attachment lists and sign-offs.
 
-use bulletin_watch::extract::{self, ExtractOptions};
+use bulletin_watch::extract;
 use bulletin_watch::model::Document;
+use bulletin_watch::model::ExtractOptions;
 
 fn page(name: &str) -> Document {
     let path = format!(

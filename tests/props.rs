@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use bulletin_watch::decode;
 use bulletin_watch::diff;
-use bulletin_watch::extract::{self, ExtractOptions};
+use bulletin_watch::extract;
+use bulletin_watch::model::ExtractOptions;
 use bulletin_watch::model::{Block, Document, Section};
 use bulletin_watch::sections;
 use bulletin_watch::text::comparable;

@@ -7,7 +7,7 @@ use jiff::civil::Date;
 use regex::Regex;
 use scraper::{ElementRef, Html, Node};
 
-use super::title::meta_content;
+use super::tree::meta_content;
 use super::tree::{is_block_tag, is_chrome_tag, is_hard_skip, subtree_text, tokens, walk};
 use super::{parse_selector, ExtractError, ExtractOptions};
 

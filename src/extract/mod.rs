@@ -11,7 +11,7 @@ use scraper::{ElementRef, Html, Selector};
 
 use crate::decode::{self, DecodeError};
 use crate::model::{Article, Block};
-use crate::model::{Document, EncodingSource};
+use crate::model::{Document, EncodingSource, ExtractOptions};
 use crate::sections;
 use crate::text;
 
@@ -30,16 +30,6 @@ pub use explain::Explanation;
 use title::{find_title, page_title_parts};
 use tree::subtree_text;
 pub use trim::Trimmed;
-
-/// Per-source extraction hints from `sources.toml` (CSS selectors as text;
-/// they were validated when the configuration was loaded).
-#[derive(Debug, Clone, Default)]
-pub struct ExtractOptions {
-    pub content: Option<String>,
-    pub title: Option<String>,
-    pub date: Option<String>,
-    pub encoding: Option<String>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {

@@ -6,27 +6,10 @@ use scraper::{ElementRef, Html, Node, Selector};
 use crate::text;
 
 use super::body::link_density;
-use super::tree::{in_noise, is_block_tag, is_hard_skip, is_noise, subtree_text, walk};
+use super::tree::{
+    in_noise, is_block_tag, is_hard_skip, is_noise, meta_content, subtree_text, walk,
+};
 use super::{parse_selector, ExtractError, ExtractOptions, NodeRef};
-
-pub(super) fn meta_content<'a>(doc: &'a Html, names: &[&str]) -> Option<&'a str> {
-    let sel = Selector::parse("meta").ok()?;
-    for name in names {
-        let found = doc.select(&sel).find_map(|m| {
-            let el = m.value();
-            let key = el.attr("name").or_else(|| el.attr("property"))?;
-            if key.eq_ignore_ascii_case(name) {
-                el.attr("content").filter(|c| !c.trim().is_empty())
-            } else {
-                None
-            }
-        });
-        if found.is_some() {
-            return found;
-        }
-    }
-    None
-}
 
 /// `<title>` without the site suffix: `标题_栏目_站名`, `标题 - 站名`,
 /// `标题-站名`, `标题 站名`.

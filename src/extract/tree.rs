@@ -1,7 +1,7 @@
 //! Walking the parsed page: which elements are chrome (navigation, share
 //! widgets, counters, hidden copies) and what text a subtree shows a reader.
 
-use scraper::Node;
+use scraper::{Html, Node, Selector};
 
 use super::NodeRef;
 
@@ -241,4 +241,25 @@ pub(super) fn describe(node: NodeRef<'_>) -> String {
         return "html".into();
     }
     parts.join(" > ")
+}
+
+/// The content of the first `<meta name=…>` (or `property=…`) among `names`
+/// that has one, in the order given.
+pub(super) fn meta_content<'a>(doc: &'a Html, names: &[&str]) -> Option<&'a str> {
+    let sel = Selector::parse("meta").ok()?;
+    for name in names {
+        let found = doc.select(&sel).find_map(|m| {
+            let el = m.value();
+            let key = el.attr("name").or_else(|| el.attr("property"))?;
+            if key.eq_ignore_ascii_case(name) {
+                el.attr("content").filter(|c| !c.trim().is_empty())
+            } else {
+                None
+            }
+        });
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
 }

@@ -14,4 +14,4 @@ pub use alert::AlertKind;
 pub use diff::{ChangeKind, DocDiff, SectionChange, Span, PREAMBLE};
 pub use document::{Article, Block, Document, Parsed, Section};
 pub use hash::{content_hash, sha256_hex};
-pub use page::{EncodingSource, Validators, VolatileMask};
+pub use page::{EncodingSource, ExtractOptions, Validators, VolatileMask};

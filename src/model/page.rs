@@ -46,3 +46,13 @@ impl VolatileMask {
         }
     }
 }
+
+/// Per-source extraction hints from `sources.toml` (CSS selectors as text;
+/// they were validated when the configuration was loaded).
+#[derive(Debug, Clone, Default)]
+pub struct ExtractOptions {
+    pub content: Option<String>,
+    pub title: Option<String>,
+    pub date: Option<String>,
+    pub encoding: Option<String>,
+}
