@@ -177,10 +177,10 @@ pub struct ChatAlert {
     pub diff_url: Option<String>,
 }
 
-/// Readers are in China and think in Beijing time, whatever the server's zone.
+/// Beijing time as a chat message prints it (short: a phone's line is
+/// narrow), from the one clock of [`crate::present::time`].
 pub fn beijing_time(ts: jiff::Timestamp) -> String {
-    let zoned = ts.to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)));
-    format!("{} 北京时间", zoned.strftime("%Y-%m-%d %H:%M:%S"))
+    format!("{} 北京时间", crate::present::time::beijing_seconds(ts))
 }
 
 #[derive(Debug, thiserror::Error)]

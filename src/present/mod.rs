@@ -19,4 +19,4 @@ pub use labels::{
     Tone, PREAMBLE_LABEL,
 };
 pub use link::{link_html, safe_href};
-pub use time::{beijing_date, beijing_minutes, beijing_seconds, reader_time};
+pub use time::{beijing_date, beijing_minutes, reader_time};
