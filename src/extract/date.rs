@@ -12,7 +12,7 @@ use super::tree::{is_block_tag, is_chrome_tag, is_hard_skip, subtree_text, token
 use super::{parse_selector, ExtractError, ExtractOptions};
 
 pub(super) static DATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?:\s*日)?")
+    Regex::new(r"([0-9]{4})[ \t\x{3000}]*[-/.年][ \t\x{3000}]*([0-9]{1,2})[ \t\x{3000}]*[-/.月][ \t\x{3000}]*([0-9]{1,2})(?:[ \t\x{3000}]*日)?")
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
@@ -24,7 +24,7 @@ pub(super) static STAMP_LABEL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub(super) static PUB_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(发布时间|发布日期|发文日期|成文日期|日期|时间|发表于|发布于)\s*[:：]?\s*$")
+    Regex::new(r"(发布时间|发布日期|发文日期|成文日期|日期|时间|发表于|发布于)[ \t\x{3000}]*[:：]?[ \t\x{3000}]*$")
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
@@ -198,13 +198,13 @@ const META_DATES: &[&str] = &[
 
 /// The labels that name the publication itself.
 static PUBLISHED_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(发布日期|发布时间|发布于)\s*[:：]?\s*$")
+    Regex::new(r"(发布日期|发布时间|发布于)[ \t\x{3000}]*[:：]?[ \t\x{3000}]*$")
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 /// Labels of an event's own times, which are not publish dates.
 static EVENT_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(开始时间|结束时间|活动时间|举办时间|展会时间|会议时间|报名时间)\s*[:：]?\s*$")
+    Regex::new(r"(开始时间|结束时间|活动时间|举办时间|展会时间|会议时间|报名时间)[ \t\x{3000}]*[:：]?[ \t\x{3000}]*$")
         .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 

@@ -24,6 +24,20 @@ static LABEL: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
+/// Labels of which a metadata table holds at least two; checked before
+/// its cells are read.
+const QUICK: &[&str] = &[
+    "索引号",
+    "索取号",
+    "发布机构",
+    "成文日期",
+    "发文日期",
+    "文号",
+    "主题分类",
+    "生成日期",
+    "公开方式",
+];
+
 /// A block counts as a metadata table when at least this many of its cells
 /// are metadata labels.
 const MIN_LABELS: usize = 3;
@@ -31,16 +45,26 @@ const MIN_LABELS: usize = 3;
 /// whose text happens to hold a table of labels is not one.
 const MAX_CHARS: usize = 600;
 
-/// Whether `node` (a table, list or div) is a disclosure metadata block.
+/// Whether `node` (a table or definition list) is a disclosure metadata
+/// block.
 pub(super) fn is_metadata_block(node: NodeRef<'_>) -> bool {
     let Some(el) = node.value().as_element() else {
         return false;
     };
-    if !matches!(el.name(), "table" | "dl" | "ul") {
+    if !matches!(el.name(), "table" | "dl") {
         return false;
     }
-    let text_chars = text::comparable(&subtree_text(node, true)).chars().count();
-    text_chars <= MAX_CHARS && fields(node).len() >= MIN_LABELS
+    // Cheap tests first: most tables are layout, not metadata, and large.
+    let Some(text) = short_text(node, MAX_CHARS * 3 * 4) else {
+        return false;
+    };
+    let squashed = text::comparable(&text);
+    if squashed.chars().count() > MAX_CHARS
+        || QUICK.iter().filter(|l| squashed.contains(*l)).count() < 2
+    {
+        return false;
+    }
+    fields(node).len() >= MIN_LABELS
 }
 
 /// The label/value pairs of a metadata block: every cell that is a label,
@@ -110,4 +134,19 @@ pub(super) fn date(fields: &[(String, String)]) -> Option<jiff::civil::Date> {
                 .filter(|(l, _)| l == want)
                 .find_map(|(_, v)| super::date::parse_date(v))
         })
+}
+
+/// The text under `node`, or `None` as soon as it passes `limit` bytes:
+/// a layout table holding the whole page is refused without reading it.
+fn short_text(node: NodeRef<'_>, limit: usize) -> Option<String> {
+    let mut out = String::new();
+    for d in node.descendants() {
+        if let scraper::Node::Text(t) = d.value() {
+            out.push_str(t);
+            if out.len() > limit {
+                return None;
+            }
+        }
+    }
+    Some(out)
 }

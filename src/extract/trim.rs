@@ -20,56 +20,70 @@ pub struct Trimmed {
     pub text: String,
 }
 
+/// The patterns spell out their classes (`[0-9]`, CJK's basic block, the
+/// spaces pages use) instead of Unicode's `\d`, `\s` and `\p{Han}`, which
+/// compile into large automata: extraction runs once per process in `parse`
+/// and the page text is display-normalised already.
 fn re(p: &str) -> Regex {
     Regex::new(p).unwrap_or_else(|e| panic!("static regex: {e}"))
 }
 
-static BREADCRUMB: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^(?:当前位置|您的位置|您现在的位置|您所在的位置|所在位置|位置)\s*[:：]"));
+static BREADCRUMB: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^(?:当前位置|您的位置|您现在的位置|您所在的位置|所在位置|位置)[ \t\x{3000}]*[:：]")
+});
 
 /// Labels of the article's info line.
 static INFO_LABEL: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"(?:发布时间|发布日期|发文日期|成文日期|日期|时间|文章来源|信息来源|来源|作者|记者|",
         r"编辑|责任编辑|浏览次数|浏览量|浏览|点击数|点击量|点击|阅读量|阅读|访问量|访问次数|",
-        r"字号|字体|发布机构|发布者)\s*[:：]"
+        r"字号|字体|发布机构|发布者)[ \t\x{3000}]*[:：]"
     ))
 });
 
-static DOC_NUMBER: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^\p{Han}{1,10}[〔\[［【(（]\d{4}[〕\]］】)）]\s*\d{1,5}\s*号$"));
+static DOC_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"^[\x{4E00}-\x{9FFF}]{1,10}[〔\[［【(（][0-9]{4}[〕\]］】)）][ \t\x{3000}]*[0-9]{1,5}[ \t\x{3000}]*号$",
+    )
+});
 
 static CAPTION: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^(?:图为|图：|图片：|\[图\]|▲)|[（(]\p{Han}{1,10}\s*摄[）)]$|摄影[:：]\p{Han}{2,4}$")
+    re(
+        r"^(?:图为|图：|图片：|\[图\]|▲)|[（(][\x{4E00}-\x{9FFF}]{1,10}[ \t\x{3000}]*摄[）)]$|摄影[:：][\x{4E00}-\x{9FFF}]{2,4}$",
+    )
 });
 
 static SECTION_START: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"^(?:[一二三四五六七八九十]+\s*[、.．]|[（(][一二三四五六七八九十\d]+[)）]|\d+\s*[.．、]|第[一二三四五六七八九十百\d]+[章节条])",
+        r"^(?:[一二三四五六七八九十]+[ \t\x{3000}]*[、.．]|[（(][一二三四五六七八九十[0-9]]+[)）]|[0-9]+[ \t\x{3000}]*[.．、]|第[一二三四五六七八九十百[0-9]]+[章节条])",
     )
 });
 
-static ATTACHMENTS: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^(?:相关)?附\s*件(?:下载)?\s*(?:\d+)?\s*[:：]?"));
+static ATTACHMENTS: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^(?:相关)?附[ \t\x{3000}]*件(?:下载)?[ \t\x{3000}]*(?:[0-9]+)?[ \t\x{3000}]*[:：]?")
+});
 
 static PRINT_CLOSE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?:打印本页|打印页面|打印此页|关闭窗口|关闭页面|关闭本页|【打印】|【关闭】|\[打印\]|\[关闭\]|^打印\s*[|｜/]?\s*关闭$|扫一扫|手机打开|分享到|返回顶部)",
+        r"(?:打印本页|打印页面|打印此页|关闭窗口|关闭页面|关闭本页|【打印】|【关闭】|\[打印\]|\[关闭\]|^打印[ \t\x{3000}]*[|｜/]?[ \t\x{3000}]*关闭$|扫一扫|手机打开|分享到|返回顶部)",
     )
 });
 
 static EDITOR: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"^[（(\[【]?\s*(?:责任编辑|编辑|审核|审校|校对|初审|复审|终审|信息来源|稿件来源|来源)\s*[:：][^。]{0,30}[)）\]】]?$",
+        r"^[（(\[【]?[ \t\x{3000}]*(?:责任编辑|编辑|审核|审校|校对|初审|复审|终审|信息来源|稿件来源|来源)[ \t\x{3000}]*[:：][^。]{0,30}[)）\]】]?$",
     )
 });
 
-static SIGNOFF_DATE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日$"));
+static SIGNOFF_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"^[0-9]{4}[ \t\x{3000}]*年[ \t\x{3000}]*[0-9]{1,2}[ \t\x{3000}]*月[ \t\x{3000}]*[0-9]{1,2}[ \t\x{3000}]*日$",
+    )
+});
 
 static ORGANISATION: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"^\p{Han}[\p{Han}（）()、\s]{2,40}(?:厅|局|委员会|政府|办公室|办公厅|中心|委|部|院|会|所|站|队|处|署|办)$",
+        r"^[\x{4E00}-\x{9FFF}][\x{4E00}-\x{9FFF}（）()、 \t\x{3000}]{2,40}(?:厅|局|委员会|政府|办公室|办公厅|中心|委|部|院|会|所|站|队|处|署|办)$",
     )
 });
 
