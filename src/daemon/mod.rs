@@ -32,7 +32,7 @@ use tokio::task::JoinSet;
 
 use crate::check::Checker;
 use crate::config::{self, Config, ConfigError};
-use crate::delivery::{DeliveryError, Mailer};
+use crate::delivery::{Channels, DeliveryError, Mailer};
 use crate::fetch::{FetchError, Politeness};
 use crate::outbox;
 use crate::store::{Store, StoreError};
@@ -94,6 +94,8 @@ pub struct Live {
     pub config: Arc<Config>,
     pub checker: Arc<Checker>,
     pub mailer: Arc<Mailer>,
+    /// The chat robots and their rate limiters, shared by every drain.
+    pub channels: Arc<Channels>,
 }
 
 impl Live {
@@ -105,14 +107,31 @@ impl Live {
         store: Arc<Store>,
         politeness: Arc<Politeness>,
     ) -> Result<Live, DaemonError> {
+        Live::build(config, store, politeness, None)
+    }
+
+    /// [`Live::new`] for a reloaded configuration: the channels keep their
+    /// rate limiters where the robot stayed the same.
+    fn build(
+        config: Arc<Config>,
+        store: Arc<Store>,
+        politeness: Arc<Politeness>,
+        previous: Option<&Channels>,
+    ) -> Result<Live, DaemonError> {
         let mailer =
             Mailer::from_config(&config.mail, &config.settings.store).map_err(DaemonError::Mail)?;
+        let channels = match previous {
+            Some(p) => p.reload(&config),
+            None => Channels::from_config(&config),
+        }
+        .map_err(DaemonError::Mail)?;
         let mut checker = Checker::new(config.clone(), store).map_err(DaemonError::Client)?;
         checker.politeness = politeness;
         Ok(Live {
             config,
             checker: Arc::new(checker),
             mailer: Arc::new(mailer),
+            channels: Arc::new(channels),
         })
     }
 }
@@ -222,7 +241,7 @@ async fn deliver(
         let store = current.checker.store.clone();
         tokio::select! {
             _ = shutdown.wait() => return,
-            drained = outbox::drain(&store, &current.config, &current.mailer, false) => match drained {
+            drained = outbox::drain_all(&store, &current.config, &current.mailer, &current.channels, false) => match drained {
                 Ok(d) => metrics.delivered(d.sent, d.failed),
                 Err(e) => tracing::error!(error = %e, "outbox drain failed"),
             },
@@ -281,10 +300,11 @@ fn reloaded(opts: &Options, current: &Live) -> Result<Live, ReloadError> {
     if new.settings.store != current.config.settings.store {
         return Err(ReloadError::StoreMoved);
     }
-    let live = Live::new(
+    let live = Live::build(
         Arc::new(new),
         current.checker.store.clone(),
         current.checker.politeness.clone(),
+        Some(&current.channels),
     )?;
     crate::runner::jobs(&live.checker, &[]).map_err(ReloadError::Tracked)?;
     Ok(live)
