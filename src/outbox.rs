@@ -301,6 +301,25 @@ async fn deliver_chat(
     Ok(())
 }
 
+/// Prunes delivered entries older than `[settings] outbox_retention`
+/// (pending and refused ones stay, and versions are never pruned).
+/// Returns how many were removed.
+pub fn prune(store: &Store, config: &Config) -> Result<usize, StoreError> {
+    let retention = jiff::SignedDuration::try_from(config.settings.outbox_retention)
+        .unwrap_or(jiff::SignedDuration::MAX);
+    let Ok(before) = Timestamp::now().checked_sub(retention) else {
+        return Ok(0);
+    };
+    let n = store.prune_delivered(before)?;
+    if n > 0 {
+        tracing::info!(
+            pruned = n,
+            "delivered outbox entries past their retention pruned"
+        );
+    }
+    Ok(n)
+}
+
 /// How the outbox names e-mail among the channels.
 pub const MAIL: &str = "e-mail";
 

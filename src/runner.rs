@@ -347,6 +347,7 @@ pub async fn check_all(
         Mailer::from_config(&config.mail, &config.settings.store).map_err(CheckRunError::Mail)?;
     let channels = Channels::from_config(&config).map_err(CheckRunError::Mail)?;
     let drained = outbox::drain_all(&store, &config, &mailer, &channels, true).await?;
+    outbox::prune(&store, &config)?;
     store.flush()?;
     Ok(CheckRun { summary, drained })
 }

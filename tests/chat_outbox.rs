@@ -93,8 +93,12 @@ struct Bench {
 
 impl Bench {
     fn new(channels: &[Chan]) -> Bench {
+        Bench::with_settings(channels, "")
+    }
+
+    fn with_settings(channels: &[Chan], settings: &str) -> Bench {
         let dir = tempfile::tempdir().unwrap();
-        let text = project_toml(dir.path(), channels, "");
+        let text = project_toml(dir.path(), channels, settings);
         Bench::open(dir, text)
     }
 
@@ -586,4 +590,31 @@ fn no_secret_in_logs_listings_or_errors() {
     for m in eml_files(&store) {
         assert_clean("e-mail", &std::fs::read_to_string(m).unwrap());
     }
+}
+
+#[test]
+fn delivered_entries_past_their_retention_are_pruned_and_versions_kept() {
+    let rt = rt();
+    let fakes = start(&rt, vec![robot(Platform::Wecom)]);
+    let wecom = chan("zj-wecom", "wecom", &fakes[0]);
+    let b = {
+        let mut b = Bench::with_settings(&[wecom], "outbox_retention = \"1s\"\n");
+        b.alert(&rt);
+        b.alert(&rt);
+        b
+    };
+    // A refused one is kept whatever its age.
+    fakes[0].answer_next(93000, "invalid webhook url");
+    b.drain(&rt, &b.channels());
+    std::thread::sleep(Duration::from_millis(1200));
+    let pruned = outbox::prune(&b.store, &b.config).unwrap();
+    let left = b.store.outbox().unwrap();
+    assert_eq!(pruned, 3, "two e-mails and one chat message: {left:?}");
+    assert!(
+        left.iter().all(|e| e.state == DeliveryState::Pending),
+        "only the undelivered stay: {left:?}"
+    );
+    assert!(left.iter().any(|e| e.permanent.is_some()), "{left:?}");
+    let versions = b.store.versions("jiangsu").unwrap();
+    assert_eq!(versions.len(), 2, "versions are never pruned");
 }

@@ -45,6 +45,8 @@ pub use shutdown::Shutdown;
 /// How long the other services get to stop once the scheduler is done.
 const SERVICES_GRACE: Duration = Duration::from_secs(5);
 /// How often delivery looks at the outbox without being woken.
+/// How often the delivery service prunes delivered entries past their retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const DELIVERY_POLL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
@@ -236,9 +238,16 @@ async fn deliver(
     wake: Arc<Notify>,
     shutdown: Shutdown,
 ) {
+    let mut pruned_at: Option<Instant> = None;
     loop {
         let current = live.borrow().clone();
         let store = current.checker.store.clone();
+        if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            pruned_at = Some(Instant::now());
+            if let Err(e) = outbox::prune(&store, &current.config) {
+                tracing::error!(error = %e, "cannot prune the outbox");
+            }
+        }
         tokio::select! {
             _ = shutdown.wait() => return,
             drained = outbox::drain_all(&store, &current.config, &current.mailer, &current.channels, false) => match drained {
@@ -271,6 +280,15 @@ async fn reload(
         match reloaded(&opts, &current) {
             Ok(new) => {
                 let sources = new.config.sources.len();
+                // A refusal may have been fixed by the new configuration
+                // (key, secret, keyword): every refused delivery is due.
+                match new.checker.store.retry_refused(None, None) {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(deliveries = n, "refused deliveries due again")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "cannot retry refused deliveries"),
+                }
                 live.send_replace(Arc::new(new));
                 tracing::info!(sources, "configuration reloaded");
             }
