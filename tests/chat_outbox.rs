@@ -618,3 +618,97 @@ fn delivered_entries_past_their_retention_are_pruned_and_versions_kept() {
     let versions = b.store.versions("jiangsu").unwrap();
     assert_eq!(versions.len(), 2, "versions are never pruned");
 }
+
+fn spawn_daemon(config_path: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_bulletin-watch"))
+        .arg("--config")
+        .arg(config_path)
+        .arg("run")
+        .env_remove("BULLETIN_WATCH_STORE")
+        .env("BULLETIN_WATCH_LOG", "bulletin_watch=info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("daemon starts")
+}
+
+fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn kill_9_during_a_burst_loses_nothing_and_repeats_at_most_one_message() {
+    let rt = rt();
+    let per = Duration::from_millis(300);
+    let fakes = start(&rt, vec![robot(Platform::Dingtalk).rate(5, per)]);
+    let mut ding = chan("zj-ding", "dingtalk", &fakes[0]);
+    ding.rate = Some("5/300ms");
+    let mut b = Bench::new(&[ding]);
+    for _ in 0..30 {
+        b.alert(&rt);
+    }
+    let Bench {
+        dir,
+        site,
+        config,
+        store,
+        checker,
+        ..
+    } = b;
+    let store_path = config.settings.store.clone();
+    drop(checker);
+    drop(store);
+    let config_path = dir.path().join("sources.toml");
+
+    let mut daemon = spawn_daemon(&config_path);
+    wait_until("a part of the burst", Duration::from_secs(30), || {
+        fakes[0].accepted().len() >= 8
+    });
+    daemon.kill().expect("kill -9");
+    daemon.wait().expect("reaped");
+    let at_kill = fakes[0].accepted().len();
+    assert!(at_kill < 30, "killed during the burst, not after it");
+    // The robot's window closes before the restart: a new process has a
+    // new limiter, and DingTalk would throttle for ten minutes (130101).
+    std::thread::sleep(per + Duration::from_millis(200));
+
+    let mut daemon = spawn_daemon(&config_path);
+    wait_until("the rest of the burst", Duration::from_secs(60), || {
+        fakes[0].accepted().len() >= 30
+    });
+    // Let the last answers be recorded, then stop cleanly.
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = daemon.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    daemon.wait().expect("stops");
+    let store = reopen(&store_path);
+    let entries: Vec<OutboxEntry> = store
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.via() == "zj-ding")
+        .collect();
+    assert_eq!(entries.len(), 30);
+    assert!(
+        entries.iter().all(|e| e.state == DeliveryState::Delivered),
+        "nothing lost: {:?}",
+        entries
+            .iter()
+            .filter(|e| e.state != DeliveryState::Delivered)
+            .collect::<Vec<_>>()
+    );
+    let parts: usize = entries.iter().map(|e| e.parts_done.len()).sum();
+    let accepted = fakes[0].accepted().len();
+    assert!(
+        accepted >= parts && accepted <= parts + 1,
+        "{accepted} messages for {parts} parts: at most one repeated"
+    );
+    drop(site);
+}
