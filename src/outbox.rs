@@ -115,22 +115,34 @@ async fn drain_inner(
     }
     let alerts = AlertConfig::from_config(config);
     let renderer = Renderer::new(store, &alerts);
+    // E-mail first: a chat burst paced at a robot's rate must not hold
+    // the e-mail back.
+    drain_mail(store, config, &renderer, mailer, due, now, &mut out).await?;
     if let Some(channels) = channels {
         for entry in chat {
             deliver_chat(store, config, &renderer, channels, entry, &mut out).await?;
         }
     }
-    if due.is_empty() {
-        return Ok(out);
-    }
+    Ok(out)
+}
+
+/// The due e-mail entries: each on its own, or in digest mode one message
+/// per recipient group once its oldest alert has waited a full window.
+async fn drain_mail(
+    store: &Store,
+    config: &Config,
+    renderer: &Renderer<'_>,
+    mailer: &Mailer,
+    due: Vec<OutboxEntry>,
+    now: Timestamp,
+    out: &mut Drained,
+) -> Result<(), StoreError> {
     let Some(window) = config.mail.digest else {
         for entry in due {
-            deliver(store, config, &renderer, mailer, vec![entry], &mut out).await?;
+            deliver(store, config, renderer, mailer, vec![entry], out).await?;
         }
-        return Ok(out);
+        return Ok(());
     };
-    // Digest mode: one message per recipient group, once its oldest alert
-    // has waited a full window.
     let mut groups: BTreeMap<Vec<String>, Vec<OutboxEntry>> = BTreeMap::new();
     for e in due {
         match renderer.recipients(&e) {
@@ -138,7 +150,7 @@ async fn drain_inner(
                 to.sort();
                 groups.entry(to).or_default().push(e);
             }
-            Err(err) => not_rendered(store, vec![(e, err)], &mut out)?,
+            Err(err) => not_rendered(store, vec![(e, err)], out)?,
         }
     }
     for (_, group) in groups {
@@ -147,9 +159,9 @@ async fn drain_inner(
             out.waiting += group.len();
             continue;
         }
-        deliver(store, config, &renderer, mailer, group, &mut out).await?;
+        deliver(store, config, renderer, mailer, group, out).await?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Renders and sends one alert, or several as one digest, and records the
