@@ -273,7 +273,7 @@ pub fn outbox(store: &Store, config: &AlertConfig, as_json: bool) -> Result<Stri
             .iter()
             .zip(&messages)
             .map(|(e, message)| {
-                json!({
+                let mut v = json!({
                     "key": e.key,
                     "kind": e.kind,
                     "source": e.source,
@@ -285,7 +285,28 @@ pub fn outbox(store: &Store, config: &AlertConfig, as_json: bool) -> Result<Stri
                     "delivered_at": e.delivered_at.map(|t| t.to_string()),
                     "message_id": message.message_id,
                     "subject": message.subject,
-                })
+                });
+                // Fields an e-mail entry of the previous release never had
+                // appear only when set, so its listing reads as before.
+                if let Some(map) = v.as_object_mut() {
+                    if let Some(c) = &e.channel {
+                        map.insert("channel".into(), json!(c));
+                    }
+                    if let Some(r) = &e.permanent {
+                        map.insert("delivery".into(), json!(e.state_name()));
+                        map.insert(
+                            "refusal".into(),
+                            json!({"code": r.code, "message": r.message}),
+                        );
+                    }
+                    if !e.parts_done.is_empty() {
+                        map.insert("parts_done".into(), json!(e.parts_done));
+                    }
+                    if let Some(n) = &e.notice {
+                        map.insert("notice".into(), json!(n));
+                    }
+                }
+                v
             })
             .collect();
         return Ok(serde_json::to_string_pretty(&list).unwrap_or_default() + "\n");
@@ -294,6 +315,10 @@ pub fn outbox(store: &Store, config: &AlertConfig, as_json: bool) -> Result<Stri
     let (mut pending, mut delivered, mut failing) = (0, 0, 0);
     for (e, message) in entries.iter().zip(&messages) {
         let state = match (e.state, &e.last_error) {
+            (DeliveryState::Pending, _) if e.permanent.is_some() => {
+                failing += 1;
+                "permanent"
+            }
             (DeliveryState::Delivered, _) => {
                 delivered += 1;
                 "delivered"
@@ -307,9 +332,13 @@ pub fn outbox(store: &Store, config: &AlertConfig, as_json: bool) -> Result<Stri
                 "pending"
             }
         };
+        let via = match &e.channel {
+            Some(c) => format!(" [{c}]"),
+            None => String::new(),
+        };
         let _ = writeln!(
             out,
-            "{:<10} {:<36} tries={:<3} {}",
+            "{:<10} {:<36} tries={:<3} {}{via}",
             state, e.key, e.attempts, message.subject
         );
         if let (DeliveryState::Pending, Some(err)) = (e.state, &e.last_error) {

@@ -59,6 +59,8 @@ pub struct Target {
     pub allowed_hosts: Vec<String>,
     /// The listing it was discovered on.
     pub listing: Option<String>,
+    /// The chat channels its alerts go to, besides e-mail.
+    pub channels: Vec<String>,
 }
 
 impl Target {
@@ -98,12 +100,22 @@ impl Target {
             confirm_changes: settings.confirm_changes,
             allowed_hosts: settings.allowed_hosts.clone(),
             listing: who.listing,
+            channels: who.channels,
         }
     }
 
     fn host_allowed(&self, url: &Url) -> bool {
         crate::config::host_allowed(&self.url, &self.allowed_hosts, url)
     }
+}
+
+/// The deliveries of one alert: its e-mail entry (whose key is the
+/// event's), then one entry per chat channel.
+fn with_channels(mail: OutboxEntry, channels: &[String]) -> Vec<OutboxEntry> {
+    let mut all = Vec::with_capacity(1 + channels.len());
+    all.extend(channels.iter().map(|c| mail.for_channel(c)));
+    all.insert(0, mail);
+    all
 }
 
 /// What one check did.
@@ -439,7 +451,8 @@ impl Checker {
         };
         let version = latest.map_or(1, |p| p.version + 1);
         let key = format!("{}/{}/v{version}", kind_name(kind), target.id);
-        Ok(vec![OutboxEntry::new(key, kind, &target.id, Some(version))])
+        let mail = OutboxEntry::new(key, kind, &target.id, Some(version));
+        Ok(with_channels(mail, &target.channels))
     }
 
     /// Records the result of a check in the source's fetch state and raises
@@ -465,17 +478,20 @@ impl Checker {
                     // What the alert reports is gone by the next check.
                     entry.detail = Some(error.clone());
                     entry.failures = Some(state.consecutive_failures);
-                    self.queue_state_alert(&entry);
+                    self.queue_state_alert(entry, &target.channels);
                 }
             }
             _ => {
                 if state.failing_alerted {
-                    self.queue_state_alert(&OutboxEntry::new(
-                        format!("recovered/{id}/{}", state.failing_episodes),
-                        AlertKind::Recovered,
-                        id,
-                        None,
-                    ));
+                    self.queue_state_alert(
+                        OutboxEntry::new(
+                            format!("recovered/{id}/{}", state.failing_episodes),
+                            AlertKind::Recovered,
+                            id,
+                            None,
+                        ),
+                        &target.channels,
+                    );
                 }
                 state.consecutive_failures = 0;
                 state.failing_alerted = false;
@@ -488,11 +504,13 @@ impl Checker {
         }
     }
 
-    /// Queues a `failing`/`recovered` alert. Its key names the failure
-    /// streak, so queuing it again after a crash is a no-op.
-    fn queue_state_alert(&self, entry: &OutboxEntry) {
-        if let Err(e) = self.store.enqueue(entry) {
-            tracing::error!(source = %entry.source, error = %e, "cannot queue {} alert", kind_name(entry.kind));
+    /// Queues a `failing`/`recovered` alert, for e-mail and for each of
+    /// `channels`, in one transaction. Its key names the failure streak,
+    /// so queuing it again after a crash is a no-op.
+    fn queue_state_alert(&self, entry: OutboxEntry, channels: &[String]) {
+        let (source, kind) = (entry.source.clone(), entry.kind);
+        if let Err(e) = self.store.enqueue_all(&with_channels(entry, channels)) {
+            tracing::error!(source = %source, error = %e, "cannot queue {} alert", kind_name(kind));
         }
     }
 
@@ -675,6 +693,8 @@ fn kind_name(k: AlertKind) -> &'static str {
         AlertKind::Changed => "changed",
         AlertKind::Failing => "failing",
         AlertKind::Recovered => "recovered",
+        AlertKind::DeliveryFailing => "delivery-failing",
+        AlertKind::DeliveryRecovered => "delivery-recovered",
     }
 }
 

@@ -103,10 +103,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Alerts: pending, failing and delivered.
+    /// Alerts: pending, failing and delivered, per channel.
     Outbox {
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        command: Option<OutboxCommand>,
     },
     /// Inspect the sources file.
     Sources {
@@ -162,6 +164,17 @@ pub enum Command {
     Notify {
         #[command(subcommand)]
         command: NotifyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OutboxCommand {
+    /// Make permanently refused deliveries pending again: all of them, the
+    /// one with key ID, or those of one channel (`e-mail` for e-mail).
+    Retry {
+        id: Option<String>,
+        #[arg(long, conflicts_with = "id")]
+        channel: Option<String>,
     },
 }
 

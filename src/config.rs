@@ -139,6 +139,9 @@ pub struct Settings {
     /// `[settings] channels`: the chat channels of every source that does
     /// not name its own (default none).
     pub channels: Vec<String>,
+    /// `[settings] outbox_retention`: delivered outbox entries older than
+    /// this are pruned (default 90 days); versions never are.
+    pub outbox_retention: Duration,
 }
 
 impl Default for Settings {
@@ -162,6 +165,7 @@ impl Default for Settings {
             alert_on_first: false,
             confirm_changes: true,
             channels: Vec::new(),
+            outbox_retention: Duration::from_secs(90 * 24 * 3600),
         }
     }
 }
@@ -358,6 +362,7 @@ struct RawSettings {
     alert_on_first: Option<bool>,
     confirm_changes: Option<bool>,
     channels: Option<Vec<Spanned<String>>>,
+    outbox_retention: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -620,6 +625,12 @@ impl Validator<'_> {
             confirm_changes: raw.confirm_changes.unwrap_or(d.confirm_changes),
             // Checked against `[[channel]]` once those are read.
             channels: Vec::new(),
+            outbox_retention: dur(
+                self,
+                &raw.outbox_retention,
+                "settings.outbox_retention",
+                d.outbox_retention,
+            ),
         }
     }
 

@@ -23,7 +23,7 @@ use bulletin_watch::store::{BackupError, Store, StoreError};
 use bulletin_watch::{audit, control, fetch, runner, validate, web};
 
 mod cli;
-use cli::{Cli, Command, NotifyCommand, SourcesCommand, StoreCommand};
+use cli::{Cli, Command, NotifyCommand, OutboxCommand, SourcesCommand, StoreCommand};
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
@@ -269,7 +269,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 json: *json,
             },
         ),
-        Command::Outbox { json } => print_query(
+        Command::Outbox {
+            command: Some(OutboxCommand::Retry { id, channel }),
+            ..
+        } => {
+            let path = store_path(&cli)?;
+            let store = match Store::open(&path) {
+                Err(StoreError::Locked { .. }) => anyhow::bail!(
+                    "store {} is held by a running daemon: send it SIGHUP to retry every \
+                     refused delivery, or stop it before `outbox retry`",
+                    path.display()
+                ),
+                r => r.with_context(|| format!("opening store {}", path.display()))?,
+            };
+            let n = store.retry_refused(id.as_deref(), channel.as_deref())?;
+            println!("{n} refused deliveries pending again");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Outbox { json, .. } => print_query(
             &cli,
             &Query::Outbox {
                 json: *json,

@@ -9,6 +9,13 @@
 //! the configuration of the moment. A render that fails on a store I/O
 //! error counts as a failed attempt and is retried with the same backoff.
 //!
+//! A chat entry (one per alert and channel, see
+//! [`OutboxEntry::channel`]) is rendered with [`Renderer::chat`] and sent
+//! through the shared [`Channels`] registry; each part the robot accepts
+//! is recorded at once, so a crash repeats at most the one part in flight.
+//! A permanent refusal is kept, marked with the platform's code and
+//! message, and tried again at the longest pause.
+//!
 //! In digest mode (`[mail] digest = "1h"`), alerts for the same recipients
 //! wait until the oldest of them is a window old and then go out as one
 //! message, marked delivered together.
@@ -19,9 +26,11 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::alert::{self, message_id, AlertConfig, Message, Renderer};
+use crate::channel;
 use crate::config::Config;
-use crate::delivery::{Mailer, Verdict};
-use crate::store::{DeliveryState, OutboxEntry, Store, StoreError};
+use crate::delivery::{Channels, Mailer, Verdict};
+use crate::model::AlertKind;
+use crate::store::{DeliveryState, OutboxEntry, Refusal, Store, StoreError};
 
 /// The longest pause between two attempts at one alert.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
@@ -49,14 +58,36 @@ fn later(now: Timestamp, d: Duration) -> Timestamp {
         .unwrap_or(now)
 }
 
-/// Attempts every pending alert whose backoff has expired — or every
-/// pending alert when `force` (a manual `check` tries them all once). A
-/// digest window (`config.mail.digest`) is honoured even when forced: it is
-/// a choice of the recipients, not a retry policy.
+/// [`drain_all`] for e-mail only: chat entries are left pending.
 pub async fn drain(
     store: &Store,
     config: &Config,
     mailer: &Mailer,
+    force: bool,
+) -> Result<Drained, StoreError> {
+    drain_inner(store, config, mailer, None, force).await
+}
+
+/// Attempts every pending alert whose backoff has expired — or every
+/// pending alert when `force` (a manual `check` tries them all once) —
+/// e-mail through `mailer`, chat entries through `channels`. A
+/// digest window (`config.mail.digest`) is honoured even when forced: it is
+/// a choice of the recipients, not a retry policy.
+pub async fn drain_all(
+    store: &Store,
+    config: &Config,
+    mailer: &Mailer,
+    channels: &Channels,
+    force: bool,
+) -> Result<Drained, StoreError> {
+    drain_inner(store, config, mailer, Some(channels), force).await
+}
+
+async fn drain_inner(
+    store: &Store,
+    config: &Config,
+    mailer: &Mailer,
+    channels: Option<&Channels>,
     force: bool,
 ) -> Result<Drained, StoreError> {
     let mut out = Drained::default();
@@ -68,26 +99,50 @@ pub async fn drain(
         store.flush()?;
     }
     let mut due = Vec::new();
+    let mut chat = Vec::new();
     for entry in pending {
-        if !force && entry.next_attempt > now {
+        let not_here = entry.channel.is_some() && channels.is_none();
+        if not_here || (!force && entry.next_attempt > now) {
             out.waiting += 1;
+        } else if entry.channel.is_some() {
+            chat.push(entry);
         } else {
             due.push(entry);
         }
     }
-    if due.is_empty() {
+    if due.is_empty() && chat.is_empty() {
         return Ok(out);
     }
     let alerts = AlertConfig::from_config(config);
     let renderer = Renderer::new(store, &alerts);
+    // E-mail first: a chat burst paced at a robot's rate must not hold
+    // the e-mail back.
+    drain_mail(store, config, &renderer, mailer, due, now, &mut out).await?;
+    if let Some(channels) = channels {
+        for entry in chat {
+            deliver_chat(store, config, &renderer, channels, entry, &mut out).await?;
+        }
+    }
+    Ok(out)
+}
+
+/// The due e-mail entries: each on its own, or in digest mode one message
+/// per recipient group once its oldest alert has waited a full window.
+async fn drain_mail(
+    store: &Store,
+    config: &Config,
+    renderer: &Renderer<'_>,
+    mailer: &Mailer,
+    due: Vec<OutboxEntry>,
+    now: Timestamp,
+    out: &mut Drained,
+) -> Result<(), StoreError> {
     let Some(window) = config.mail.digest else {
         for entry in due {
-            deliver(store, &renderer, mailer, vec![entry], &mut out).await?;
+            deliver(store, config, renderer, mailer, vec![entry], out).await?;
         }
-        return Ok(out);
+        return Ok(());
     };
-    // Digest mode: one message per recipient group, once its oldest alert
-    // has waited a full window.
     let mut groups: BTreeMap<Vec<String>, Vec<OutboxEntry>> = BTreeMap::new();
     for e in due {
         match renderer.recipients(&e) {
@@ -95,7 +150,7 @@ pub async fn drain(
                 to.sort();
                 groups.entry(to).or_default().push(e);
             }
-            Err(err) => not_rendered(store, vec![(e, err)], &mut out)?,
+            Err(err) => not_rendered(store, vec![(e, err)], out)?,
         }
     }
     for (_, group) in groups {
@@ -104,15 +159,16 @@ pub async fn drain(
             out.waiting += group.len();
             continue;
         }
-        deliver(store, &renderer, mailer, group, &mut out).await?;
+        deliver(store, config, renderer, mailer, group, out).await?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Renders and sends one alert, or several as one digest, and records the
 /// result for all of them in one atomic write.
 async fn deliver(
     store: &Store,
+    config: &Config,
     renderer: &Renderer<'_>,
     mailer: &Mailer,
     mut entries: Vec<OutboxEntry>,
@@ -140,20 +196,35 @@ async fn deliver(
                 e.state = DeliveryState::Delivered;
                 e.delivered_at = Some(now);
                 e.last_error = None;
+                e.permanent = None;
             }
             Verdict::Retryable(err) => {
                 e.last_error = Some(err.to_string());
+                e.permanent = None;
                 e.next_attempt = later(now, backoff(e.attempts));
             }
             Verdict::Permanent(err) => {
                 // A permanent refusal waits the longest pause at once: it
                 // is kept (never lost) and retried hourly until fixed.
                 e.last_error = Some(err.to_string());
+                e.permanent = Some(Refusal {
+                    code: None,
+                    message: err.to_string(),
+                });
                 e.next_attempt = later(now, MAX_BACKOFF);
             }
         }
     }
     store.update_entries(&entries)?;
+    if let Some(first) = entries.first() {
+        match &verdict {
+            Verdict::Delivered => note_streak(store, config, MAIL, &first.source, None)?,
+            Verdict::Permanent(e) => {
+                note_streak(store, config, MAIL, &first.source, Some(&e.to_string()))?
+            }
+            Verdict::Retryable(_) => {}
+        }
+    }
     let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
     match verdict {
         Verdict::Delivered => {
@@ -165,6 +236,150 @@ async fn deliver(
             out.failed += entries.len();
         }
     }
+    Ok(())
+}
+
+/// Renders one chat entry and sends the parts its robot has not accepted
+/// yet, recording each accepted part at once.
+async fn deliver_chat(
+    store: &Store,
+    config: &Config,
+    renderer: &Renderer<'_>,
+    channels: &Channels,
+    mut entry: OutboxEntry,
+    out: &mut Drained,
+) -> Result<(), StoreError> {
+    let alert = match renderer.chat(&entry, &config.web) {
+        Ok(a) => a,
+        Err(err) => return not_rendered(store, vec![(entry, err)], out),
+    };
+    let id = entry.via().to_string();
+    let key = entry.key.clone();
+    let done = entry.parts_done.clone();
+    let mut unrecorded = None;
+    let verdict = channels
+        .deliver(&id, &alert, &key, &done, |part| {
+            entry.parts_done.push(part.index);
+            if unrecorded.is_none() {
+                if let Err(e) = store.update_entry(&entry) {
+                    unrecorded = Some(e);
+                }
+            }
+        })
+        .await;
+    if let Some(e) = unrecorded {
+        return Err(e);
+    }
+    let now = Timestamp::now();
+    entry.attempts += 1;
+    match &verdict {
+        channel::Verdict::Delivered => {
+            entry.state = DeliveryState::Delivered;
+            entry.delivered_at = Some(now);
+            entry.last_error = None;
+            entry.permanent = None;
+        }
+        channel::Verdict::Retryable { after, .. } => {
+            entry.last_error = Some(verdict.to_string());
+            entry.permanent = None;
+            let pause = after.unwrap_or_else(|| backoff(entry.attempts));
+            entry.next_attempt = later(now, pause);
+        }
+        channel::Verdict::Permanent { code, message, .. } => {
+            entry.last_error = Some(verdict.to_string());
+            entry.permanent = Some(Refusal {
+                code: *code,
+                message: message.clone(),
+            });
+            entry.next_attempt = later(now, MAX_BACKOFF);
+        }
+    }
+    store.update_entry(&entry)?;
+    match &verdict {
+        channel::Verdict::Delivered => note_streak(store, config, &id, &entry.source, None)?,
+        channel::Verdict::Permanent { .. } => {
+            let refusal = verdict.to_string();
+            note_streak(store, config, &id, &entry.source, Some(&refusal))?;
+        }
+        channel::Verdict::Retryable { .. } => {}
+    }
+    if verdict.is_delivered() {
+        tracing::info!(alert = %entry.key, channel = %id, parts = entry.parts_done.len(), "alert delivered");
+        out.sent += 1;
+    } else {
+        tracing::warn!(alert = %entry.key, channel = %id, verdict = %verdict, "alert not delivered; will retry");
+        out.failed += 1;
+    }
+    Ok(())
+}
+
+/// Prunes delivered entries older than `[settings] outbox_retention`
+/// (pending and refused ones stay, and versions are never pruned).
+/// Returns how many were removed.
+pub fn prune(store: &Store, config: &Config) -> Result<usize, StoreError> {
+    let retention = jiff::SignedDuration::try_from(config.settings.outbox_retention)
+        .unwrap_or(jiff::SignedDuration::MAX);
+    let Ok(before) = Timestamp::now().checked_sub(retention) else {
+        return Ok(0);
+    };
+    let n = store.prune_delivered(before)?;
+    if n > 0 {
+        tracing::info!(
+            pruned = n,
+            "delivered outbox entries past their retention pruned"
+        );
+    }
+    Ok(n)
+}
+
+/// How the outbox names e-mail among the channels.
+pub const MAIL: &str = "e-mail";
+
+/// Follows the refusal streak of channel `via` (`e-mail` for the mail
+/// server) after a delivery (`refusal` = `None`) or a permanent refusal:
+/// the first refusal of a streak queues one `delivery-failing` notice and
+/// the first delivery after it one `delivery-recovered`, each for e-mail
+/// and every other configured channel. A notice's key names the streak,
+/// so a crash before the streak is recorded cannot queue it twice.
+fn note_streak(
+    store: &Store,
+    config: &Config,
+    via: &str,
+    source: &str,
+    refusal: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut streak = store.channel_streak(via)?;
+    let kind = match (refusal.is_some(), streak.failing) {
+        (true, false) => {
+            streak.failing = true;
+            streak.episodes += 1;
+            AlertKind::DeliveryFailing
+        }
+        (false, true) => {
+            streak.failing = false;
+            AlertKind::DeliveryRecovered
+        }
+        _ => return Ok(()),
+    };
+    let name = crate::present::alert_kind_name(kind);
+    let mut notice = OutboxEntry::new(
+        format!("{name}/{via}/{}", streak.episodes),
+        kind,
+        source,
+        None,
+    );
+    notice.notice = Some(via.to_string());
+    notice.detail = refusal.map(str::to_string);
+    let mut all = Vec::new();
+    for c in config.channels.iter().filter(|c| c.id != via) {
+        all.push(notice.for_channel(&c.id));
+    }
+    if via != MAIL {
+        all.insert(0, notice);
+    }
+    store.enqueue_all(&all)?;
+    store.put_channel_streak(via, &streak)?;
+    tracing::warn!(channel = %via, notice = name, "delivery channel streak changed");
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use tokio::task::{Id, JoinSet};
 
 use crate::check::{Checker, Outcome, Report, Target};
 use crate::config::{Config, Source, SourceKind};
-use crate::delivery::{DeliveryError, Mailer};
+use crate::delivery::{Channels, DeliveryError, Mailer};
 use crate::fetch::FetchError;
 use crate::outbox::{self, Drained};
 use crate::store::{Store, StoreError};
@@ -345,7 +345,9 @@ pub async fn check_all(
     }
     let mailer =
         Mailer::from_config(&config.mail, &config.settings.store).map_err(CheckRunError::Mail)?;
-    let drained = outbox::drain(&store, &config, &mailer, true).await?;
+    let channels = Channels::from_config(&config).map_err(CheckRunError::Mail)?;
+    let drained = outbox::drain_all(&store, &config, &mailer, &channels, true).await?;
+    outbox::prune(&store, &config)?;
     store.flush()?;
     Ok(CheckRun { summary, drained })
 }

@@ -16,6 +16,7 @@ mod alerts;
 mod audit;
 mod channels;
 mod chat_delivery;
+mod chat_outbox;
 mod compat;
 mod daemon;
 mod demo;

@@ -81,6 +81,20 @@ impl Renderer<'_> {
             AlertKind::Recovered => {
                 alert.text = render::render_recovered(&ctx).text;
             }
+            AlertKind::DeliveryFailing | AlertKind::DeliveryRecovered => {
+                let detail = entry.detail.as_deref();
+                let notice =
+                    render::render_delivery_notice(&ctx, entry.kind, entry.notice_of(), detail);
+                alert.text = notice.text;
+                alert.summary = Some(match detail {
+                    Some(d) => format!(
+                        "{}: {}",
+                        entry.notice_of(),
+                        prefix_chars(d, MAX_SUMMARY_CHARS)
+                    ),
+                    None => entry.notice_of().to_string(),
+                });
+            }
         }
         alert.title = ctx.title;
         alert.url = ctx.url;

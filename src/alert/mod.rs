@@ -165,6 +165,14 @@ impl<'a> Renderer<'a> {
                 entry.failures,
             ),
             AlertKind::Recovered => render::render_recovered(&ctx),
+            AlertKind::DeliveryFailing | AlertKind::DeliveryRecovered => {
+                render::render_delivery_notice(
+                    &ctx,
+                    entry.kind,
+                    entry.notice_of(),
+                    entry.detail.as_deref(),
+                )
+            }
         };
         Ok(self.address(&entry.key, &about.recipients, rendered))
     }

@@ -289,6 +289,57 @@ pub fn render_recovered(ctx: &AlertContext) -> Rendered {
     finish(ctx, AlertKind::Recovered, subject, text, html)
 }
 
+/// Notice that delivery channel `channel` refused an alert for good
+/// (`DeliveryFailing`, with the platform's answer), or accepts messages
+/// again (`DeliveryRecovered`).
+pub fn render_delivery_notice(
+    ctx: &AlertContext,
+    kind: AlertKind,
+    channel: &str,
+    refusal: Option<&str>,
+) -> Rendered {
+    let failing = kind == AlertKind::DeliveryFailing;
+    let summary = if failing {
+        "推送失败"
+    } else {
+        "推送恢复"
+    }
+    .to_string();
+    let channel = clean_line(channel);
+    let subject = subject(ctx, &summary, &channel);
+    let mut text = text_header(ctx, &summary);
+    let mut html = String::new();
+    let accent = if failing {
+        ACCENT_FAILING
+    } else {
+        ACCENT_RECOVERED
+    };
+    html_header(&mut html, ctx, &subject, &summary, accent);
+    let line = if failing {
+        "渠道拒收告警 The channel refuses alerts; they are kept in the outbox and retried \
+         (bulletin-watch outbox retry)."
+    } else {
+        "渠道已恢复接收 The channel accepts alerts again."
+    };
+    let _ = writeln!(text, "渠道 Channel: {channel}\n{line}");
+    let _ = write!(
+        html,
+        "<p style=\"margin:0 0 8px;\"><b>渠道 Channel:</b> {}</p><p style=\"margin:0 0 12px;\">{line}</p>",
+        escape_html(&channel)
+    );
+    if let Some(r) = refusal {
+        let r = excerpt(&clean_block(r), MAX_ERROR_CHARS);
+        let _ = writeln!(text, "回复 Answer:\n{r}");
+        let _ = write!(
+            html,
+            "<p style=\"margin:0 0 12px;font-family:monospace;\">{}</p>",
+            escape_html(&r)
+        );
+    }
+    text.push('\n');
+    finish(ctx, kind, subject, text, html)
+}
+
 const ACCENT_CHANGED: &str = "#b45309";
 const ACCENT_PUBLISHED: &str = "#1d4ed8";
 const ACCENT_FAILING: &str = "#b91c1c";

@@ -104,6 +104,8 @@ impl From<AlertKind> for ChatKind {
             AlertKind::Published => ChatKind::Published,
             AlertKind::Failing => ChatKind::Failing,
             AlertKind::Recovered => ChatKind::Recovered,
+            AlertKind::DeliveryFailing => ChatKind::DeliveryFailing,
+            AlertKind::DeliveryRecovered => ChatKind::DeliveryRecovered,
         }
     }
 }

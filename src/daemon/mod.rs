@@ -32,7 +32,7 @@ use tokio::task::JoinSet;
 
 use crate::check::Checker;
 use crate::config::{self, Config, ConfigError};
-use crate::delivery::{DeliveryError, Mailer};
+use crate::delivery::{Channels, DeliveryError, Mailer};
 use crate::fetch::{FetchError, Politeness};
 use crate::outbox;
 use crate::store::{Store, StoreError};
@@ -45,6 +45,8 @@ pub use shutdown::Shutdown;
 /// How long the other services get to stop once the scheduler is done.
 const SERVICES_GRACE: Duration = Duration::from_secs(5);
 /// How often delivery looks at the outbox without being woken.
+/// How often the delivery service prunes delivered entries past their retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const DELIVERY_POLL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +96,8 @@ pub struct Live {
     pub config: Arc<Config>,
     pub checker: Arc<Checker>,
     pub mailer: Arc<Mailer>,
+    /// The chat robots and their rate limiters, shared by every drain.
+    pub channels: Arc<Channels>,
 }
 
 impl Live {
@@ -105,14 +109,31 @@ impl Live {
         store: Arc<Store>,
         politeness: Arc<Politeness>,
     ) -> Result<Live, DaemonError> {
+        Live::build(config, store, politeness, None)
+    }
+
+    /// [`Live::new`] for a reloaded configuration: the channels keep their
+    /// rate limiters where the robot stayed the same.
+    fn build(
+        config: Arc<Config>,
+        store: Arc<Store>,
+        politeness: Arc<Politeness>,
+        previous: Option<&Channels>,
+    ) -> Result<Live, DaemonError> {
         let mailer =
             Mailer::from_config(&config.mail, &config.settings.store).map_err(DaemonError::Mail)?;
+        let channels = match previous {
+            Some(p) => p.reload(&config),
+            None => Channels::from_config(&config),
+        }
+        .map_err(DaemonError::Mail)?;
         let mut checker = Checker::new(config.clone(), store).map_err(DaemonError::Client)?;
         checker.politeness = politeness;
         Ok(Live {
             config,
             checker: Arc::new(checker),
             mailer: Arc::new(mailer),
+            channels: Arc::new(channels),
         })
     }
 }
@@ -217,12 +238,19 @@ async fn deliver(
     wake: Arc<Notify>,
     shutdown: Shutdown,
 ) {
+    let mut pruned_at: Option<Instant> = None;
     loop {
         let current = live.borrow().clone();
         let store = current.checker.store.clone();
+        if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            pruned_at = Some(Instant::now());
+            if let Err(e) = outbox::prune(&store, &current.config) {
+                tracing::error!(error = %e, "cannot prune the outbox");
+            }
+        }
         tokio::select! {
             _ = shutdown.wait() => return,
-            drained = outbox::drain(&store, &current.config, &current.mailer, false) => match drained {
+            drained = outbox::drain_all(&store, &current.config, &current.mailer, &current.channels, false) => match drained {
                 Ok(d) => metrics.delivered(d.sent, d.failed),
                 Err(e) => tracing::error!(error = %e, "outbox drain failed"),
             },
@@ -252,6 +280,15 @@ async fn reload(
         match reloaded(&opts, &current) {
             Ok(new) => {
                 let sources = new.config.sources.len();
+                // A refusal may have been fixed by the new configuration
+                // (key, secret, keyword): every refused delivery is due.
+                match new.checker.store.retry_refused(None, None) {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(deliveries = n, "refused deliveries due again")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "cannot retry refused deliveries"),
+                }
                 live.send_replace(Arc::new(new));
                 tracing::info!(sources, "configuration reloaded");
             }
@@ -281,10 +318,11 @@ fn reloaded(opts: &Options, current: &Live) -> Result<Live, ReloadError> {
     if new.settings.store != current.config.settings.store {
         return Err(ReloadError::StoreMoved);
     }
-    let live = Live::new(
+    let live = Live::build(
         Arc::new(new),
         current.checker.store.clone(),
         current.checker.politeness.clone(),
+        Some(&current.channels),
     )?;
     crate::runner::jobs(&live.checker, &[]).map_err(ReloadError::Tracked)?;
     Ok(live)

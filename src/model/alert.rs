@@ -11,4 +11,11 @@ pub enum AlertKind {
     Changed,
     Failing,
     Recovered,
+    /// A delivery channel (a chat robot, or the mail server) refused an
+    /// alert for good: raised once per streak of refusals.
+    #[serde(rename = "delivery-failing")]
+    DeliveryFailing,
+    /// The channel accepted a message again after a `DeliveryFailing`.
+    #[serde(rename = "delivery-recovered")]
+    DeliveryRecovered,
 }

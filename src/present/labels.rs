@@ -25,6 +25,8 @@ pub fn alert_kind_name(kind: AlertKind) -> &'static str {
         AlertKind::Changed => "changed",
         AlertKind::Failing => "failing",
         AlertKind::Recovered => "recovered",
+        AlertKind::DeliveryFailing => "delivery-failing",
+        AlertKind::DeliveryRecovered => "delivery-recovered",
     }
 }
 

@@ -63,7 +63,7 @@ pub use discovery::Tracked;
 pub use error::{Result, StoreError};
 #[cfg(any(test, feature = "test-hooks"))]
 pub use hooks::Tamper;
-pub use outbox::{DeliveryState, OutboxEntry};
+pub use outbox::{ChannelStreak, DeliveryState, OutboxEntry, Refusal};
 pub use record::{fingerprint, Commit, NewVersion, VersionRecord};
 pub use state::FetchState;
 pub use versions::{VersionSlot, Versions};

@@ -23,6 +23,7 @@ const OUTBOX_DELIVERED_SHOWN: usize = 200;
 
 pub(crate) fn delivery(e: &OutboxEntry) -> (&'static str, &'static str) {
     match (e.state, &e.last_error) {
+        (DeliveryState::Pending, _) if e.permanent.is_some() => ("拒收 permanent", "b-bad"),
         (DeliveryState::Delivered, _) => ("已送达 delivered", "b-ok"),
         (DeliveryState::Pending, Some(_)) => ("失败 failing", "b-bad"),
         (DeliveryState::Pending, None) => ("待发送 pending", "b-warn"),
@@ -47,7 +48,7 @@ pub(crate) fn outbox_html(store: &Store, config: &AlertConfig) -> Result<String,
         "<h1>告警 Alerts</h1><p class=\"muted\">{} 待发送 pending · {} 失败 failing · {} 已送达 delivered · \
          <a href=\"/feed.xml\">Atom feed</a></p><ul class=\"cards\">",
         count("待发送 pending"),
-        count("失败 failing"),
+        count("失败 failing") + count("拒收 permanent"),
         count("已送达 delivered"),
     );
     if entries.is_empty() {
@@ -67,10 +68,16 @@ pub(crate) fn outbox_html(store: &Store, config: &AlertConfig) -> Result<String,
         }
         let (state, class) = delivery(e);
         let message = renderer.render(e)?;
+        // A chat entry names its channel (never its robot URL).
+        let via = e
+            .channel
+            .as_deref()
+            .map(|c| format!("<span class=\"badge\">{}</span>", esc(c)))
+            .unwrap_or_default();
         let _ = write!(
             b,
             "<li><div class=\"row\"><span class=\"badge {class}\">{state}</span>\
-             <span class=\"badge\">{}</span><span class=\"grow\"><a href=\"{}\">{}</a></span></div>\
+             <span class=\"badge\">{}</span>{via}<span class=\"grow\"><a href=\"{}\">{}</a></span></div>\
              <div class=\"row muted\"><span>创建 created {}</span><span>尝试 attempts {}</span>\
              <span>送达 delivered {}</span><a href=\"/source/{}\">{}</a><code>{}</code></div>",
             esc(alert_kind_name(e.kind)),
@@ -83,6 +90,14 @@ pub(crate) fn outbox_html(store: &Store, config: &AlertConfig) -> Result<String,
             esc(&e.source),
             esc(&message.message_id),
         );
+        if let Some(r) = &e.permanent {
+            let code = r.code.map(|c| format!("{c} ")).unwrap_or_default();
+            let _ = write!(
+                b,
+                "<p class=\"err\">拒收 refused: {}</p>",
+                esc(&short(&format!("{code}{}", r.message), ERROR_CHARS))
+            );
+        }
         if let (DeliveryState::Pending, Some(err)) = (e.state, &e.last_error) {
             let _ = write!(
                 b,
