@@ -21,6 +21,7 @@ mod position;
 
 use position::{field_at, line_col};
 
+pub use crate::model::Cadence;
 pub use channels::{ChannelConfig, WebConfig};
 
 /// Sender address when `[mail] from` is not set.
@@ -142,6 +143,9 @@ pub struct Settings {
     /// `[settings] outbox_retention`: delivered outbox entries older than
     /// this are pruned (default 90 days); versions never are.
     pub outbox_retention: Duration,
+    /// Scheduling of discovered articles (`max_interval`, `fresh_for`,
+    /// `retire_after`); a listing's own keys override these.
+    pub articles: Cadence,
 }
 
 impl Default for Settings {
@@ -166,6 +170,7 @@ impl Default for Settings {
             confirm_changes: true,
             channels: Vec::new(),
             outbox_retention: Duration::from_secs(90 * 24 * 3600),
+            articles: Cadence::default(),
         }
     }
 }
@@ -197,6 +202,10 @@ pub struct Source {
     /// The chat channels (ids of `[[channel]]`s) its alerts go to: its own
     /// `channels`, else `[settings] channels`.
     pub channels: Vec<String>,
+    /// An article source's own `max_interval` (`None`: it keeps `interval`).
+    pub max_interval: Option<Duration>,
+    /// A listing's: how the articles discovered on it are scheduled.
+    pub articles: Cadence,
 }
 
 impl Source {
@@ -363,7 +372,13 @@ struct RawSettings {
     confirm_changes: Option<bool>,
     channels: Option<Vec<Spanned<String>>>,
     outbox_retention: Option<Spanned<String>>,
+    max_interval: Option<Spanned<String>>,
+    fresh_for: Option<Spanned<String>>,
+    retire_after: Option<Spanned<String>>,
 }
+
+/// The scheduling keys `[settings]` and `[[source]]` share.
+type RawCadence<'a> = [&'a Option<Spanned<String>>; 3];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -409,6 +424,9 @@ struct RawSource {
     alert_on_first: Option<bool>,
     confirm_changes: Option<bool>,
     channels: Option<Vec<Spanned<String>>>,
+    max_interval: Option<Spanned<String>>,
+    fresh_for: Option<Spanned<String>>,
+    retire_after: Option<Spanned<String>>,
 }
 
 // ----- loading ---------------------------------------------------------------
@@ -631,6 +649,27 @@ impl Validator<'_> {
                 "settings.outbox_retention",
                 d.outbox_retention,
             ),
+            articles: self.cadence(
+                [&raw.max_interval, &raw.fresh_for, &raw.retire_after],
+                "settings.",
+                d.articles,
+            ),
+        }
+    }
+
+    /// `max_interval`, `fresh_for`, `retire_after` over `base`.
+    fn cadence(&mut self, raw: RawCadence, prefix: &str, base: Cadence) -> Cadence {
+        let [max_interval, fresh_for, retire_after] = raw;
+        let mut dur = |s: &Option<Spanned<String>>, key: &str| {
+            s.as_ref()
+                .map(|s| self.duration(s, &format!("{prefix}{key}")))
+        };
+        Cadence {
+            max_interval: dur(max_interval, "max_interval").unwrap_or(base.max_interval),
+            fresh_for: dur(fresh_for, "fresh_for")
+                .flatten()
+                .unwrap_or(base.fresh_for),
+            retire_after: dur(retire_after, "retire_after").unwrap_or(base.retire_after),
         }
     }
 
@@ -885,10 +924,31 @@ impl Validator<'_> {
             .enumerate()
             .filter_map(|(j, r)| self.regex(r, &f(&format!("ignore[{j}]"))))
             .collect();
+        let keys = [&raw.max_interval, &raw.fresh_for, &raw.retire_after];
+        let articles = self.cadence(keys, &f(""), settings.articles);
+        let listing_only = [
+            ("fresh_for", &raw.fresh_for),
+            ("retire_after", &raw.retire_after),
+        ];
+        for (key, s) in listing_only
+            .into_iter()
+            .filter(|_| raw.kind == SourceKind::Article)
+        {
+            if let Some(s) = s {
+                let msg = "only listing sources take it (for the articles found on them)";
+                self.push(s.span().start, &f(key), msg.into());
+            }
+        }
         if self.problems.len() > before {
             return None;
         }
         Some(Source {
+            max_interval: raw
+                .max_interval
+                .as_ref()
+                .filter(|_| raw.kind == SourceKind::Article)
+                .and(articles.max_interval),
+            articles,
             name: raw.name.clone().unwrap_or_else(|| id.clone()),
             id,
             province: raw.province.trim().to_string(),
@@ -1008,6 +1068,46 @@ kind = "article"
         let p = problems("[settings\ninterval = 1");
         assert_eq!(p[0].line, 1);
         assert_eq!(p[0].field, "settings");
+    }
+
+    #[test]
+    fn scheduling_keys_in_settings_and_listings_but_fresh_for_only_on_listings() {
+        let listing = "\n[[source]]\nid = \"col\"\nprovince = \"上海市\"\nregion = \"华东\"\nurl = \"http://127.0.0.1:1/col/\"\nkind = \"listing\"\nlink_pattern = \"会议\"\nfresh_for = \"10d\"\nmax_interval = \"2d\"\n";
+        let text = format!("[settings]\nmax_interval = \"3d\"\nretire_after = \"3y\"\n{listing}");
+        let c = parse(&text, Path::new("t/sources.toml")).unwrap();
+        let day = Duration::from_secs(86400);
+        let a = c.settings.articles;
+        assert_eq!((a.max_interval, a.fresh_for), (Some(day * 3), day * 30));
+        assert_eq!(a.retire_after, Some(Duration::from_secs(3 * 31_557_600)));
+        let s = &c.sources[0];
+        assert_eq!(
+            (s.articles.max_interval, s.articles.fresh_for),
+            (Some(day * 2), day * 10)
+        );
+        assert_eq!(s.articles.retire_after, a.retire_after, "inherited");
+        assert_eq!(
+            s.max_interval, None,
+            "a listing's own interval does not grow"
+        );
+        let p = problems(&GOOD.replace(
+            "kind = \"article\"",
+            "kind = \"article\"\nretire_after = \"1y\"",
+        ));
+        assert_eq!(p[0].field, "source[0].retire_after");
+        let c = parse(
+            &GOOD.replace(
+                "kind = \"article\"",
+                "kind = \"article\"\nmax_interval = \"1d\"",
+            ),
+            Path::new("t/sources.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.sources[0].max_interval, Some(day));
+        assert_eq!(
+            c.settings.articles.max_interval,
+            Some(day * 7),
+            "the default"
+        );
     }
 
     #[test]

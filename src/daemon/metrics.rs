@@ -2,7 +2,7 @@
 //! exposition format) served with axum for probes and scrapers.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -10,6 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
+use super::plan::HostBudget;
 use super::shutdown::Shutdown;
 use crate::check::{Outcome, Report};
 use crate::store::Store;
@@ -26,6 +27,10 @@ pub struct Metrics {
     pub alerts_failed: AtomicU64,
     pub fetch_ms_sum: AtomicU64,
     pub sources: AtomicU64,
+    /// `host-over-budget` streaks begun.
+    pub over_budget_notices: AtomicU64,
+    /// Each host's budget, as the scheduler last saw it.
+    pub budgets: Mutex<Vec<HostBudget>>,
 }
 
 impl Metrics {
@@ -59,11 +64,50 @@ impl Metrics {
         self.sources.store(n as u64, Ordering::Relaxed);
     }
 
+    pub fn over_budget_notice(&self) {
+        self.over_budget_notices.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn set_budgets(&self, budgets: &[HostBudget]) {
+        if let Ok(mut b) = self.budgets.lock() {
+            b.clear();
+            b.extend_from_slice(budgets);
+        }
+    }
+
+    /// The per-host budget gauges.
+    fn render_budgets(&self) -> String {
+        let mut out = String::from(
+            "# HELP bulletin_watch_host_checks_due_per_hour Checks due per hour on a host at the current intervals.\n# TYPE bulletin_watch_host_checks_due_per_hour gauge\n",
+        );
+        let budgets = self.budgets.lock().map(|b| b.clone()).unwrap_or_default();
+        for b in &budgets {
+            out.push_str(&format!(
+                "bulletin_watch_host_checks_due_per_hour{{host=\"{}\"}} {:.1}\n",
+                b.host, b.due_per_hour
+            ));
+        }
+        out.push_str("# HELP bulletin_watch_host_capacity_per_hour Checks per hour a host's pacing allows.\n# TYPE bulletin_watch_host_capacity_per_hour gauge\n");
+        for b in budgets.iter().filter(|b| b.capacity_per_hour.is_finite()) {
+            out.push_str(&format!(
+                "bulletin_watch_host_capacity_per_hour{{host=\"{}\"}} {:.1}\n",
+                b.host, b.capacity_per_hour
+            ));
+        }
+        let over = budgets.iter().filter(|b| b.over).count();
+        out.push_str(&format!(
+            "# HELP bulletin_watch_hosts_over_budget Hosts with more checks due than their pacing allows.\n# TYPE bulletin_watch_hosts_over_budget gauge\nbulletin_watch_hosts_over_budget {over}\n\
+             # HELP bulletin_watch_host_over_budget_notices_total Over-budget streaks begun (one notice each).\n# TYPE bulletin_watch_host_over_budget_notices_total counter\nbulletin_watch_host_over_budget_notices_total {}\n",
+            self.over_budget_notices.load(Ordering::Relaxed)
+        ));
+        out
+    }
+
     /// Prometheus text exposition format.
     pub fn render(&self, pending_alerts: usize) -> String {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let checks = g(&self.checks);
-        format!(
+        let mut text = format!(
             "# HELP bulletin_watch_checks_total Checks run.\n# TYPE bulletin_watch_checks_total counter\nbulletin_watch_checks_total {checks}\n\
              # HELP bulletin_watch_check_failures_total Checks that failed.\n# TYPE bulletin_watch_check_failures_total counter\nbulletin_watch_check_failures_total {}\n\
              # HELP bulletin_watch_not_modified_total Checks answered 304.\n# TYPE bulletin_watch_not_modified_total counter\nbulletin_watch_not_modified_total {}\n\
@@ -82,7 +126,9 @@ impl Metrics {
             g(&self.alerts_failed),
             g(&self.sources),
             g(&self.fetch_ms_sum) as f64 / 1000.0,
-        )
+        );
+        text.push_str(&self.render_budgets());
+        text
     }
 }
 
@@ -145,8 +191,19 @@ mod tests {
     fn metrics_render_prometheus_text() {
         let m = Metrics::default();
         m.checks.store(3, Ordering::Relaxed);
+        m.set_budgets(&[HostBudget {
+            host: "yjt.example.gov.cn".into(),
+            due_per_hour: 3100.0,
+            capacity_per_hour: 2400.0,
+            over: true,
+            streaks: 1,
+        }]);
         let text = m.render(2);
         assert!(text.contains("bulletin_watch_checks_total 3\n"));
+        assert!(text.contains(
+            "bulletin_watch_host_checks_due_per_hour{host=\"yjt.example.gov.cn\"} 3100.0\n"
+        ));
+        assert!(text.contains("bulletin_watch_hosts_over_budget 1\n"));
         assert!(text.contains("bulletin_watch_alerts_pending 2\n"));
     }
 }

@@ -5,12 +5,14 @@
 //! given. Every stage imports from here; this module imports from none.
 
 mod alert;
+mod cadence;
 mod diff;
 mod document;
 mod hash;
 mod page;
 
 pub use alert::AlertKind;
+pub use cadence::Cadence;
 pub use diff::{ChangeKind, DocDiff, SectionChange, Span, PREAMBLE};
 pub use document::{Article, Block, Document, Parsed, Section};
 pub use hash::{content_hash, sha256_hex};

@@ -1,0 +1,881 @@
+//! The scheduler's decisions, apart from tokio time: when each source is
+//! next due, how its interval adapts, when a discovered article retires,
+//! and in which order a host's due work goes when it exceeds the host's
+//! capacity.
+//!
+//! Everything here takes `now` as an argument (an [`Instant`], and the wall
+//! clock as seconds since the Unix epoch through [`Timetable::new`]), so a
+//! virtual clock can drive it: the unit tests and `bench/schedule_sim.rs`
+//! run years of schedule in seconds.
+//!
+//! - An unchanged check multiplies a source's interval by 1.5, up to its
+//!   `max_interval`; a change snaps it back to the base.
+//! - A discovered article stays at the base interval for `fresh_for` after
+//!   its publish (or discovery) date, and is no longer checked once older
+//!   than `retire_after`.
+//! - Each host has a lane: checks start on it at most once per
+//!   `host_interval / host_concurrency`; the due ones wait in value order
+//!   (configured sources, then fresh articles, then the rest by staleness).
+//!   When the checks due per hour exceed what its pacing allows, the host
+//!   is over budget, and one notice is raised per streak.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use crate::config::{Cadence, Config, SourceKind};
+use crate::runner::Job;
+
+/// Interval growth per unchanged check.
+pub const GROWTH: f64 = 1.5;
+
+/// The longest a failing source waits between attempts (or its interval, if longer).
+const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(4 * 3600);
+
+/// The pause before retrying a source that failed `n` times in a row.
+pub fn failure_backoff(interval: Duration, n: u32) -> Duration {
+    let exp = n.saturating_sub(1).min(6);
+    (interval * 2u32.pow(exp)).min(MAX_FAILURE_BACKOFF.max(interval))
+}
+
+/// What a check found, as far as scheduling cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A new version (or, for a listing, new articles).
+    Changed,
+    Unchanged,
+    /// Failed `streak` times in a row.
+    Failed {
+        streak: u32,
+    },
+}
+
+/// How one job is scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub base: Duration,
+    /// The interval never grows past this (`base`: it does not grow).
+    pub max: Duration,
+    /// A configured source (ranked first when its host is over budget).
+    pub configured: bool,
+    /// A discovered article's publish (else discovery) date, in seconds
+    /// since the Unix epoch.
+    pub born: Option<i64>,
+    pub fresh_for: Duration,
+    pub retire_after: Option<Duration>,
+}
+
+impl Plan {
+    /// The plan of `job` under `config`; `born` as in [`Plan::born`].
+    pub fn of(job: &Job, config: &Config, born: Option<i64>) -> Plan {
+        let base = job.interval(config);
+        match job {
+            Job::Source(s) => Plan {
+                base,
+                max: match s.kind {
+                    // A listing is never stretched: it is how articles are found.
+                    SourceKind::Listing => base,
+                    SourceKind::Article => s.max_interval.unwrap_or(base).max(base),
+                },
+                configured: true,
+                born: None,
+                fresh_for: Duration::ZERO,
+                retire_after: None,
+            },
+            Job::Article(t) => {
+                let c: Cadence = t
+                    .listing
+                    .as_deref()
+                    .and_then(|l| config.source(l))
+                    .map_or(config.settings.articles, |s| s.articles);
+                Plan {
+                    base,
+                    max: c.max_interval.unwrap_or(base).max(base),
+                    configured: false,
+                    born,
+                    fresh_for: c.fresh_for,
+                    retire_after: c.retire_after,
+                }
+            }
+        }
+    }
+
+    fn age(&self, wall: i64) -> Option<Duration> {
+        self.born
+            .map(|b| Duration::from_secs(wall.saturating_sub(b).max(0) as u64))
+    }
+
+    /// Within `fresh_for` of its publication (discovered articles only).
+    pub fn is_fresh(&self, wall: i64) -> bool {
+        self.age(wall).is_some_and(|a| a < self.fresh_for)
+    }
+
+    /// Older than `retire_after`: no longer checked.
+    pub fn is_retired(&self, wall: i64) -> bool {
+        match (self.age(wall), self.retire_after) {
+            (Some(a), Some(r)) => a >= r,
+            _ => false,
+        }
+    }
+
+    /// The interval after a check that found `verdict`, from `current`.
+    pub fn next_interval(&self, current: Duration, verdict: Verdict, wall: i64) -> Duration {
+        match verdict {
+            Verdict::Changed => self.base,
+            _ if self.is_fresh(wall) => self.base,
+            Verdict::Unchanged => current.mul_f64(GROWTH).clamp(self.base, self.max),
+            Verdict::Failed { .. } => current.clamp(self.base, self.max),
+        }
+    }
+
+    /// The interval to start from when nothing better is known (a restart):
+    /// what ×1.5 growth reaches when unchanged since the fresh period ended
+    /// (after unchanged time `t` the interval is about `base + t / 2`).
+    pub fn derived_interval(&self, wall: i64) -> Duration {
+        match self.age(wall) {
+            Some(age) if age > self.fresh_for => {
+                (self.base + (age - self.fresh_for) / 2).clamp(self.base, self.max)
+            }
+            _ => self.base,
+        }
+    }
+
+    /// Rank under an over-budget host: lower goes first.
+    fn rank(&self, wall: i64) -> u8 {
+        if self.configured {
+            0
+        } else if self.is_fresh(wall) {
+            1
+        } else {
+            2
+        }
+    }
+}
+
+fn per_hour(interval: Duration) -> f64 {
+    3600.0 / interval.as_secs_f64().max(1e-3)
+}
+
+/// One host's share of the schedule.
+#[derive(Debug)]
+struct Lane {
+    /// Checks start on the host at most this far apart.
+    spacing: Duration,
+    /// When the next check may start.
+    next_free: Option<Instant>,
+    /// Due jobs waiting for the host: (rank, due, id).
+    ready: BTreeSet<(u8, Instant, String)>,
+    /// Checks per hour the scheduled jobs ask for.
+    demand: f64,
+    over: bool,
+    /// Over-budget streaks so far.
+    streaks: u64,
+}
+
+impl Lane {
+    fn capacity(&self) -> f64 {
+        if self.spacing.is_zero() {
+            f64::INFINITY
+        } else {
+            per_hour(self.spacing)
+        }
+    }
+}
+
+/// A host's budget, as `sources validate --fetch`, metrics and logs show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostBudget {
+    pub host: String,
+    /// Checks due per hour at the current intervals.
+    pub due_per_hour: f64,
+    /// Checks per hour its pacing allows (infinite with pacing off).
+    pub capacity_per_hour: f64,
+    pub over: bool,
+    pub streaks: u64,
+}
+
+impl HostBudget {
+    /// "yjt.example.gov.cn: 3,100 checks due per hour, its pacing allows 2,400".
+    pub fn line(&self) -> String {
+        let cap = if self.capacity_per_hour.is_finite() {
+            thousands(self.capacity_per_hour)
+        } else {
+            "any number (pacing off)".into()
+        };
+        format!(
+            "{}: {} checks due per hour, its pacing allows {cap}",
+            self.host,
+            thousands(self.due_per_hour)
+        )
+    }
+}
+
+/// `3100.4` → `"3,100"`.
+pub fn thousands(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The text of the `host-over-budget` notice, raised once per streak.
+/// (The hook for the outbox: today the scheduler logs it.)
+pub fn over_budget_notice(b: &HostBudget) -> String {
+    b.line()
+}
+
+/// The host a job's requests go to (the lane it waits in).
+pub fn host_of(job: &Job) -> String {
+    let url = match job {
+        Job::Source(s) => &s.url,
+        Job::Article(t) => &t.url,
+    };
+    url.host_str().unwrap_or_default().to_ascii_lowercase()
+}
+
+struct Entry {
+    job: Job,
+    plan: Plan,
+    host: String,
+    /// The current (adapted) interval.
+    interval: Duration,
+    /// When it is next due; `None` while it waits for its host, runs, or
+    /// is retired.
+    due: Option<Instant>,
+    retired: bool,
+}
+
+/// What one scheduled job looks like from outside (for listings/metrics).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    pub interval: Duration,
+    pub due: Option<Instant>,
+    pub retired: bool,
+}
+
+/// Every scheduled job, the queue of the idle ones by due time, and each
+/// host's lane.
+pub struct Timetable {
+    entries: HashMap<String, Entry>,
+    queue: BTreeSet<(Instant, String)>,
+    lanes: HashMap<String, Lane>,
+    /// First checks are spread over the few seconds after this.
+    start: Instant,
+    /// The wall clock at `start`, in seconds since the Unix epoch.
+    wall_start: i64,
+    /// Off: every job keeps its base interval (the simulation's baseline).
+    pub adaptive: bool,
+    /// Jitter: each pause is stretched by a factor in `1 ± jitter`.
+    pub jitter: f64,
+    notices: Vec<HostBudget>,
+}
+
+impl Timetable {
+    /// A timetable whose clock reads `start` when the wall clock reads
+    /// `wall_start` (seconds since the Unix epoch).
+    pub fn new(start: Instant, wall_start: i64) -> Timetable {
+        Timetable {
+            entries: HashMap::new(),
+            queue: BTreeSet::new(),
+            lanes: HashMap::new(),
+            start,
+            wall_start,
+            adaptive: true,
+            jitter: 0.1,
+            notices: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The wall clock at `now`.
+    pub fn wall(&self, now: Instant) -> i64 {
+        self.wall_start + now.saturating_duration_since(self.start).as_secs() as i64
+    }
+
+    fn jittered(&self, d: Duration) -> Duration {
+        d.mul_f64(1.0 - self.jitter + fastrand::f64() * 2.0 * self.jitter)
+    }
+
+    /// Makes `jobs` the scheduled set: known jobs keep their due time and
+    /// interval (and pick up a changed definition), new ones are due
+    /// within the first seconds after start, dropped ones go — even while
+    /// running, they are not rescheduled when they end. `born` gives
+    /// discovered articles' publish (else discovery) dates.
+    pub fn replace(&mut self, jobs: Vec<Job>, config: &Config, born: &HashMap<String, i64>) {
+        let mut next: HashMap<String, Entry> = HashMap::with_capacity(jobs.len());
+        let wall = self.wall(self.start);
+        for job in jobs {
+            let plan = Plan::of(&job, config, born.get(job.id()).copied());
+            let id = job.id().to_string();
+            let entry = match self.entries.remove(&id) {
+                Some(old) => Entry {
+                    interval: old.interval.clamp(plan.base, plan.max),
+                    host: host_of(&job),
+                    job,
+                    plan,
+                    due: old.due,
+                    retired: old.retired,
+                },
+                None => {
+                    let spread = (plan.base / 10)
+                        .min(Duration::from_secs(5))
+                        .mul_f64(fastrand::f64());
+                    let retired = plan.is_retired(wall);
+                    let due = (!retired).then_some(self.start + spread);
+                    if let Some(due) = due {
+                        self.queue.insert((due, id.clone()));
+                    }
+                    let interval = if self.adaptive {
+                        plan.derived_interval(wall)
+                    } else {
+                        plan.base
+                    };
+                    Entry {
+                        host: host_of(&job),
+                        job,
+                        plan,
+                        interval,
+                        due,
+                        retired,
+                    }
+                }
+            };
+            next.insert(id, entry);
+        }
+        for (id, old) in self.entries.drain() {
+            if let Some(due) = old.due {
+                self.queue.remove(&(due, id.clone()));
+            }
+            if let Some(lane) = self.lanes.get_mut(&old.host) {
+                lane.ready.retain(|(_, _, r)| *r != id);
+            }
+        }
+        self.entries = next;
+        self.rebuild_lanes(config);
+    }
+
+    /// Adds one job, first due at `due` (a discovered article whose first
+    /// version was fetched with its listing). Replaces a job of that id.
+    pub fn insert(&mut self, job: Job, config: &Config, born: Option<i64>, due: Instant) {
+        let plan = Plan::of(&job, config, born);
+        let id = job.id().to_string();
+        self.remove(&id);
+        let host = host_of(&job);
+        self.lane(&host, config).demand += per_hour(plan.base);
+        self.check_budget(&host);
+        self.queue.insert((due, id.clone()));
+        self.entries.insert(
+            id,
+            Entry {
+                job,
+                plan,
+                host,
+                interval: plan.base,
+                due: Some(due),
+                retired: false,
+            },
+        );
+    }
+
+    fn remove(&mut self, id: &str) {
+        let Some(old) = self.entries.remove(id) else {
+            return;
+        };
+        if let Some(due) = old.due {
+            self.queue.remove(&(due, id.to_string()));
+        }
+        if let Some(lane) = self.lanes.get_mut(&old.host) {
+            lane.ready.retain(|(_, _, r)| r != id);
+            if !old.retired {
+                lane.demand -= per_hour(old.interval);
+            }
+        }
+    }
+
+    fn lane(&mut self, host: &str, config: &Config) -> &mut Lane {
+        self.lanes.entry(host.to_string()).or_insert_with(|| {
+            let p = config.host_policy(host);
+            Lane {
+                spacing: p.interval / p.concurrency.max(1) as u32,
+                next_free: None,
+                ready: BTreeSet::new(),
+                demand: 0.0,
+                over: false,
+                streaks: 0,
+            }
+        })
+    }
+
+    fn rebuild_lanes(&mut self, config: &Config) {
+        let mut demand: HashMap<String, f64> = HashMap::new();
+        for e in self.entries.values().filter(|e| !e.retired) {
+            *demand.entry(e.host.clone()).or_default() += per_hour(e.interval);
+        }
+        self.lanes
+            .retain(|h, l| demand.contains_key(h) || !l.ready.is_empty());
+        for (host, d) in demand {
+            let p = config.host_policy(&host);
+            let lane = self.lane(&host, config);
+            lane.spacing = p.interval / p.concurrency.max(1) as u32;
+            lane.demand = d;
+        }
+        let hosts: Vec<String> = self.lanes.keys().cloned().collect();
+        for h in hosts {
+            self.check_budget(&h);
+        }
+    }
+
+    /// Starts or ends a host's over-budget streak; a start raises a notice.
+    fn check_budget(&mut self, host: &str) {
+        let Some(lane) = self.lanes.get_mut(host) else {
+            return;
+        };
+        // A little slack so a host at its limit does not flap.
+        let over = if lane.over {
+            lane.demand > lane.capacity() * 0.95
+        } else {
+            lane.demand > lane.capacity()
+        };
+        if over && !lane.over {
+            lane.streaks += 1;
+            lane.over = true;
+            let b = budget(host, lane);
+            self.notices.push(b);
+        } else {
+            lane.over = over;
+        }
+    }
+
+    /// The notices raised since the last call: one per over-budget streak.
+    pub fn take_notices(&mut self) -> Vec<HostBudget> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// Every host's budget, by host name.
+    pub fn budgets(&self) -> Vec<HostBudget> {
+        let mut out: Vec<HostBudget> = self.lanes.iter().map(|(h, l)| budget(h, l)).collect();
+        out.sort_by(|a, b| a.host.cmp(&b.host));
+        out
+    }
+
+    /// How a job is scheduled right now.
+    pub fn slot(&self, id: &str) -> Option<Slot> {
+        self.entries.get(id).map(|e| Slot {
+            interval: e.interval,
+            due: e.due,
+            retired: e.retired,
+        })
+    }
+
+    /// When the scheduler should look again: the earliest idle job's due
+    /// time, or the time a host with due work waiting can take the next.
+    pub fn next_due(&self) -> Option<Instant> {
+        let queued = self.queue.first().map(|(due, _)| *due);
+        let waiting = self
+            .lanes
+            .values()
+            .filter_map(|l| {
+                let (_, due, _) = l.ready.first()?;
+                Some(l.next_free.map_or(*due, |f| f.max(*due)))
+            })
+            .min();
+        match (queued, waiting) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Takes the most valuable due job whose host can take a check at
+    /// `now`; it counts as running until [`Timetable::done`].
+    pub fn pop_due(&mut self, now: Instant) -> Option<Job> {
+        let wall = self.wall(now);
+        while let Some((due, _)) = self.queue.first() {
+            if *due > now {
+                break;
+            }
+            let Some((due, id)) = self.queue.pop_first() else {
+                break;
+            };
+            if let Some(e) = self.entries.get_mut(&id) {
+                e.due = None;
+                let rank = e.plan.rank(wall);
+                if let Some(lane) = self.lanes.get_mut(&e.host) {
+                    lane.ready.insert((rank, due, id));
+                }
+            }
+        }
+        let (host, _) = self
+            .lanes
+            .iter()
+            .filter(|(_, l)| l.next_free.is_none_or(|f| f <= now))
+            .filter_map(|(h, l)| l.ready.first().map(|(r, d, _)| (h, (*r, *d))))
+            .min_by_key(|(_, key)| *key)?;
+        let host = host.clone();
+        let lane = self.lanes.get_mut(&host)?;
+        let (_, _, id) = lane.ready.pop_first()?;
+        lane.next_free = Some(now + lane.spacing);
+        self.entries.get(&id).map(|e| e.job.clone())
+    }
+
+    /// A job ended with `verdict` at `now`: due again after its adapted
+    /// interval (or its failure backoff), jittered — unless it was dropped
+    /// meanwhile or is now retired.
+    pub fn done(&mut self, id: &str, verdict: Verdict, now: Instant) {
+        let wall = self.wall(now);
+        let adaptive = self.adaptive;
+        let Some(e) = self.entries.get_mut(id) else {
+            return;
+        };
+        let old = e.interval;
+        if adaptive {
+            e.interval = e.plan.next_interval(e.interval, verdict, wall);
+        }
+        let retired = e.plan.is_retired(wall);
+        let pause = match verdict {
+            Verdict::Failed { streak } => failure_backoff(e.plan.base, streak),
+            _ => e.interval,
+        };
+        let host = e.host.clone();
+        let (new, was_retired) = (e.interval, e.retired);
+        e.retired = retired;
+        if !retired {
+            let due = now + self.jittered(pause);
+            if let Some(e) = self.entries.get_mut(id) {
+                e.due = Some(due);
+            }
+            self.queue.insert((due, id.to_string()));
+        }
+        if let Some(lane) = self.lanes.get_mut(&host) {
+            if !was_retired {
+                lane.demand -= per_hour(old);
+            }
+            if !retired {
+                lane.demand += per_hour(new);
+            }
+        }
+        if old != new || retired != was_retired {
+            self.check_budget(&host);
+        }
+    }
+}
+
+fn budget(host: &str, l: &Lane) -> HostBudget {
+    HostBudget {
+        host: host.to_string(),
+        due_per_hour: l.demand.max(0.0),
+        capacity_per_hour: l.capacity(),
+        over: l.over,
+        streaks: l.streaks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Target;
+
+    const DAY: u64 = 86400;
+    /// The wall clock at the virtual start: 2026-01-01.
+    const WALL: i64 = 1_767_225_600;
+
+    fn config(settings: &str, ids: &[&str], extra: &str) -> Config {
+        let default = if settings.lines().any(|l| l.starts_with("interval ")) {
+            ""
+        } else {
+            "interval = \"60s\"\n"
+        };
+        let mut text = format!("[settings]\n{default}{settings}\n");
+        for id in ids {
+            text.push_str(&format!(
+                "\n[[source]]\nid = \"{id}\"\nprovince = \"上海市\"\nregion = \"华东\"\nurl = \"http://127.0.0.1:1/{id}.html\"\nkind = \"article\"\n{extra}\n"
+            ));
+        }
+        text.push_str("\n[[source]]\nid = \"col\"\nprovince = \"上海市\"\nregion = \"华东\"\nurl = \"http://127.0.0.1:1/col/\"\nkind = \"listing\"\nlink_pattern = \"会议\"\n");
+        crate::config::parse(&text, std::path::Path::new("t/sources.toml")).unwrap()
+    }
+
+    fn sources(c: &Config, ids: &[&str]) -> Vec<Job> {
+        c.sources
+            .iter()
+            .filter(|s| ids.contains(&s.id.as_str()))
+            .cloned()
+            .map(Job::Source)
+            .collect()
+    }
+
+    fn article(c: &Config, n: usize) -> Job {
+        let listing = c.source("col").unwrap();
+        let url = url::Url::parse(&format!("http://127.0.0.1:1/col/{n}.html")).unwrap();
+        Job::Article(Target::discovered(listing, format!("a{n}"), url, "会议"))
+    }
+
+    fn table(start: Instant) -> Timetable {
+        let mut t = Timetable::new(start, WALL);
+        t.jitter = 0.0;
+        t
+    }
+
+    /// Pops `id` when due and ends it with `verdict`; returns when it ran.
+    fn run_once(t: &mut Timetable, id: &str, verdict: Verdict) -> Instant {
+        let due = t.slot(id).unwrap().due.unwrap();
+        assert_eq!(t.pop_due(due).unwrap().id(), id);
+        t.done(id, verdict, due);
+        due
+    }
+
+    fn interval(t: &Timetable, id: &str) -> Duration {
+        t.slot(id).unwrap().interval
+    }
+
+    #[test]
+    fn due_jobs_come_out_once_in_due_order_and_come_back_after_their_interval() {
+        let start = Instant::now();
+        let c = config("host_interval = \"0s\"", &["a", "b", "c"], "");
+        let mut t = Timetable::new(start, WALL);
+        t.replace(sources(&c, &["a", "b", "c"]), &c, &HashMap::new());
+        assert_eq!(t.len(), 3);
+        // First checks are spread over at most 5 s after start.
+        assert!(t.next_due().unwrap() <= start + Duration::from_secs(5));
+        let mut popped = Vec::new();
+        while let Some(job) = t.pop_due(start + Duration::from_secs(6)) {
+            popped.push(job.id().to_string());
+        }
+        popped.sort();
+        assert_eq!(popped, ["a", "b", "c"]);
+        assert_eq!(t.next_due(), None, "running jobs are not due");
+        let now = start + Duration::from_secs(10);
+        t.done("b", Verdict::Unchanged, now);
+        let due = t.next_due().unwrap();
+        assert!(due >= now + Duration::from_secs(53) && due <= now + Duration::from_secs(67));
+        assert!(t.pop_due(now).is_none(), "not due before its interval");
+        assert_eq!(t.pop_due(due).unwrap().id(), "b");
+    }
+
+    #[test]
+    fn a_reload_keeps_due_times_and_drops_removed_jobs_even_while_running() {
+        let start = Instant::now();
+        let c = config("host_interval = \"0s\"", &["a", "b"], "");
+        let mut t = table(start);
+        t.replace(sources(&c, &["a", "b"]), &c, &HashMap::new());
+        let dues = [t.slot("a").unwrap().due, t.slot("b").unwrap().due];
+        let running = t.pop_due(start + Duration::from_secs(6)).unwrap();
+        let keep = if running.id() == "a" { "b" } else { "a" };
+        let c2 = config("host_interval = \"0s\"", &[keep, "new"], "");
+        t.replace(sources(&c2, &[keep, "new"]), &c2, &HashMap::new());
+        assert_eq!(t.len(), 2);
+        assert!(dues
+            .iter()
+            .all(|d| d.unwrap() <= start + Duration::from_secs(5)));
+        let mut ids = Vec::new();
+        while let Some(j) = t.pop_due(start + Duration::from_secs(6)) {
+            ids.push(j.id().to_string());
+        }
+        ids.sort();
+        assert_eq!(ids, [keep.to_string(), "new".to_string()]);
+        // The dropped job ends and is not rescheduled.
+        t.done(
+            running.id(),
+            Verdict::Unchanged,
+            start + Duration::from_secs(7),
+        );
+        assert_eq!(t.next_due(), None);
+    }
+
+    #[test]
+    fn failure_backoff_doubles_and_caps() {
+        let i = Duration::from_secs(60);
+        assert_eq!(failure_backoff(i, 1), i);
+        assert_eq!(failure_backoff(i, 3), i * 4);
+        assert_eq!(
+            failure_backoff(Duration::from_secs(600), 20),
+            MAX_FAILURE_BACKOFF
+        );
+        let long = Duration::from_secs(24 * 3600);
+        assert_eq!(failure_backoff(long, 5), long);
+    }
+
+    #[test]
+    fn an_unchanged_source_grows_by_half_up_to_max_interval_and_a_change_resets_it() {
+        let start = Instant::now();
+        let c = config("host_interval = \"0s\"", &["a"], "max_interval = \"10m\"");
+        let mut t = table(start);
+        t.replace(sources(&c, &["a"]), &c, &HashMap::new());
+        let s = Duration::from_secs;
+        assert_eq!(interval(&t, "a"), s(60));
+        let mut seen = Vec::new();
+        for _ in 0..8 {
+            run_once(&mut t, "a", Verdict::Unchanged);
+            seen.push(interval(&t, "a").as_secs());
+        }
+        assert_eq!(seen, [90, 135, 202, 303, 455, 600, 600, 600]);
+        // The next check is due after the grown interval.
+        let ran = run_once(&mut t, "a", Verdict::Unchanged);
+        assert_eq!(t.slot("a").unwrap().due, Some(ran + s(600)));
+        run_once(&mut t, "a", Verdict::Changed);
+        assert_eq!(interval(&t, "a"), s(60), "a change snaps it back");
+        let ran = run_once(&mut t, "a", Verdict::Failed { streak: 2 });
+        assert_eq!(interval(&t, "a"), s(60), "a failure does not grow it");
+        assert_eq!(t.slot("a").unwrap().due, Some(ran + s(120)), "it backs off");
+    }
+
+    #[test]
+    fn configured_sources_keep_their_interval_without_max_interval() {
+        let start = Instant::now();
+        // `[settings] max_interval` is for discovered articles only.
+        let c = config("host_interval = \"0s\"\nmax_interval = \"1d\"", &["a"], "");
+        for id in ["a", "col"] {
+            let mut t = table(start);
+            t.replace(sources(&c, &[id]), &c, &HashMap::new());
+            for _ in 0..5 {
+                run_once(&mut t, id, Verdict::Unchanged);
+            }
+            // Not even a listing's `max_interval`: that is for its articles.
+            assert_eq!(interval(&t, id), Duration::from_secs(60), "{id}");
+        }
+    }
+
+    #[test]
+    fn a_fresh_article_stays_at_the_base_for_fresh_for_then_grows_to_the_default_week() {
+        let start = Instant::now();
+        let c = config("host_interval = \"0s\"\ninterval = \"1h\"", &[], "");
+        let mut t = table(start);
+        // Published at the start; `fresh_for` defaults to 30 days.
+        t.insert(article(&c, 1), &c, Some(WALL), start);
+        let mut last = start;
+        while last < start + Duration::from_secs(29 * DAY) {
+            last = run_once(&mut t, "a1", Verdict::Unchanged);
+            assert_eq!(interval(&t, "a1"), Duration::from_secs(3600), "fresh");
+        }
+        while last < start + Duration::from_secs(60 * DAY) {
+            last = run_once(&mut t, "a1", Verdict::Unchanged);
+        }
+        assert_eq!(interval(&t, "a1"), Duration::from_secs(7 * DAY));
+        run_once(&mut t, "a1", Verdict::Changed);
+        assert_eq!(interval(&t, "a1"), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn a_restart_derives_an_old_articles_interval_from_its_age() {
+        let start = Instant::now();
+        let c = config("host_interval = \"0s\"\ninterval = \"1h\"", &[], "");
+        let mut t = table(start);
+        let born: HashMap<String, i64> = [
+            ("a1".to_string(), WALL - 10 * DAY as i64),
+            ("a2".to_string(), WALL - 32 * DAY as i64),
+            ("a3".to_string(), WALL - 400 * DAY as i64),
+        ]
+        .into();
+        let jobs = (1..=3).map(|n| article(&c, n)).collect();
+        t.replace(jobs, &c, &born);
+        assert_eq!(interval(&t, "a1"), Duration::from_secs(3600), "still fresh");
+        assert_eq!(interval(&t, "a2"), Duration::from_secs(3600 + DAY));
+        assert_eq!(interval(&t, "a3"), Duration::from_secs(7 * DAY));
+    }
+
+    #[test]
+    fn retire_after_stops_checking_old_articles_but_keeps_them_known() {
+        let start = Instant::now();
+        let c = config(
+            "host_interval = \"0s\"\ninterval = \"1d\"\nretire_after = \"3y\"",
+            &[],
+            "",
+        );
+        let mut t = table(start);
+        let three_years = 3 * 365 * DAY + 3 * DAY / 4; // humantime's year is 365.25 days
+        let born: HashMap<String, i64> = [
+            ("a1".to_string(), WALL - three_years as i64 - 1),
+            ("a2".to_string(), WALL - three_years as i64 + 2 * DAY as i64),
+        ]
+        .into();
+        t.replace(vec![article(&c, 1), article(&c, 2)], &c, &born);
+        assert_eq!(t.len(), 2);
+        assert!(t.slot("a1").unwrap().retired);
+        assert_eq!(t.slot("a1").unwrap().due, None, "never due");
+        assert!(!t.slot("a2").unwrap().retired);
+        let ran = run_once(&mut t, "a2", Verdict::Unchanged);
+        assert!(t.slot("a2").unwrap().due.is_some());
+        // Its next check finds it past `retire_after`: no more checks.
+        let due = t.slot("a2").unwrap().due.unwrap();
+        assert!(due > ran);
+        assert_eq!(t.pop_due(due).unwrap().id(), "a2");
+        t.done(
+            "a2",
+            Verdict::Unchanged,
+            start + Duration::from_secs(3 * DAY),
+        );
+        assert!(t.slot("a2").unwrap().retired);
+        assert_eq!(t.next_due(), None);
+    }
+
+    #[test]
+    fn a_host_over_budget_gets_one_notice_per_streak_and_its_listing_stays_on_time() {
+        let start = Instant::now();
+        // One check per 10 s: 360 an hour. The listing alone asks 60.
+        let c = config("host_interval = \"10s\"", &[], "");
+        let mut t = table(start);
+        t.adaptive = false;
+        let mut jobs = sources(&c, &["col"]);
+        jobs.extend((0..200).map(|n| article(&c, n)));
+        let born: HashMap<String, i64> = (0..200)
+            .map(|n| (format!("a{n}"), WALL - 400 * DAY as i64))
+            .collect();
+        t.replace(jobs, &c, &born);
+        let notices = t.take_notices();
+        assert_eq!(notices.len(), 1);
+        assert_eq!(
+            over_budget_notice(&notices[0]),
+            "127.0.0.1: 12,060 checks due per hour, its pacing allows 360"
+        );
+        // An hour of virtual time: every check takes a second.
+        let mut now = start;
+        let mut listing_runs = Vec::new();
+        let mut articles = 0;
+        while now < start + Duration::from_secs(3600) {
+            match t.pop_due(now) {
+                Some(job) => {
+                    if job.id() == "col" {
+                        listing_runs.push(now);
+                    } else {
+                        articles += 1;
+                    }
+                    t.done(job.id(), Verdict::Unchanged, now + Duration::from_secs(1));
+                }
+                None => now = t.next_due().unwrap().max(now),
+            }
+        }
+        assert!(t.take_notices().is_empty(), "one notice per streak");
+        assert!(
+            listing_runs.len() >= 50,
+            "{} listing checks",
+            listing_runs.len()
+        );
+        for w in listing_runs.windows(2) {
+            assert!(w[1] - w[0] <= Duration::from_secs(71), "{:?}", w[1] - w[0]);
+        }
+        assert!(
+            articles > 200 && articles < 360,
+            "{articles}: the host's pacing holds"
+        );
+        assert!(t.budgets()[0].over);
+        // Retiring the articles ends the streak; a new one notices again.
+        let c2 = config("host_interval = \"10s\"", &[], "");
+        t.replace(sources(&c2, &["col"]), &c2, &HashMap::new());
+        assert!(!t.budgets()[0].over);
+        let mut jobs = sources(&c2, &["col"]);
+        jobs.extend((0..200).map(|n| article(&c2, n)));
+        t.replace(jobs, &c2, &born);
+        assert_eq!(t.take_notices().len(), 1);
+        assert_eq!(t.budgets()[0].streaks, 2);
+    }
+}
