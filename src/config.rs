@@ -17,44 +17,18 @@ use url::Url;
 use crate::model::ExtractOptions;
 
 mod channels;
+mod mail;
 mod position;
 
 use position::{field_at, line_col};
 
 pub use crate::model::Cadence;
 pub use channels::{ChannelConfig, WebConfig};
+pub use mail::MailConfig;
+use mail::RawMail;
 
 /// Sender address when `[mail] from` is not set.
 pub const DEFAULT_FROM: &str = "bulletin-watch@localhost";
-
-/// Resolved `[mail]` settings (the password already read from its
-/// environment variable or file; never stored in the TOML itself).
-#[derive(Clone, Default)]
-pub struct MailConfig {
-    pub from: String,
-    pub to: Vec<String>,
-    /// lettre connection URL; `None` = write `.eml` files into `<store>/mail/`.
-    pub smtp_url: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    /// Digest mode: alerts for the same recipients within this window go
-    /// out as one e-mail. `None` sends each alert on its own.
-    pub digest: Option<Duration>,
-}
-
-impl fmt::Debug for MailConfig {
-    // Hand-written so that the password can never reach a log line.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MailConfig")
-            .field("from", &self.from)
-            .field("to", &self.to)
-            .field("smtp_url", &self.smtp_url)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("digest", &self.digest)
-            .finish()
-    }
-}
 
 /// The seven geographic regions used to group provinces in the compilation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -382,19 +356,6 @@ type RawCadence<'a> = [&'a Option<Spanned<String>>; 3];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawMail {
-    from: Option<Spanned<String>>,
-    #[serde(default)]
-    to: Vec<Spanned<String>>,
-    smtp_url: Option<Spanned<String>>,
-    username: Option<String>,
-    password_env: Option<Spanned<String>>,
-    password_file: Option<Spanned<String>>,
-    digest: Option<Spanned<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawHost {
     concurrency: Option<usize>,
     interval: Option<Spanned<String>>,
@@ -670,110 +631,6 @@ impl Validator<'_> {
                 .flatten()
                 .unwrap_or(base.fresh_for),
             retire_after: dur(retire_after, "retire_after").unwrap_or(base.retire_after),
-        }
-    }
-
-    /// A bare `addr@host` or an RFC 5322 name-addr mailbox
-    /// (`应急监测 <monitor@example.org>`), as lettre's `Mailbox` parses it.
-    fn address(&mut self, s: &Spanned<String>, field: &str) -> Option<String> {
-        let a = s.get_ref().trim();
-        match a.parse::<lettre::message::Mailbox>() {
-            Ok(_) => Some(a.to_string()),
-            Err(e) => {
-                self.push(
-                    s.span().start,
-                    field,
-                    format!("invalid e-mail address {a:?}: {e}"),
-                );
-                None
-            }
-        }
-    }
-
-    fn mail(&mut self, raw: &RawMail, base_dir: &Path) -> MailConfig {
-        let from = match &raw.from {
-            Some(f) => self.address(f, "mail.from").unwrap_or_default(),
-            None => DEFAULT_FROM.to_string(),
-        };
-        let to = raw
-            .to
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| self.address(a, &format!("mail.to[{i}]")))
-            .collect();
-        let smtp_url = raw.smtp_url.as_ref().and_then(|u| {
-            let s = u.get_ref().trim();
-            match Url::parse(s) {
-                Ok(p) if matches!(p.scheme(), "smtp" | "smtps") && p.host_str().is_some() => Some(s.to_string()),
-                Ok(_) => {
-                    self.push(
-                        u.span().start,
-                        "mail.smtp_url",
-                        format!("{s:?} is not an SMTP URL; write smtp://host:port, smtps://host or smtp://host:587?tls=required"),
-                    );
-                    None
-                }
-                Err(e) => {
-                    self.push(u.span().start, "mail.smtp_url", format!("invalid URL {s:?}: {e}"));
-                    None
-                }
-            }
-        });
-        if let Some(u) = &smtp_url {
-            if Url::parse(u).is_ok_and(|p| p.password().is_some()) {
-                self.push(
-                    raw.smtp_url.as_ref().map_or(0, |s| s.span().start),
-                    "mail.smtp_url",
-                    "must not contain a password; use password_env or password_file".into(),
-                );
-            }
-        }
-        let password = match (&raw.password_env, &raw.password_file) {
-            (Some(_), Some(f)) => {
-                self.push(
-                    f.span().start,
-                    "mail.password_file",
-                    "set either password_env or password_file, not both".into(),
-                );
-                None
-            }
-            (Some(var), None) => match std::env::var(var.get_ref()) {
-                Ok(p) => Some(p),
-                Err(_) => {
-                    self.push(
-                        var.span().start,
-                        "mail.password_env",
-                        format!("environment variable {} is not set", var.get_ref()),
-                    );
-                    None
-                }
-            },
-            (None, Some(file)) => {
-                let p = base_dir.join(file.get_ref());
-                match std::fs::read_to_string(&p) {
-                    Ok(s) => Some(s.trim_end_matches(['\r', '\n']).to_string()),
-                    Err(e) => {
-                        self.push(
-                            file.span().start,
-                            "mail.password_file",
-                            format!("cannot read {}: {e}", p.display()),
-                        );
-                        None
-                    }
-                }
-            }
-            (None, None) => None,
-        };
-        MailConfig {
-            from,
-            to,
-            smtp_url,
-            username: raw.username.clone(),
-            password,
-            digest: raw
-                .digest
-                .as_ref()
-                .and_then(|d| self.duration(d, "mail.digest")),
         }
     }
 
