@@ -450,7 +450,7 @@ impl Checker {
             }
         };
         let version = latest.map_or(1, |p| p.version + 1);
-        let key = format!("{}/{}/v{version}", kind_name(kind), target.id);
+        let key = format!("{}/{}/v{version}", kind.name(), target.id);
         let mail = OutboxEntry::new(key, kind, &target.id, Some(version));
         Ok(with_channels(mail, &target.channels))
     }
@@ -510,7 +510,7 @@ impl Checker {
     fn queue_state_alert(&self, entry: OutboxEntry, channels: &[String]) {
         let (source, kind) = (entry.source.clone(), entry.kind);
         if let Err(e) = self.store.enqueue_all(&with_channels(entry, channels)) {
-            tracing::error!(source = %source, error = %e, "cannot queue {} alert", kind_name(kind));
+            tracing::error!(source = %source, error = %e, "cannot queue {} alert", kind.name());
         }
     }
 
@@ -687,36 +687,10 @@ impl Checker {
 
 pub use crate::catalog::{derived_id, derived_listing};
 
-fn kind_name(k: AlertKind) -> &'static str {
-    match k {
-        AlertKind::Published => "published",
-        AlertKind::Changed => "changed",
-        AlertKind::Failing => "failing",
-        AlertKind::Recovered => "recovered",
-        AlertKind::DeliveryFailing => "delivery-failing",
-        AlertKind::DeliveryRecovered => "delivery-recovered",
-    }
-}
-
 /// Removes text matched by the source's `ignore` rules everywhere it could
 /// count, so that e.g. a counter inside the body never makes a version.
 pub fn apply_ignore(doc: &mut Document, rules: &[Regex]) {
-    if rules.is_empty() {
-        return;
-    }
-    let strip = |s: &mut String| {
-        for r in rules {
-            if r.is_match(s) {
-                *s = r.replace_all(s, "").into_owned();
-            }
-        }
-    };
-    strip(&mut doc.title);
-    strip(&mut doc.preamble);
-    for sec in &mut doc.sections {
-        strip(&mut sec.heading);
-        strip(&mut sec.text);
-    }
+    volatile::replace_all(doc, rules, "");
 }
 
 /// The half of a check that needs no store: paced, polite fetching, then

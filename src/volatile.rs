@@ -38,22 +38,23 @@ pub fn rules(mask: &Mask) -> Vec<Regex> {
 
 /// Blanks every masked run in the document's text, keeping the context.
 pub fn apply(doc: &mut Document, rules: &[Regex]) {
+    replace_all(doc, rules, "${1}");
+}
+
+/// Replaces every match of `rules` in the document's compared text with
+/// `with` (a regex replacement: `${1}` keeps the first group). Shared with
+/// the source's `ignore` rules, which blank their matches.
+pub(crate) fn replace_all(doc: &mut Document, rules: &[Regex], with: &str) {
     if rules.is_empty() {
         return;
     }
-    let strip = |s: &mut String| {
+    doc.map_text(|s| {
         for r in rules {
             if r.is_match(s) {
-                *s = r.replace_all(s, "${1}").into_owned();
+                *s = r.replace_all(s, with).into_owned();
             }
         }
-    };
-    strip(&mut doc.title);
-    strip(&mut doc.preamble);
-    for sec in &mut doc.sections {
-        strip(&mut sec.heading);
-        strip(&mut sec.text);
-    }
+    });
 }
 
 /// The mask that explains every difference between two fetches of the same

@@ -19,3 +19,40 @@ pub enum AlertKind {
     #[serde(rename = "delivery-recovered")]
     DeliveryRecovered,
 }
+
+impl AlertKind {
+    /// The kind's name as keys, JSON and file names spell it
+    /// (`published`, `delivery-failing`, …): its serde name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertKind::Published => "published",
+            AlertKind::Changed => "changed",
+            AlertKind::Failing => "failing",
+            AlertKind::Recovered => "recovered",
+            AlertKind::DeliveryFailing => "delivery-failing",
+            AlertKind::DeliveryRecovered => "delivery-recovered",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AlertKind;
+
+    #[test]
+    fn names_are_the_serde_names() {
+        for k in [
+            AlertKind::Published,
+            AlertKind::Changed,
+            AlertKind::Failing,
+            AlertKind::Recovered,
+            AlertKind::DeliveryFailing,
+            AlertKind::DeliveryRecovered,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&k).unwrap(),
+                format!("\"{}\"", k.name())
+            );
+        }
+    }
+}

@@ -38,6 +38,19 @@ pub struct Document {
     pub sections: Vec<Section>,
 }
 
+impl Document {
+    /// Runs `f` over every text that counts when versions are compared:
+    /// title, preamble, each section's heading and text.
+    pub fn map_text(&mut self, mut f: impl FnMut(&mut String)) {
+        f(&mut self.title);
+        f(&mut self.preamble);
+        for sec in &mut self.sections {
+            f(&mut sec.heading);
+            f(&mut sec.text);
+        }
+    }
+}
+
 /// One numbered section. `heading` + `text` is the section's own text after
 /// its label (not including its sub-sections).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,14 +20,7 @@ pub fn change_label(kind: ChangeKind) -> &'static str {
 /// An alert kind as feeds, listings and JSON name it: `published`,
 /// `changed`, `failing`, `recovered`.
 pub fn alert_kind_name(kind: AlertKind) -> &'static str {
-    match kind {
-        AlertKind::Published => "published",
-        AlertKind::Changed => "changed",
-        AlertKind::Failing => "failing",
-        AlertKind::Recovered => "recovered",
-        AlertKind::DeliveryFailing => "delivery-failing",
-        AlertKind::DeliveryRecovered => "delivery-recovered",
-    }
+    kind.name()
 }
 
 /// The colour family of a kind of change; each output maps it to its own
