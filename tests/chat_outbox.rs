@@ -12,7 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::robots::{FakeRobot, Platform, Setup};
+use crate::robots::{
+    assert_clean, FakeRobot, Platform, Setup, DING_SECRET, FEISHU_SECRET, WHSEC, WRONG_SECRET,
+    WRONG_TOKEN,
+};
 use bulletin_watch::check::Checker;
 use bulletin_watch::config::{self, Config};
 use bulletin_watch::delivery::{Channels, Mailer};
@@ -20,28 +23,6 @@ use bulletin_watch::model::AlertKind;
 use bulletin_watch::outbox;
 use bulletin_watch::site::Site;
 use bulletin_watch::store::{DeliveryState, OutboxEntry, Store};
-
-const DING_SECRET: &str = "SECb7f1a2c3d4e5f60718293a4b5c6d7e8f90";
-const FEISHU_SECRET: &str = "fs-sign-5a6b7c8d9e";
-const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-const TOKEN: &str = "tok3n-9f8e7d6c5b4a";
-const WRONG_TOKEN: &str = "wr0ng-t0ken-77a1b2c3";
-const WRONG_SECRET: &str = "fs-wr0ng-s1gn-0a1b2c";
-const SECRETS: [&str; 7] = [
-    WRONG_SECRET,
-    DING_SECRET,
-    FEISHU_SECRET,
-    WHSEC,
-    "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-    TOKEN,
-    WRONG_TOKEN,
-];
-
-fn assert_clean(what: &str, text: &str) {
-    for s in SECRETS {
-        assert!(!text.contains(s), "{what} shows secret {s:?}:\n{text}");
-    }
-}
 
 /// One `[[channel]]` of the test project.
 struct Chan {

@@ -565,3 +565,28 @@ impl Inner {
         });
     }
 }
+
+/// The secrets the channel suites configure, and the check that none of
+/// them shows in an output, a log line or an error.
+pub const DING_SECRET: &str = "SECb7f1a2c3d4e5f60718293a4b5c6d7e8f90";
+pub const FEISHU_SECRET: &str = "fs-sign-5a6b7c8d9e";
+pub const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub const TOKEN: &str = "tok3n-9f8e7d6c5b4a";
+pub const WRONG_TOKEN: &str = "wr0ng-t0ken-77a1b2c3";
+pub const WRONG_SECRET: &str = "fs-wr0ng-s1gn-0a1b2c";
+pub const SECRETS: [&str; 7] = [
+    WRONG_SECRET,
+    DING_SECRET,
+    FEISHU_SECRET,
+    WHSEC,
+    "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    TOKEN,
+    WRONG_TOKEN,
+];
+
+#[track_caller]
+pub fn assert_clean(what: &str, text: &str) {
+    for s in SECRETS {
+        assert!(!text.contains(s), "{what} shows secret {s:?}:\n{text}");
+    }
+}
