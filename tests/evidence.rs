@@ -226,6 +226,19 @@ fn versions_added_after_the_last_anchor_are_not_yet_anchored_not_an_error() {
     let verified = ok(&env.cli(&["verify"]));
     assert!(verified.contains("anchors: 2 verified"), "{verified}");
     assert!(!verified.contains("not yet anchored"), "{verified}");
+    // A backup carries the anchors: the restored store verifies them too.
+    let backup = env.project.dir.path().join("backup.bwb");
+    let restored = env.project.dir.path().join("restored");
+    ok(&env.cli(&["store", "backup", backup.to_str().unwrap()]));
+    ok(&env.cli(&[
+        "store",
+        "restore",
+        backup.to_str().unwrap(),
+        "--into",
+        restored.to_str().unwrap(),
+    ]));
+    let verified = ok(&env.cli(&["--store", restored.to_str().unwrap(), "verify"]));
+    assert!(verified.contains("anchors: 2 verified"), "{verified}");
 }
 
 #[test]

@@ -244,3 +244,91 @@ fn read_ca(path: &Path) -> Result<String, String> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{parse, ConfigError};
+
+    const SOURCE: &str = "[[source]]\nid = \"sh\"\nprovince = \"上海市\"\nregion = \"华东\"\n\
+                          url = \"http://127.0.0.1:1/a.html\"\nkind = \"article\"\n";
+
+    /// A throwaway self-signed certificate (PEM), made once for these tests
+    /// with `openssl req -x509`.
+    const CA_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIIBpzCCAU2gAwIBAgIUOSRlOzPqkH/HN4UbtOU92kQqATgwCgYIKoZIzj0EAwIw
+KDEmMCQGA1UEAwwdYnVsbGV0aW4td2F0Y2ggY29uZmlnIHRlc3QgQ0EwIBcNMjYx
+MjAxMTIzMjA0WhgPMjEyNjExMDcxMjMyMDRaMCgxJjAkBgNVBAMMHWJ1bGxldGlu
+LXdhdGNoIGNvbmZpZyB0ZXN0IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE
+YYpTmSrpsIe01Vf86kW+mwldE+EIJiJenNp+z6+Lc4FDq4ayB6JYy+9qU923Xw+f
+iVcyJJe4kZZErivloZn2W6NTMFEwHQYDVR0OBBYEFLQF0gxnXX5rBPS96ZBAF+1Z
+XBjwMB8GA1UdIwQYMBaAFLQF0gxnXX5rBPS96ZBAF+1ZXBjwMA8GA1UdEwEB/wQF
+MAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIgcsV/A//CaMGoiR5WkZBsDltUs5IUNsfX
+JLGhwwJC6RsCIQCSDaIwG+HqBvihe9gMdKL17q929pVgj94P1q4ZFFhN6w==
+-----END CERTIFICATE-----
+";
+
+    fn load(evidence: &str, files: &[(&str, &str)]) -> Result<crate::config::Config, String> {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, body) in files {
+            std::fs::write(dir.path().join(name), body).unwrap();
+        }
+        let path = dir.path().join("sources.toml");
+        let text = format!("{SOURCE}\n{evidence}");
+        parse(&text, &path).map_err(|e| match e {
+            ConfigError::Invalid { .. } => e.to_string(),
+            other => panic!("{other}"),
+        })
+    }
+
+    #[test]
+    fn a_good_section_loads_and_hides_credentials() {
+        std::env::set_var("BW_UNIT_TSA_USER", "someone");
+        let c = load(
+            "[evidence]\nanchor_interval = \"12h\"\n[[evidence.tsa]]\nid = \"cn-tsa\"\n\
+             url = \"http://127.0.0.1:1/tsa\"\nca_file = \"ca.pem\"\nusername_env = \"BW_UNIT_TSA_USER\"\n\
+             password_file = \"pw\"\n",
+            &[("ca.pem", CA_PEM), ("pw", "s3cret-pw\n")],
+        );
+        let ev = c.unwrap().evidence.unwrap();
+        assert_eq!(
+            ev.anchor_interval,
+            std::time::Duration::from_secs(12 * 3600)
+        );
+        assert_eq!(ev.tsas[0].id, "cn-tsa");
+        assert_eq!(ev.tsas[0].username.as_deref(), Some("someone"));
+        assert_eq!(ev.tsas[0].password.as_deref(), Some("s3cret-pw"));
+        let shown = format!("{:?}", ev.tsas[0]);
+        assert!(
+            !shown.contains("s3cret-pw") && !shown.contains("someone"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named_with_file_line_and_tsa() {
+        let e = load(
+            "[evidence]\n[[evidence.tsa]]\nid = \"a\"\nurl = \"ftp://x/\"\nca_file = \"nope.pem\"\n\
+             [[evidence.tsa]]\nid = \"a\"\nurl = \"http://x/\"\nca_file = \"bad.pem\"\n\
+             [[evidence.tsa]]\nid = \"b\"\nurl = \"http://x/\"\n",
+            &[("bad.pem", "not a certificate")],
+        )
+        .unwrap_err();
+        assert!(e.contains("sources.toml:11:"), "{e}");
+        assert!(
+            e.contains("evidence.tsa[0] (a).url: \"ftp://x/\" is not an http(s) URL"),
+            "{e}"
+        );
+        assert!(
+            e.contains("evidence.tsa[0] (a).ca_file: cannot read"),
+            "{e}"
+        );
+        assert!(e.contains("duplicate TSA id \"a\""), "{e}");
+        assert!(
+            e.contains("evidence.tsa[1] (a).ca_file:") && e.contains("bad.pem"),
+            "{e}"
+        );
+        assert!(e.contains("evidence.tsa[2] (b).ca_file: missing"), "{e}");
+        let e = load("[evidence]\nanchor_interval = \"1d\"\n", &[]).unwrap_err();
+        assert!(e.contains("at least one [[evidence.tsa]]"), "{e}");
+    }
+}
