@@ -279,10 +279,21 @@ fn bad_replies_are_rejected_and_nothing_is_stored() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stdout).contains("does not chain to ca_file"));
     assert!(env.anchors().is_empty());
-    // The same TSA with its own CA: accepted.
+    // The same TSA with its own CA: accepted, fractional seconds too.
     env.configure(&[("picky", &ca)]);
+    env.tsa.set(Mode::Precise);
     ok(&env.cli(&["anchor"]));
-    assert_eq!(env.anchors().len(), 1);
+    let anchors = env.anchors();
+    assert_eq!(anchors.len(), 1);
+    assert!(
+        anchors[0]["gen_time"].as_str().unwrap().contains('.'),
+        "{anchors:?}"
+    );
+    let verified = ok(&env.cli(&["verify"]));
+    assert!(
+        verified.contains("anchors: 1 verified (picky)"),
+        "{verified}"
+    );
     // A store without anchors exports and verifies as before; with one,
     // the export carries it after the versions.
     let jsonl = ok(&env.cli(&["export", "--format", "jsonl"]));

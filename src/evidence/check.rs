@@ -98,15 +98,20 @@ impl fmt::Display for AnchorCheck {
         writeln!(f)?;
         if let Some((at, tsa)) = &self.last {
             for (source, latest, covered) in &self.not_yet {
+                let first = covered.map_or(1, |v| v + 1);
+                let versions = if first == *latest {
+                    format!("v{latest}")
+                } else {
+                    format!("v{first}–v{latest}")
+                };
                 match covered {
-                    Some(v) => writeln!(
+                    Some(_) => writeln!(
                         f,
-                        "not yet anchored: {source} v{}–v{latest} (added after the last anchor, {at} by {tsa})",
-                        v + 1
+                        "not yet anchored: {source} {versions} (added after the last anchor, {at} by {tsa})"
                     )?,
                     None => writeln!(
                         f,
-                        "not yet anchored: {source} v1–v{latest} (a source new since the last anchor, {at} by {tsa})"
+                        "not yet anchored: {source} {versions} (a source new since the last anchor, {at} by {tsa})"
                     )?,
                 }
             }

@@ -22,7 +22,9 @@
 //! the network or the clock.
 
 use cmpv2::status::PkiStatus;
+use cms::cert::x509::ext::pkix::name::GeneralName;
 use cms::cert::x509::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectKeyIdentifier};
+use cms::cert::x509::ext::Extensions;
 use cms::cert::x509::spki::{
     AlgorithmIdentifier, AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned,
 };
@@ -38,10 +40,11 @@ use der::asn1::{Int, OctetString};
 use der::oid::db::{rfc5280, rfc5911, rfc5912};
 use der::oid::ObjectIdentifier;
 use der::{Any, Decode, Encode, Sequence};
+use der::{Tag, Tagged};
 use jiff::Timestamp;
 use ring::signature;
 use sha2::{Digest, Sha256};
-use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo};
+use x509_tsp::{Accuracy, MessageImprint, TimeStampReq, TimeStampResp, TspVersion};
 
 use super::merkle::hex;
 
@@ -64,6 +67,59 @@ struct SignedData {
     #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
     crls: Option<RevocationInfoChoices>,
     signer_infos: SignerInfos,
+}
+
+/// `TSTInfo` as `x509-tsp` defines it, except that `genTime` is kept as
+/// written: `der` accepts no fractional seconds, which RFC 3161 allows
+/// and many TSAs send (see [`gen_time`]).
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+struct TstInfo {
+    version: TspVersion,
+    policy: ObjectIdentifier,
+    message_imprint: MessageImprint,
+    serial_number: Int,
+    gen_time: Any,
+    #[asn1(optional = "true")]
+    accuracy: Option<Accuracy>,
+    #[asn1(default = "Default::default")]
+    ordering: bool,
+    #[asn1(optional = "true")]
+    nonce: Option<Int>,
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    tsa: Option<GeneralName>,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    extensions: Option<Extensions>,
+}
+
+/// A `GeneralizedTime` as RFC 3161 §2.4.2 writes `genTime`:
+/// `YYYYMMDDhhmmss[.s...]Z`.
+fn gen_time(any: &Any) -> Result<Timestamp, TokenError> {
+    let bad = || TokenError::Invalid("genTime is not a GeneralizedTime in UTC".into());
+    if any.tag() != Tag::GeneralizedTime {
+        return Err(bad());
+    }
+    let s = std::str::from_utf8(any.value()).map_err(|_| bad())?;
+    let s = s.strip_suffix('Z').ok_or_else(bad)?;
+    let (whole, fraction) = match s.split_once('.') {
+        Some((w, f)) if !f.is_empty() && f.len() <= 9 => (w, Some(f)),
+        Some(_) => return Err(bad()),
+        None => (s, None),
+    };
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if whole.len() != 14 || !digits(whole) || !fraction.is_none_or(digits) {
+        return Err(bad());
+    }
+    let iso = format!(
+        "{}-{}-{}T{}:{}:{}{}Z",
+        &whole[0..4],
+        &whole[4..6],
+        &whole[6..8],
+        &whole[8..10],
+        &whole[10..12],
+        &whole[12..14],
+        fraction.map(|f| format!(".{f}")).unwrap_or_default()
+    );
+    iso.parse().map_err(|_| bad())
 }
 
 /// Why a reply (or a stored token) is not accepted.
@@ -256,10 +312,7 @@ fn check_token(
             })
         }
     }
-    let gen_time = Timestamp::from_second(
-        i64::try_from(tst.gen_time.to_unix_duration().as_secs()).unwrap_or(i64::MAX),
-    )
-    .map_err(|e| TokenError::Invalid(format!("genTime out of range: {e}")))?;
+    let gen_time = gen_time(&tst.gen_time)?;
 
     // Who signed it.
     let signers: Vec<_> = sd.signer_infos.0.iter().collect();
@@ -528,6 +581,27 @@ mod tests {
         assert!(req.cert_req);
         // Two requests never share a nonce.
         assert_ne!(request(&root).unwrap().nonce, r.nonce);
+    }
+
+    #[test]
+    fn gen_time_takes_fractional_seconds() {
+        let t = |s: &str| gen_time(&Any::new(Tag::GeneralizedTime, s.as_bytes()).unwrap());
+        assert_eq!(
+            t("20261201123456Z").unwrap().to_string(),
+            "2026-12-01T12:34:56Z"
+        );
+        assert_eq!(
+            t("20261201123456.125Z").unwrap().to_string(),
+            "2026-12-01T12:34:56.125Z"
+        );
+        for bad in [
+            "20261201123456",
+            "2026120112345Z",
+            "20261201123456.Z",
+            "2026120112345xZ",
+        ] {
+            assert!(t(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub enum Mode {
     Expired,
     /// The TSA accepts no SHA-256 imprints: status `rejection`.
     Reject,
+    /// A good reply whose genTime has milliseconds.
+    Precise,
 }
 
 pub struct Tsa {
@@ -86,11 +88,11 @@ copy_extensions = none
 commonName = supplied
 ";
 
-fn tsa_section(name: &str, cert: &str, key: &str, digests: &str) -> String {
+fn tsa_section(name: &str, cert: &str, key: &str, digests: &str, precision: u8) -> String {
     format!(
         "[{name}]\ndir = .\nserial = tsaserial\ncrypto_device = builtin\nsigner_cert = {cert}\n\
          signer_key = {key}\ncerts = {cert}\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\n\
-         digests = {digests}\naccuracy = secs:1\nclock_precision_digits = 0\n\
+         digests = {digests}\naccuracy = secs:1\nclock_precision_digits = {precision}\n\
          ess_cert_id_alg = sha256\n\n"
     )
 }
@@ -203,10 +205,11 @@ impl Tsa {
             }
         }
         let config = [
-            tsa_section("good", "tsa.pem", "tsa.key", "sha256, sha384, sha512"),
-            tsa_section("other", "other-tsa.pem", "other-tsa.key", "sha256"),
-            tsa_section("old", "old-tsa.pem", "old-tsa.key", "sha256"),
-            tsa_section("reject", "tsa.pem", "tsa.key", "sha512"),
+            tsa_section("good", "tsa.pem", "tsa.key", "sha256, sha384, sha512", 0),
+            tsa_section("other", "other-tsa.pem", "other-tsa.key", "sha256", 0),
+            tsa_section("old", "old-tsa.pem", "old-tsa.key", "sha256", 0),
+            tsa_section("reject", "tsa.pem", "tsa.key", "sha512", 0),
+            tsa_section("precise", "tsa.pem", "tsa.key", "sha256", 3),
         ]
         .concat();
         std::fs::write(dir.join("tsa.cnf"), config).unwrap();
@@ -331,6 +334,7 @@ fn handle(conn: TcpStream, dir: &Path, mode: Mode, i: usize, auth: Option<&str>)
         Mode::OtherCa => "other",
         Mode::Expired => "old",
         Mode::Reject => "reject",
+        Mode::Precise => "precise",
         _ => "good",
     };
     let out = Command::new("openssl")
