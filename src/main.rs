@@ -314,6 +314,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         s.url
                     );
                 }
+                // A TSA is shown with its URL and CA file, never its credentials.
+                for t in config.evidence.iter().flat_map(|e| &e.tsas) {
+                    println!(
+                        "tsa     {:<16} {} (CA {})",
+                        t.id,
+                        t.url,
+                        t.ca_file.display()
+                    );
+                }
                 // A robot URL is shown without its token; a secret never.
                 for c in &config.channels {
                     println!(

@@ -246,6 +246,11 @@ fn bad_replies_are_rejected_and_nothing_is_stored() {
     let env = Env::new("1d", false);
     let (ca, other_ca) = (env.tsa.ca_file(), env.tsa.other_ca_file());
     env.configure(&[("picky", &ca)]);
+    let listed = ok(&env.cli(&["sources", "list"]));
+    assert!(
+        listed.contains("tsa     picky") && !listed.contains(USER),
+        "{listed}"
+    );
     for (mode, says) in [
         (Mode::WrongNonce, "the nonce is not the one sent"),
         (

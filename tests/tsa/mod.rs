@@ -38,6 +38,8 @@ pub enum Mode {
 }
 
 pub struct Tsa {
+    /// Keys, certificates and OpenSSL's files; removed with the `Tsa`.
+    _tmp: tempfile::TempDir,
     pub dir: PathBuf,
     pub port: u16,
     mode: Arc<Mutex<Mode>>,
@@ -105,7 +107,8 @@ impl Tsa {
 
     /// [`Tsa::start`], requiring HTTP basic auth `user:password`.
     pub fn start_with_auth(auth: Option<(&str, &str)>) -> Tsa {
-        let dir = tempfile::tempdir().expect("tempdir").keep();
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
         std::fs::write(dir.join("ext.cnf"), EXTENSIONS).unwrap();
         std::fs::write(dir.join("ca.cnf"), CA_CONFIG).unwrap();
         std::fs::write(dir.join("index.txt"), "").unwrap();
@@ -244,6 +247,7 @@ impl Tsa {
             });
         }
         Tsa {
+            _tmp: tmp,
             dir,
             port,
             mode,
