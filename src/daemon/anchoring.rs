@@ -136,8 +136,10 @@ async fn round(
     let config = &live.config;
     let interval = anchor_interval(config).unwrap_or(crate::config::DEFAULT_ANCHOR_INTERVAL);
     let store = &live.checker.store;
-    let client = Client::new(&config.settings.user_agent, config.settings.timeout)?;
-    let result = anchor_all(store, tsas, &client).await;
+    let result = match Client::new(&config.settings.user_agent, config.settings.timeout) {
+        Ok(client) => anchor_all(store, tsas, &client).await,
+        Err(e) => Err(e.into()),
+    };
     let now = Instant::now();
     let base = (interval / 8).clamp(Duration::from_secs(1), Duration::from_secs(60));
     let retry_in = |failures: u32| failure_backoff(base, failures).min(interval);
