@@ -37,6 +37,11 @@ pub enum AuditError {
     Report(#[from] ReportError),
     #[error(transparent)]
     Verify(#[from] crate::verify::VerifyError),
+    #[error(transparent)]
+    Anchors(#[from] crate::evidence::AnchorCheckError),
+    /// A query only the daemon answers (it asks the TSAs).
+    #[error("{0}")]
+    DaemonOnly(&'static str),
 }
 
 pub type Result<T> = std::result::Result<T, AuditError>;
@@ -395,6 +400,21 @@ pub enum Query {
     Volatile {
         source: String,
     },
+    /// `verify` with the TSAs' configured CA files: stored anchors are
+    /// checked against these (else against the CA stored with them).
+    VerifyWith {
+        source: Option<String>,
+        trust: Vec<crate::evidence::TrustedCa>,
+    },
+    /// `anchors [--json]`.
+    Anchors {
+        json: bool,
+    },
+    /// Every stored anchor record, as JSON (for `anchors --export`).
+    AnchorRecords,
+    /// `anchor` while the daemon runs: the daemon anchors at once and
+    /// answers with the round's report.
+    Anchor,
 }
 
 /// The output of a query, as bytes (`show --raw` is not text).
@@ -420,8 +440,17 @@ pub fn answer(store: &Store, q: &Query) -> Result<Vec<u8>> {
             json,
         } => diff_output(store, source, *from, *to, *json)?.into_bytes(),
         Query::Outbox { json, config } => outbox(store, config, *json)?.into_bytes(),
-        Query::Verify { source } => {
-            format!("{}\n", crate::verify::verify(store, source.as_deref())?).into_bytes()
+        Query::Verify { source } => verify(store, source.as_deref(), &[])?.into_bytes(),
+        Query::VerifyWith { source, trust } => {
+            verify(store, source.as_deref(), trust)?.into_bytes()
+        }
+        Query::Anchors { json: false } => crate::evidence::list(store)?.into_bytes(),
+        Query::Anchors { json: true } => crate::evidence::list_json(store)?.into_bytes(),
+        Query::AnchorRecords => serde_json::to_vec(&store.anchors()?).unwrap_or_default(),
+        Query::Anchor => {
+            return Err(AuditError::DaemonOnly(
+                "anchoring asks the TSAs: `bulletin-watch anchor` or the daemon does it",
+            ))
         }
         Query::Export { source, format } => {
             crate::report::export(store, source.as_deref(), *format)?.into_bytes()
@@ -432,4 +461,16 @@ pub fn answer(store: &Store, q: &Query) -> Result<Vec<u8>> {
                 .unwrap_or_else(|_| b"[]".to_vec())
         }
     })
+}
+
+/// `verify`: the hash chains, then every stored anchor (a store without
+/// anchors prints exactly the chains' summary).
+fn verify(
+    store: &Store,
+    source: Option<&str>,
+    trust: &[crate::evidence::TrustedCa],
+) -> Result<String> {
+    let summary = crate::verify::verify(store, source)?;
+    let anchors = crate::evidence::check_anchors(store, source, trust)?;
+    Ok(format!("{summary}\n{anchors}"))
 }

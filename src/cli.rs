@@ -160,6 +160,17 @@ pub enum Command {
         #[arg(long)]
         token_file: Option<PathBuf>,
     },
+    /// Get a trusted timestamp (RFC 3161) over the whole history from every
+    /// configured TSA now (the running daemon does it, if one holds the store).
+    Anchor,
+    /// The stored trusted timestamps: time, TSA, Merkle root, sources covered.
+    Anchors {
+        #[arg(long, conflicts_with = "export")]
+        json: bool,
+        /// Write each anchor's token, data and an OpenSSL recipe into DIR.
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+    },
     /// Alert channels: try them before an alert depends on them.
     Notify {
         #[command(subcommand)]

@@ -17,6 +17,7 @@ use url::Url;
 use crate::model::ExtractOptions;
 
 mod channels;
+mod evidence;
 mod mail;
 mod position;
 
@@ -24,6 +25,7 @@ use position::{field_at, line_col};
 
 pub use crate::model::Cadence;
 pub use channels::{ChannelConfig, WebConfig};
+pub use evidence::{EvidenceConfig, TsaConfig, DEFAULT_ANCHOR_INTERVAL};
 pub use mail::MailConfig;
 use mail::RawMail;
 
@@ -228,6 +230,8 @@ pub struct Config {
     pub web: WebConfig,
     /// What loads but deserves a word (a robot URL written into the file).
     pub warnings: Vec<Problem>,
+    /// `[evidence]`: trusted timestamps over the history; `None` anchors nothing.
+    pub evidence: Option<EvidenceConfig>,
 }
 
 impl Config {
@@ -265,6 +269,7 @@ impl Config {
             channels: Vec::new(),
             web: WebConfig::default(),
             warnings: Vec::new(),
+            evidence: None,
         }
     }
 }
@@ -325,6 +330,7 @@ struct RawFile {
     #[serde(default, rename = "channel")]
     channels: Vec<Spanned<channels::RawChannel>>,
     web: Option<channels::RawWeb>,
+    evidence: Option<evidence::RawEvidence>,
 }
 
 #[derive(Deserialize, Default)]
@@ -463,6 +469,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     }
     let channels = v.channels(&raw.channels, &base_dir);
     let web = v.web(raw.web.as_ref());
+    let evidence = raw.evidence.as_ref().map(|e| v.evidence(e, &base_dir));
     let mut settings = settings;
     settings.channels = v.channel_ids(raw.settings.channels.as_deref(), &channels, "settings");
     let mut seen = HashSet::new();
@@ -487,6 +494,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         channels,
         web,
         warnings: v.warnings,
+        evidence,
     })
 }
 

@@ -131,10 +131,23 @@ pub fn ask(store_dir: &Path, _q: &Query) -> Result<Vec<u8>, ControlError> {
     })
 }
 
+/// One `anchor` asked of the daemon: answered with the round's report
+/// (`Err` when a TSA failed).
+pub type AnchorRequest = tokio::sync::oneshot::Sender<Result<String, String>>;
+/// Where the control socket hands `anchor` requests to the daemon's
+/// anchoring service.
+pub type AnchorRequests = tokio::sync::mpsc::Sender<AnchorRequest>;
+
 /// Serves queries until the task is dropped. Removes a stale socket file
 /// first (the store lock guarantees no other daemon owns it).
 #[cfg(unix)]
 pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
+    serve_with(store, None).await
+}
+
+/// [`serve`], handing [`Query::Anchor`] to the anchoring service.
+#[cfg(unix)]
+pub async fn serve_with(store: Arc<Store>, anchors: Option<AnchorRequests>) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -145,6 +158,7 @@ pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
     loop {
         let (conn, _) = listener.accept().await?;
         let store = store.clone();
+        let anchors = anchors.clone();
         tokio::spawn(async move {
             let (r, mut w) = conn.into_split();
             let mut line = String::new();
@@ -154,6 +168,7 @@ pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
             }
             let reply = match serde_json::from_str::<Query>(&line) {
                 Err(e) => [b"1".as_slice(), format!("bad query: {e}").as_bytes()].concat(),
+                Ok(Query::Anchor) => anchor_reply(anchors).await,
                 Ok(q) => match tokio::task::spawn_blocking(move || audit::answer(&store, &q)).await
                 {
                     Ok(Ok(out)) => [b"0".as_slice(), &out].concat(),
@@ -167,7 +182,36 @@ pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
     }
 }
 
+/// Asks the anchoring service for one round and frames its answer.
+#[cfg(unix)]
+async fn anchor_reply(anchors: Option<AnchorRequests>) -> Vec<u8> {
+    let answer = match anchors {
+        None => Err("this daemon does not anchor (no [evidence] section)".to_string()),
+        Some(tx) => {
+            let (reply, wait) = tokio::sync::oneshot::channel();
+            match tx.send(reply).await {
+                Err(_) => Err("the anchoring service has stopped".to_string()),
+                Ok(()) => wait
+                    .await
+                    .unwrap_or_else(|_| Err("the anchoring service has stopped".to_string())),
+            }
+        }
+    };
+    match answer {
+        Ok(text) => [b"0".as_slice(), text.as_bytes()].concat(),
+        Err(text) => [b"1".as_slice(), text.as_bytes()].concat(),
+    }
+}
+
 #[cfg(not(unix))]
 pub async fn serve(_store: Arc<Store>) -> std::io::Result<()> {
+    std::future::pending().await
+}
+
+#[cfg(not(unix))]
+pub async fn serve_with(
+    _store: Arc<Store>,
+    _anchors: Option<AnchorRequests>,
+) -> std::io::Result<()> {
     std::future::pending().await
 }

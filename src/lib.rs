@@ -27,6 +27,7 @@ pub mod decode;
 pub mod delivery;
 pub mod demo;
 pub mod diff;
+pub mod evidence;
 pub mod extract;
 pub mod fetch;
 pub mod listing;

@@ -20,7 +20,7 @@ use bulletin_watch::extract;
 use bulletin_watch::model::ExtractOptions;
 use bulletin_watch::report::CompileRequest;
 use bulletin_watch::store::{BackupError, Store, StoreError};
-use bulletin_watch::{audit, control, fetch, runner, validate, web};
+use bulletin_watch::{audit, control, evidence, fetch, runner, validate, web};
 
 mod cli;
 use cli::{Cli, Command, NotifyCommand, OutboxCommand, SourcesCommand, StoreCommand};
@@ -314,6 +314,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         s.url
                     );
                 }
+                // A TSA is shown with its URL and CA file, never its credentials.
+                for t in config.evidence.iter().flat_map(|e| &e.tsas) {
+                    println!(
+                        "tsa     {:<16} {} (CA {})",
+                        t.id,
+                        t.url,
+                        t.ca_file.display()
+                    );
+                }
                 // A robot URL is shown without its token; a secret never.
                 for c in &config.channels {
                     println!(
@@ -356,6 +365,86 @@ fn run(cli: Cli) -> Result<ExitCode> {
         | Command::Compile { .. }
         | Command::Store { .. } => run_audit(&cli),
         Command::Serve { listen, token_file } => serve(&cli, *listen, token_file.as_deref()),
+        Command::Anchor => anchor(&cli),
+        Command::Anchors { json, export } => anchors(&cli, *json, export.as_deref()),
+    }
+}
+
+/// `anchor`: one anchoring round now, by this process or by the daemon
+/// that holds the store; exit 1 unless every TSA gave a valid token.
+fn anchor(cli: &Cli) -> Result<ExitCode> {
+    let config = load_config(cli)?;
+    let Some(ev) = &config.evidence else {
+        bail!(
+            "{}: no [evidence] section: configure at least one [[evidence.tsa]]",
+            cli.config.display()
+        );
+    };
+    let path = &config.settings.store;
+    if !path.exists() {
+        bail!("no store at {} (nothing checked yet?)", path.display());
+    }
+    let store = match Store::open(path) {
+        Err(StoreError::Locked { .. }) => {
+            return match control::ask(path, &Query::Anchor) {
+                Ok(out) => {
+                    std::io::stdout().write_all(&out)?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(control::ControlError::Remote(text)) => {
+                    print!("{text}");
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) => Err(e.into()),
+            };
+        }
+        r => r.with_context(|| format!("opening store {}", path.display()))?,
+    };
+    let client = evidence::Client::new(&config.settings.user_agent, config.settings.timeout)?;
+    let round = runtime()?.block_on(evidence::anchor_all(&store, &ev.tsas, &client))?;
+    print!("{round}");
+    Ok(if round.all_stored() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `anchors [--json | --export DIR]`.
+fn anchors(cli: &Cli, json: bool, export: Option<&Path>) -> Result<ExitCode> {
+    let Some(dir) = export else {
+        return print_query(cli, &Query::Anchors { json });
+    };
+    let records: Vec<bulletin_watch::store::AnchorRecord> =
+        serde_json::from_slice(&query(cli, &Query::AnchorRecords)?)?;
+    let written = evidence::export_dir(&records, dir)?;
+    for w in &written {
+        println!("{}", w.display());
+    }
+    println!("{} anchors exported to {}", written.len(), dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `verify`'s query: with the TSAs' configured CA files when the sources
+/// file has an `[evidence]` section.
+fn verify_query(cli: &Cli, source: Option<String>) -> Query {
+    let trust: Vec<evidence::TrustedCa> = load_config(cli)
+        .ok()
+        .and_then(|c| c.evidence)
+        .map(|e| {
+            e.tsas
+                .into_iter()
+                .map(|t| evidence::TrustedCa {
+                    tsa: t.id,
+                    ca_pem: t.ca_pem,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if trust.is_empty() {
+        Query::Verify { source }
+    } else {
+        Query::VerifyWith { source, trust }
     }
 }
 
@@ -474,12 +563,7 @@ fn open_exclusive(path: &Path, what: &str) -> Result<Store> {
 /// The auditors' and editors' commands: verify, export, compile, store.
 fn run_audit(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
-        Command::Verify { source } => print_query(
-            cli,
-            &Query::Verify {
-                source: source.clone(),
-            },
-        ),
+        Command::Verify { source } => print_query(cli, &verify_query(cli, source.clone())),
         Command::Export {
             source,
             format,

@@ -131,7 +131,31 @@ fn export_jsonl(store: &Store, all: &[(String, Vec<VersionRecord>)]) -> Result<S
             out.push('\n');
         }
     }
+    export_anchors_jsonl(store, all, &mut out)?;
     Ok(out)
+}
+
+/// The anchors, one line each (`"record": "anchor"`), after the versions
+/// of a whole-store export; a store without anchors adds nothing.
+fn export_anchors_jsonl(
+    store: &Store,
+    all: &[(String, Vec<VersionRecord>)],
+    out: &mut String,
+) -> Result<()> {
+    let ids: Vec<&str> = all.iter().map(|(id, _)| id.as_str()).collect();
+    for a in store.anchors()? {
+        // A one-source export carries the anchors that cover that source.
+        if !a.heads.iter().any(|h| ids.contains(&h.source.as_str())) {
+            continue;
+        }
+        let mut line = serde_json::to_value(&a).unwrap_or_default();
+        if let Value::Object(map) = &mut line {
+            map.insert("record".into(), Value::from("anchor"));
+        }
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    Ok(())
 }
 
 /// One CSV field, quoted when it must be (RFC 4180).

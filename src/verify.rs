@@ -12,7 +12,9 @@
 //! the chain vouches for it. Alerts in the outbox name the versions they
 //! were sent for, so a removed latest version that had been alerted on is
 //! still caught; for the rest, keep backups (or record the latest
-//! `record_hash` elsewhere) and compare.
+//! `record_hash` elsewhere) and compare — or configure `[evidence]`: the
+//! trusted timestamps of [`crate::evidence`] record every chain head
+//! outside the store, and `verify` checks them after the chains.
 
 use std::collections::HashSet;
 use std::fmt;

@@ -11,6 +11,7 @@
 mod common;
 mod faults_support;
 mod robots;
+mod tsa;
 
 mod alerts;
 mod audit;
@@ -21,6 +22,7 @@ mod compat;
 mod daemon;
 mod demo;
 mod diff_fixtures;
+mod evidence;
 mod extract_fixtures;
 mod extract_patterns;
 mod faults;

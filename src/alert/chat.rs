@@ -81,6 +81,11 @@ impl Renderer<'_> {
             AlertKind::Recovered => {
                 alert.text = render::render_recovered(&ctx).text;
             }
+            AlertKind::AnchorFailing | AlertKind::AnchorRecovered => {
+                let detail = entry.detail.as_deref();
+                alert.text = render::render_anchor_notice(&ctx, entry.kind, detail).text;
+                alert.summary = detail.map(|d| prefix_chars(d, MAX_SUMMARY_CHARS).to_string());
+            }
             AlertKind::DeliveryFailing | AlertKind::DeliveryRecovered => {
                 let detail = entry.detail.as_deref();
                 let notice =

@@ -173,6 +173,9 @@ impl<'a> Renderer<'a> {
                     entry.detail.as_deref(),
                 )
             }
+            AlertKind::AnchorFailing | AlertKind::AnchorRecovered => {
+                render::render_anchor_notice(&ctx, entry.kind, entry.detail.as_deref())
+            }
         };
         Ok(self.address(&entry.key, &about.recipients, rendered))
     }

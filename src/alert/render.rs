@@ -10,6 +10,9 @@ use crate::model::{AlertKind, ChangeKind, DocDiff, Document, SectionChange, Span
 use crate::present::{self, diff_html, Marks, Side, Tone, PREAMBLE_LABEL};
 use crate::text::{escape_html, prefix_chars};
 
+mod anchor;
+pub use anchor::render_anchor_notice;
+
 /// What an alert is about, for rendering.
 #[derive(Debug, Clone)]
 pub struct AlertContext {

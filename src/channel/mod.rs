@@ -93,6 +93,8 @@ pub enum ChatKind {
     Recovered,
     DeliveryFailing,
     DeliveryRecovered,
+    AnchorFailing,
+    AnchorRecovered,
     /// `notify test`: does the robot accept a message at all?
     Test,
 }
@@ -106,6 +108,8 @@ impl From<AlertKind> for ChatKind {
             AlertKind::Recovered => ChatKind::Recovered,
             AlertKind::DeliveryFailing => ChatKind::DeliveryFailing,
             AlertKind::DeliveryRecovered => ChatKind::DeliveryRecovered,
+            AlertKind::AnchorFailing => ChatKind::AnchorFailing,
+            AlertKind::AnchorRecovered => ChatKind::AnchorRecovered,
         }
     }
 }
@@ -120,6 +124,8 @@ impl ChatKind {
             ChatKind::Recovered => "recovered",
             ChatKind::DeliveryFailing => "delivery-failing",
             ChatKind::DeliveryRecovered => "delivery-recovered",
+            ChatKind::AnchorFailing => "anchor-failing",
+            ChatKind::AnchorRecovered => "anchor-recovered",
             ChatKind::Test => "test",
         }
     }
@@ -132,6 +138,8 @@ impl ChatKind {
             ChatKind::Recovered => "恢复正常",
             ChatKind::DeliveryFailing => "推送失败",
             ChatKind::DeliveryRecovered => "推送恢复",
+            ChatKind::AnchorFailing => "时间戳失败",
+            ChatKind::AnchorRecovered => "时间戳恢复",
             ChatKind::Test => "测试消息",
         }
     }

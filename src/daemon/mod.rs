@@ -8,6 +8,8 @@
 //!   file is invalid;
 //! - the **control socket** ([`crate::control`]) answers read-only queries
 //!   from the CLI while we hold the store;
+//! - **anchoring** ([`anchoring`]) gets a trusted timestamp over the
+//!   history every `[evidence] anchor_interval` and on `bulletin-watch anchor`;
 //! - optionally **`/healthz` + `/metrics`** ([`metrics`]) and the web view.
 //!
 //! SIGINT/SIGTERM fire the [`Shutdown`]: the scheduler stops starting
@@ -16,6 +18,7 @@
 //! queued alert is already durable when its check returns, so a `kill -9`
 //! loses nothing and a restart repeats nothing.
 
+pub mod anchoring;
 pub mod metrics;
 pub mod plan;
 pub mod scheduler;
@@ -156,7 +159,14 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
 
     let mut services = JoinSet::new();
     services.spawn(stop_signals.serve(shutdown.clone()));
-    services.spawn(control(store.clone(), shutdown.clone()));
+    let (anchor_tx, anchor_rx) = tokio::sync::mpsc::channel(4);
+    services.spawn(control(store.clone(), Some(anchor_tx), shutdown.clone()));
+    services.spawn(anchoring::serve(
+        live_rx.clone(),
+        anchor_rx,
+        wake_delivery.clone(),
+        shutdown.clone(),
+    ));
     if let Some(addr) = opts.metrics {
         let listener = listen(addr).await?;
         tracing::info!(%addr, "serving /healthz and /metrics");
@@ -219,9 +229,13 @@ async fn listen(addr: SocketAddr) -> Result<TcpListener, DaemonError> {
 }
 
 /// The control socket service.
-async fn control(store: Arc<Store>, shutdown: Shutdown) {
+async fn control(
+    store: Arc<Store>,
+    anchors: Option<crate::control::AnchorRequests>,
+    shutdown: Shutdown,
+) {
     tokio::select! {
-        served = crate::control::serve(store) => {
+        served = crate::control::serve_with(store, anchors) => {
             if let Err(e) = served {
                 tracing::error!(error = %e, "control socket stopped");
             }

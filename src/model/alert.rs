@@ -18,6 +18,13 @@ pub enum AlertKind {
     /// The channel accepted a message again after a `DeliveryFailing`.
     #[serde(rename = "delivery-recovered")]
     DeliveryRecovered,
+    /// No trusted timestamp was obtained for two anchor intervals: raised
+    /// once per streak.
+    #[serde(rename = "anchor-failing")]
+    AnchorFailing,
+    /// A trusted timestamp was obtained again after an `AnchorFailing`.
+    #[serde(rename = "anchor-recovered")]
+    AnchorRecovered,
 }
 
 impl AlertKind {
@@ -31,6 +38,8 @@ impl AlertKind {
             AlertKind::Recovered => "recovered",
             AlertKind::DeliveryFailing => "delivery-failing",
             AlertKind::DeliveryRecovered => "delivery-recovered",
+            AlertKind::AnchorFailing => "anchor-failing",
+            AlertKind::AnchorRecovered => "anchor-recovered",
         }
     }
 }
@@ -48,6 +57,8 @@ mod tests {
             AlertKind::Recovered,
             AlertKind::DeliveryFailing,
             AlertKind::DeliveryRecovered,
+            AlertKind::AnchorFailing,
+            AlertKind::AnchorRecovered,
         ] {
             assert_eq!(
                 serde_json::to_string(&k).unwrap(),

@@ -5,6 +5,7 @@
 //! given. Every stage imports from here; this module imports from none.
 
 mod alert;
+mod anchor;
 mod cadence;
 mod diff;
 mod document;
@@ -12,6 +13,7 @@ mod hash;
 mod page;
 
 pub use alert::AlertKind;
+pub use anchor::ChainHead;
 pub use cadence::Cadence;
 pub use diff::{ChangeKind, DocDiff, SectionChange, Span, PREAMBLE};
 pub use document::{Article, Block, Document, Parsed, Section};

@@ -33,7 +33,8 @@
 //! append-only file), `versions` (reading the history), `commit` (group
 //! commit, version commit), `state` (fetch state), `outbox` (alerts and
 //! the pending index), `discovery` (tracked articles), `backup` (backup,
-//! restore, compaction), `fs` (folder helpers), and `hooks` (tampering, for
+//! restore, compaction), `fs` (folder helpers), `anchors` (trusted timestamps over the
+//! history, outside the chain), and `hooks` (tampering, for
 //! tests only).
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,7 @@ use std::sync::OnceLock;
 
 use sled::Tree;
 
+mod anchors;
 mod backup;
 mod blobs;
 mod codec;
@@ -57,6 +59,7 @@ mod record;
 mod state;
 mod versions;
 
+pub use anchors::{AnchorRecord, AnchorStreak};
 pub use backup::{BackupError, BackupReport, CompactReport};
 pub use codec::stored_entry_json;
 pub use discovery::Tracked;
