@@ -81,6 +81,17 @@ impl Renderer<'_> {
             AlertKind::Recovered => {
                 alert.text = render::render_recovered(&ctx).text;
             }
+            AlertKind::HostOverBudget | AlertKind::HostWithinBudget => {
+                let detail = entry.detail.as_deref();
+                let notice =
+                    render::render_host_notice(&ctx, entry.kind, entry.notice_of(), detail);
+                alert.text = notice.text;
+                alert.summary = Some(
+                    detail
+                        .map_or(entry.notice_of(), |d| prefix_chars(d, MAX_SUMMARY_CHARS))
+                        .to_string(),
+                );
+            }
             AlertKind::DeliveryFailing | AlertKind::DeliveryRecovered => {
                 let detail = entry.detail.as_deref();
                 let notice =

@@ -93,6 +93,8 @@ pub enum ChatKind {
     Recovered,
     DeliveryFailing,
     DeliveryRecovered,
+    HostOverBudget,
+    HostWithinBudget,
     /// `notify test`: does the robot accept a message at all?
     Test,
 }
@@ -106,6 +108,8 @@ impl From<AlertKind> for ChatKind {
             AlertKind::Recovered => ChatKind::Recovered,
             AlertKind::DeliveryFailing => ChatKind::DeliveryFailing,
             AlertKind::DeliveryRecovered => ChatKind::DeliveryRecovered,
+            AlertKind::HostOverBudget => ChatKind::HostOverBudget,
+            AlertKind::HostWithinBudget => ChatKind::HostWithinBudget,
         }
     }
 }
@@ -120,6 +124,8 @@ impl ChatKind {
             ChatKind::Recovered => "recovered",
             ChatKind::DeliveryFailing => "delivery-failing",
             ChatKind::DeliveryRecovered => "delivery-recovered",
+            ChatKind::HostOverBudget => "host-over-budget",
+            ChatKind::HostWithinBudget => "host-within-budget",
             ChatKind::Test => "test",
         }
     }
@@ -132,6 +138,8 @@ impl ChatKind {
             ChatKind::Recovered => "恢复正常",
             ChatKind::DeliveryFailing => "推送失败",
             ChatKind::DeliveryRecovered => "推送恢复",
+            ChatKind::HostOverBudget => "检查超出主机配额",
+            ChatKind::HostWithinBudget => "主机配额恢复",
             ChatKind::Test => "测试消息",
         }
     }

@@ -17,6 +17,7 @@
 //! loses nothing and a restart repeats nothing.
 
 pub mod metrics;
+pub mod notices;
 pub mod plan;
 pub mod scheduler;
 pub mod shutdown;

@@ -18,6 +18,13 @@ pub enum AlertKind {
     /// The channel accepted a message again after a `DeliveryFailing`.
     #[serde(rename = "delivery-recovered")]
     DeliveryRecovered,
+    /// A host has more checks due than its pacing allows: raised once per
+    /// streak, with the figures.
+    #[serde(rename = "host-over-budget")]
+    HostOverBudget,
+    /// The host's due checks fit its pacing again after a `HostOverBudget`.
+    #[serde(rename = "host-within-budget")]
+    HostWithinBudget,
 }
 
 impl AlertKind {
@@ -31,6 +38,8 @@ impl AlertKind {
             AlertKind::Recovered => "recovered",
             AlertKind::DeliveryFailing => "delivery-failing",
             AlertKind::DeliveryRecovered => "delivery-recovered",
+            AlertKind::HostOverBudget => "host-over-budget",
+            AlertKind::HostWithinBudget => "host-within-budget",
         }
     }
 }
@@ -48,6 +57,8 @@ mod tests {
             AlertKind::Recovered,
             AlertKind::DeliveryFailing,
             AlertKind::DeliveryRecovered,
+            AlertKind::HostOverBudget,
+            AlertKind::HostWithinBudget,
         ] {
             assert_eq!(
                 serde_json::to_string(&k).unwrap(),
