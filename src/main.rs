@@ -337,9 +337,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if !*fetch {
                     return Ok(ExitCode::SUCCESS);
                 }
-                let results = runtime()?.block_on(validate::fetch_all(Arc::new(config)))?;
+                let config = Arc::new(config);
+                let results = runtime()?.block_on(validate::fetch_all(config.clone()))?;
                 for r in &results {
                     println!("{}", validate::line(r));
+                }
+                for l in validate::budget_lines(&config, &results) {
+                    println!("{l}");
                 }
                 Ok(if results.iter().all(|r| r.problem().is_none()) {
                     ExitCode::SUCCESS

@@ -49,9 +49,16 @@ impl Standing {
         Standing::with(s.interval, max, false, sched, now)
     }
 
-    /// A discovered article (dated by its discovery, as the scheduler does).
-    pub fn tracked(t: &Tracked, config: &Config, sched: &Schedule, now: Timestamp) -> Standing {
-        let p = Plan::article(Some(&t.listing), config, Some(t.discovered_at.as_second()));
+    /// A discovered article found on `listing` (dated by its discovery, as
+    /// the scheduler does).
+    pub fn tracked(
+        t: &Tracked,
+        listing: &Source,
+        config: &Config,
+        sched: &Schedule,
+        now: Timestamp,
+    ) -> Standing {
+        let p = Plan::article(Some(listing), config, Some(t.discovered_at.as_second()));
         Standing::with(p.base, p.max, p.is_retired(now.as_second()), sched, now)
     }
 
@@ -63,8 +70,8 @@ impl Standing {
         now: Timestamp,
     ) -> Standing {
         let interval = sched
-            .interval_secs
-            .map_or(base, Duration::from_secs)
+            .interval_ms
+            .map_or(base, Duration::from_millis)
             .clamp(base, max);
         Standing {
             base,
@@ -75,23 +82,31 @@ impl Standing {
                 next_check(sched, interval, now)
             },
             retired,
-            known: sched.interval_secs.is_some() || sched.next_check.is_some(),
+            known: sched.interval_ms.is_some() || sched.next_check.is_some(),
         }
     }
 
     /// The words the web view and `sources list` use for the interval:
     /// `every 3h` or `every 3h (base 1h)`.
     pub fn every(&self) -> String {
-        let now = humantime::format_duration(self.interval);
+        let now = shown(self.interval);
         if self.interval == self.base {
             format!("every {now}")
         } else {
-            format!(
-                "every {now} (base {})",
-                humantime::format_duration(self.base)
-            )
+            format!("every {now} (base {})", shown(self.base))
         }
     }
+}
+
+/// An interval as people read it: to the minute from an hour up, else to
+/// the second (`3h 22m`, `1m 30s`).
+pub fn shown(d: Duration) -> String {
+    let secs = if d >= Duration::from_secs(3600) {
+        (d.as_secs() + 30) / 60 * 60
+    } else {
+        d.as_secs_f64().round() as u64
+    };
+    humantime::format_duration(Duration::from_secs(secs)).to_string()
 }
 
 /// A check time is recorded at least this often (see the checker): below
@@ -167,11 +182,13 @@ pub fn board(config: &Config, standings: &Standings, now: Timestamp) -> Board {
         let st = Standing::configured(s, sched(&s.id), now);
         add(&s.id, s.url.as_str(), st, &mut by_id);
     }
+    let listings: HashMap<&str, &Source> =
+        config.sources.iter().map(|s| (s.id.as_str(), s)).collect();
     for t in &standings.tracked {
-        if config.source(&t.listing).is_none() {
+        let Some(listing) = listings.get(t.listing.as_str()) else {
             continue;
-        }
-        let st = Standing::tracked(t, config, sched(&t.id), now);
+        };
+        let st = Standing::tracked(t, listing, config, sched(&t.id), now);
         add(&t.id, &t.url, st, &mut by_id);
     }
     let mut budgets: Vec<HostBudget> = demand
@@ -238,10 +255,7 @@ pub fn suffix(st: &Standing) -> String {
     if st.interval == st.base {
         format!("  ({next})")
     } else {
-        format!(
-            "  (every {} now; {next})",
-            humantime::format_duration(st.interval)
-        )
+        format!("  (every {} now; {next})", shown(st.interval))
     }
 }
 
@@ -296,5 +310,12 @@ mod tests {
             Some(ts("2026-05-27T00:00:00Z"))
         );
         assert_eq!(next_check(&Schedule::default(), hour, now), None);
+    }
+
+    #[test]
+    fn intervals_are_shown_to_the_minute_or_second() {
+        assert_eq!(shown(Duration::from_millis(12_150_400)), "3h 23m");
+        assert_eq!(shown(Duration::from_millis(90_400)), "1m 30s");
+        assert_eq!(shown(Duration::from_secs(7 * 86400)), "7days");
     }
 }

@@ -22,7 +22,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use crate::config::{Cadence, Config, SourceKind};
+use crate::config::{Cadence, Config, Source, SourceKind};
 use crate::runner::Job;
 
 /// Interval growth per unchanged check.
@@ -81,14 +81,17 @@ impl Plan {
                 fresh_for: Duration::ZERO,
                 retire_after: None,
             },
-            Job::Article(t) => Plan::article(t.listing.as_deref(), config, born),
+            Job::Article(t) => Plan::article(
+                t.listing.as_deref().and_then(|l| config.source(l)),
+                config,
+                born,
+            ),
         }
     }
 
     /// The plan of an article discovered on `listing` (without a job: the
     /// read side asks this of tracked articles).
-    pub fn article(listing: Option<&str>, config: &Config, born: Option<i64>) -> Plan {
-        let listing = listing.and_then(|l| config.source(l));
+    pub fn article(listing: Option<&Source>, config: &Config, born: Option<i64>) -> Plan {
         let base = listing.map_or(config.settings.interval, |s| s.interval);
         let c: Cadence = listing.map_or(config.settings.articles, |s| s.articles);
         Plan {

@@ -193,11 +193,11 @@ impl Scheduler {
         let mut known = HashMap::new();
         for id in ids {
             match store.fetch_state(&id) {
-                Ok(s) if s.interval_secs.is_some() || s.next_check.is_some() => {
+                Ok(s) if s.interval_ms.is_some() || s.next_check.is_some() => {
                     known.insert(
                         id,
                         Remembered {
-                            interval: s.interval_secs.map(Duration::from_secs),
+                            interval: s.interval_ms.map(Duration::from_millis),
                             next_check: s.next_check.map(|t| t.as_second()),
                             last_checked: s.last_checked.map(|t| t.as_second()),
                         },

@@ -24,11 +24,11 @@ pub struct FetchState {
     /// The source's volatile text, learned by the checker.
     #[serde(default, skip_serializing_if = "VolatileMask::is_empty")]
     pub volatile: VolatileMask,
-    /// The scheduler's adapted interval in seconds, recorded when it
+    /// The scheduler's adapted interval in milliseconds, recorded when it
     /// changes (`None`: the base interval; every state written before
     /// intervals adapted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval_secs: Option<u64>,
+    pub interval_ms: Option<u64>,
     /// When the source was due next as the interval last changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_check: Option<Timestamp>,
@@ -39,7 +39,7 @@ pub struct FetchState {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schedule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval_secs: Option<u64>,
+    pub interval_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_check: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51,7 +51,7 @@ pub struct Schedule {
 impl From<&FetchState> for Schedule {
     fn from(s: &FetchState) -> Schedule {
         Schedule {
-            interval_secs: s.interval_secs,
+            interval_ms: s.interval_ms,
             next_check: s.next_check,
             last_checked: s.last_checked,
             failures: s.consecutive_failures,
@@ -117,11 +117,11 @@ impl Store {
     ) -> Result<bool> {
         self.write(|| {
             let mut state = self.fetch_state(source)?;
-            let secs = interval.map(|i| i.as_secs());
-            if state.interval_secs == secs && state.next_check.is_some() {
+            let secs = interval.map(|i| i.as_millis() as u64);
+            if state.interval_ms == secs && state.next_check.is_some() {
                 return Ok(false);
             }
-            state.interval_secs = secs;
+            state.interval_ms = secs;
             state.next_check = next_check;
             self.state
                 .insert(source.as_bytes(), encode_state(&state)?)?;
