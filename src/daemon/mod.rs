@@ -194,6 +194,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         live: live_rx,
         metrics,
         wake_delivery,
+        loads_at: Default::default(),
     }
     .run(shutdown.clone())
     .await;

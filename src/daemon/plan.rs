@@ -297,6 +297,22 @@ struct Entry {
     saved: Option<Option<Duration>>,
 }
 
+/// A host's share of the schedule as `/metrics` shows it: aggregates, so
+/// the series stay few at 100,000 sources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostLoad {
+    pub host: String,
+    /// Jobs checked on it (not retired).
+    pub scheduled: usize,
+    pub retired: usize,
+    /// Due checks waiting for the host's pacing.
+    pub waiting: usize,
+    /// How long the oldest of them has been due.
+    pub oldest_wait: Duration,
+    /// The mean current interval of its scheduled jobs.
+    pub mean_interval: Duration,
+}
+
 /// What one scheduled job looks like from outside (for listings/metrics).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Slot {
@@ -669,6 +685,38 @@ impl Timetable {
     /// Every host's budget, by host name.
     pub fn budgets(&self) -> Vec<HostBudget> {
         let mut out: Vec<HostBudget> = self.lanes.iter().map(|(h, l)| budget(h, l)).collect();
+        out.sort_by(|a, b| a.host.cmp(&b.host));
+        out
+    }
+
+    /// Every host's load at `now`, by host name (a walk over every job).
+    pub fn loads(&self, now: Instant) -> Vec<HostLoad> {
+        let mut by: HashMap<&str, (usize, usize, f64)> = HashMap::new();
+        for e in self.entries.values() {
+            let l = by.entry(e.host.as_str()).or_default();
+            if e.retired {
+                l.1 += 1;
+            } else {
+                l.0 += 1;
+                l.2 += e.interval.as_secs_f64();
+            }
+        }
+        let mut out: Vec<HostLoad> = by
+            .into_iter()
+            .map(|(host, (scheduled, retired, sum))| {
+                let lane = self.lanes.get(host);
+                HostLoad {
+                    host: host.to_string(),
+                    scheduled,
+                    retired,
+                    waiting: lane.map_or(0, |l| l.ready.len()),
+                    oldest_wait: lane
+                        .and_then(|l| l.ready.iter().map(|(_, d, _)| *d).min())
+                        .map_or(Duration::ZERO, |d| now.saturating_duration_since(d)),
+                    mean_interval: Duration::from_secs_f64(sum / scheduled.max(1) as f64),
+                }
+            })
+            .collect();
         out.sort_by(|a, b| a.host.cmp(&b.host));
         out
     }
@@ -1127,5 +1175,155 @@ mod tests {
         assert_eq!(again.len(), 1);
         assert!(again[0].over);
         assert_eq!(t.budgets()[0].streaks, 2);
+    }
+    #[test]
+    fn a_restart_goes_on_from_the_remembered_interval_and_due_time() {
+        let start = Instant::now();
+        let s = Duration::from_secs;
+        let c = config(
+            "host_interval = \"0s\"",
+            &["a", "b", "c"],
+            "max_interval = \"10m\"",
+        );
+        let mut t = table(start);
+        t.replace(sources(&c, &["a", "b", "c"]), &c, &HashMap::new());
+        let known: HashMap<String, Remembered> = [
+            // Due in two minutes (one interval after the last check is earlier).
+            (
+                "a".to_string(),
+                Remembered {
+                    interval: Some(s(300)),
+                    next_check: Some(WALL + 120),
+                    last_checked: Some(WALL - 200),
+                },
+            ),
+            // Recorded as due much later than one interval from now: capped.
+            (
+                "b".to_string(),
+                Remembered {
+                    interval: Some(s(300)),
+                    next_check: Some(WALL + 10_000),
+                    last_checked: None,
+                },
+            ),
+            // Overdue: checked in the first seconds, at its grown interval;
+            // an interval past `max_interval` is clamped.
+            (
+                "c".to_string(),
+                Remembered {
+                    interval: Some(s(86_400)),
+                    next_check: Some(WALL - 50),
+                    last_checked: Some(WALL - 4000),
+                },
+            ),
+        ]
+        .into();
+        t.restore(&known, &c);
+        assert_eq!(interval(&t, "a"), s(300));
+        assert_eq!(t.slot("a").unwrap().due, Some(start + s(120)));
+        assert_eq!(t.slot("b").unwrap().due, Some(start + s(300)));
+        assert_eq!(interval(&t, "c"), s(600));
+        assert!(t.slot("c").unwrap().due.unwrap() <= start + s(5));
+        // What the store recorded is not written again.
+        assert_eq!(t.unsaved("a"), None);
+        // The budget counts the restored intervals.
+        let due = t.budgets()[0].due_per_hour;
+        assert!((due - (12.0 + 12.0 + 6.0)).abs() < 0.01, "{due}");
+    }
+
+    #[test]
+    fn each_change_of_interval_is_to_be_saved_once_and_a_steady_source_never() {
+        let start = Instant::now();
+        let c = config("host_interval = \"0s\"", &["a"], "max_interval = \"2m\"");
+        let mut t = table(start);
+        t.replace(sources(&c, &["a"]), &c, &HashMap::new());
+        // Nothing recorded yet: once, at the base.
+        assert_eq!(t.unsaved("a").map(|u| u.interval), Some(None));
+        assert_eq!(t.unsaved("a"), None);
+        let ran = run_once(&mut t, "a", Verdict::Unchanged);
+        let u = t.unsaved("a").unwrap();
+        assert_eq!(u.interval, Some(Duration::from_secs(90)));
+        assert_eq!(u.next_check, Some(t.wall(ran + Duration::from_secs(90))));
+        assert_eq!(t.unsaved("a"), None);
+        run_once(&mut t, "a", Verdict::Unchanged);
+        assert_eq!(
+            t.unsaved("a").map(|u| u.interval),
+            Some(Some(Duration::from_secs(120)))
+        );
+        for _ in 0..3 {
+            run_once(&mut t, "a", Verdict::Unchanged);
+            assert_eq!(t.unsaved("a"), None, "at max_interval: steady");
+        }
+        run_once(&mut t, "a", Verdict::Changed);
+        assert_eq!(
+            t.unsaved("a").map(|u| u.interval),
+            Some(None),
+            "back at the base"
+        );
+        // A listing keeps its interval: recorded once, then never.
+        let mut t = table(start);
+        t.replace(sources(&c, &["col"]), &c, &HashMap::new());
+        assert!(t.unsaved("col").is_some());
+        run_once(&mut t, "col", Verdict::Unchanged);
+        assert_eq!(t.unsaved("col"), None);
+    }
+
+    #[test]
+    fn many_hosts_keep_their_own_pacing_and_the_most_valuable_goes_first() {
+        let start = Instant::now();
+        let mut text = String::from("[settings]\ninterval = \"60s\"\nhost_interval = \"10s\"\n");
+        for h in 0..3 {
+            for k in ["article", "listing"] {
+                text.push_str(&format!(
+                    "\n[[source]]\nid = \"h{h}{k}\"\nprovince = \"上海市\"\nregion = \"华东\"\nurl = \"http://h{h}.example/{k}/\"\nkind = \"{k}\"\n{}",
+                    if k == "listing" { "link_pattern = \"会议\"\n" } else { "" }
+                ));
+            }
+        }
+        let c = crate::config::parse(&text, std::path::Path::new("t/sources.toml")).unwrap();
+        let mut t = table(start);
+        let mut jobs: Vec<Job> = c.sources.iter().cloned().map(Job::Source).collect();
+        // Old articles on host 0, due first but ranked last.
+        let listing = c.source("h0listing").unwrap();
+        for n in 0..3 {
+            let url = url::Url::parse(&format!("http://h0.example/a/{n}.html")).unwrap();
+            jobs.push(Job::Article(Target::discovered(
+                listing,
+                format!("old{n}"),
+                url,
+                "会议",
+            )));
+        }
+        let born: HashMap<String, i64> = (0..3)
+            .map(|n| (format!("old{n}"), WALL - 400 * DAY as i64))
+            .collect();
+        t.replace(jobs, &c, &born);
+        let at = start + Duration::from_secs(6);
+        let mut first: Vec<String> = std::iter::from_fn(|| t.pop_due(at))
+            .map(|j| j.id().to_string())
+            .collect();
+        first.sort();
+        // One check per host at once; configured sources before old articles.
+        assert_eq!(first.len(), 3, "{first:?}");
+        assert!(first.iter().all(|id| !id.starts_with("old")), "{first:?}");
+        let hosts: std::collections::HashSet<char> =
+            first.iter().map(|id| id.as_bytes()[1] as char).collect();
+        assert_eq!(hosts.len(), 3);
+        assert_eq!(t.next_due(), Some(at + Duration::from_secs(10)));
+        assert!(
+            t.pop_due(at + Duration::from_secs(9)).is_none(),
+            "pacing holds"
+        );
+        let second: Vec<String> = std::iter::from_fn(|| t.pop_due(at + Duration::from_secs(10)))
+            .map(|j| j.id().to_string())
+            .collect();
+        assert_eq!(second.len(), 3, "{second:?}");
+        assert!(second.iter().all(|id| !id.starts_with("old")), "{second:?}");
+        // Host 0 then works through its old articles, one per 10 s.
+        let third: Vec<String> = std::iter::from_fn(|| t.pop_due(at + Duration::from_secs(20)))
+            .map(|j| j.id().to_string())
+            .collect();
+        assert_eq!(third.len(), 1, "{third:?}");
+        assert!(third[0].starts_with("old"), "{third:?}");
     }
 }

@@ -25,6 +25,8 @@ use crate::runner::{self, Finished, Runner};
 
 /// How long shutdown waits for in-flight checks.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// How often the per-host loads are counted for `/metrics`.
+const LOADS_EVERY: Duration = Duration::from_secs(10);
 /// The longest the scheduler sleeps without looking again.
 const IDLE: Duration = Duration::from_secs(60);
 
@@ -34,6 +36,8 @@ pub struct Scheduler {
     pub metrics: Arc<Metrics>,
     /// Wakes the delivery service when a check queued something.
     pub wake_delivery: Arc<Notify>,
+    /// When the per-host loads were last counted for `/metrics`.
+    pub loads_at: std::cell::Cell<Option<Instant>>,
 }
 
 impl Scheduler {
@@ -255,6 +259,23 @@ impl Scheduler {
             self.notice(runner, table, &b);
         }
         self.metrics.set_budgets(&table.budgets());
+        // The per-host loads walk every job: at most every few seconds.
+        let now = Instant::now();
+        let stale = self
+            .loads_at
+            .get()
+            .is_none_or(|t| now.duration_since(t) >= LOADS_EVERY);
+        if stale {
+            self.loads_at.set(Some(now));
+            let next = table.next_due().map(|d| {
+                if d >= now {
+                    d.duration_since(now).as_secs_f64()
+                } else {
+                    -now.duration_since(d).as_secs_f64()
+                }
+            });
+            self.metrics.set_loads(table.loads(now), next);
+        }
     }
 
     fn notice(&self, runner: &Runner, table: &Timetable, b: &super::plan::HostBudget) {
