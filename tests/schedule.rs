@@ -265,6 +265,11 @@ fn a_retired_article_is_not_checked_but_stays_in_history_verify_exports_and_the_
     let page = http_get(port, &format!("/source/{id}"));
     assert!(page.contains("past retire_after"), "{page}");
     terminate(daemon);
+    // A `check` pass leaves it out too.
+    let out = project.cli(&["check"]);
+    assert!(out.status.success());
+    assert_eq!(hits(&site, "/a/0.html"), article_hits);
+    assert!(hits(&site, "/list.html") > listing_hits + 2);
 }
 
 #[test]
