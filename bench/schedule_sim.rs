@@ -16,7 +16,8 @@
 //! `cargo run --release --example schedule-sim -- [--provinces N]
 //! [--years N] [--mode adaptive|fixed|both] [--per-host]`
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 use bulletin_watch::check::Target;
@@ -88,7 +89,9 @@ fn simulate(provinces: usize, years: u64, adaptive: bool) -> Run {
     let ncol = provinces * COLUMNS;
     // Per column: the next publication time and what is published, unseen.
     let rate = ITEMS_PER_MONTH / MONTH as f64;
-    let mut next_pub: Vec<u64> = (0..ncol).map(|_| exp(rate) as u64).collect();
+    // The next publication of each column, earliest first.
+    let mut next_pub: BinaryHeap<Reverse<(u64, usize)>> =
+        (0..ncol).map(|c| Reverse((exp(rate) as u64, c))).collect();
     let mut unseen: Vec<Vec<u64>> = vec![Vec::new(); ncol];
     let mut counter = vec![0usize; ncol];
     let mut articles: HashMap<String, Article> = HashMap::new();
@@ -102,11 +105,7 @@ fn simulate(provinces: usize, years: u64, adaptive: bool) -> Run {
             // Whole seconds, rounded up, so the check is due when we look.
             d.saturating_duration_since(start).as_secs_f64().ceil() as u64
         });
-        let (col, publish) = next_pub
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, t)| **t)
-            .map_or((0, u64::MAX), |(c, t)| (c, *t));
+        let (publish, col) = next_pub.peek().map_or((u64::MAX, 0), |r| r.0);
         let step = due.min(publish).min(next_day).max(now_s);
         if step >= end {
             break;
@@ -126,7 +125,8 @@ fn simulate(provinces: usize, years: u64, adaptive: bool) -> Run {
         }
         if publish <= now_s {
             unseen[col].push(now_s);
-            next_pub[col] = now_s + exp(rate).max(1.0) as u64;
+            next_pub.pop();
+            next_pub.push(Reverse((now_s + exp(rate).max(1.0) as u64, col)));
             continue;
         }
         while let Some(job) = table.pop_due(now) {

@@ -415,6 +415,9 @@ pub enum Query {
     /// `anchor` while the daemon runs: the daemon anchors at once and
     /// answers with the round's report.
     Anchor,
+    /// Every source's schedule and every tracked article, as JSON
+    /// ([`crate::store::Standings`]).
+    Standings,
 }
 
 /// The output of a query, as bytes (`show --raw` is not text).
@@ -460,6 +463,7 @@ pub fn answer(store: &Store, q: &Query) -> Result<Vec<u8>> {
             serde_json::to_vec(&store.fetch_state(source)?.volatile.patterns)
                 .unwrap_or_else(|_| b"[]".to_vec())
         }
+        Query::Standings => serde_json::to_vec(&store.standings()?).unwrap_or_default(),
     })
 }
 

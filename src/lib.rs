@@ -38,6 +38,7 @@ pub mod report;
 pub mod runner;
 pub mod sections;
 pub mod site;
+pub mod standing;
 pub mod store;
 pub mod text;
 pub mod validate;

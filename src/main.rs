@@ -14,7 +14,7 @@ use clap::Parser;
 use bulletin_watch::alert::AlertConfig;
 use bulletin_watch::audit::Query;
 use bulletin_watch::catalog::Catalog;
-use bulletin_watch::config::{self, Config, SourceKind};
+use bulletin_watch::config::{self, Config};
 use bulletin_watch::daemon::shutdown::stop_requested;
 use bulletin_watch::extract;
 use bulletin_watch::model::ExtractOptions;
@@ -299,21 +299,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sources { command } => match command {
             SourcesCommand::List => {
                 let config = load_config(&cli)?;
-                for s in &config.sources {
-                    let kind = match s.kind {
-                        SourceKind::Article => "article",
-                        SourceKind::Listing => "listing",
-                    };
-                    println!(
-                        "{:<16} {:<8} {} {:<6} every {:<8} {}",
-                        s.id,
-                        kind,
-                        s.region,
-                        s.province,
-                        humantime::format_duration(s.interval).to_string(),
-                        s.url
-                    );
-                }
+                // What the store records of the schedule, where there is a store.
+                let standings = query(&cli, &Query::Standings)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok());
+                print!(
+                    "{}",
+                    bulletin_watch::standing::sources_list(
+                        &config,
+                        standings.as_ref(),
+                        jiff::Timestamp::now()
+                    )
+                );
                 // A TSA is shown with its URL and CA file, never its credentials.
                 for t in config.evidence.iter().flat_map(|e| &e.tsas) {
                     println!(
@@ -349,9 +346,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if !*fetch {
                     return Ok(ExitCode::SUCCESS);
                 }
-                let results = runtime()?.block_on(validate::fetch_all(Arc::new(config)))?;
+                let config = Arc::new(config);
+                let results = runtime()?.block_on(validate::fetch_all(config.clone()))?;
                 for r in &results {
                     println!("{}", validate::line(r));
+                }
+                for l in validate::budget_lines(&config, &results) {
+                    println!("{l}");
                 }
                 Ok(if results.iter().all(|r| r.problem().is_none()) {
                     ExitCode::SUCCESS

@@ -318,6 +318,40 @@ pub enum CheckRunError {
     Runner(#[from] RunnerError),
 }
 
+/// `jobs` without the discovered articles past their listing's
+/// `retire_after` (dated by their discovery, as the daemon does): a pass
+/// does not check them either.
+fn without_retired(checker: &Checker, jobs: Vec<Job>) -> Result<Vec<Job>, StoreError> {
+    let config = &checker.config;
+    let retire: HashMap<&str, Option<Duration>> = config
+        .sources
+        .iter()
+        .map(|s| (s.id.as_str(), s.articles.retire_after))
+        .collect();
+    if retire.values().all(Option::is_none) && config.settings.articles.retire_after.is_none() {
+        return Ok(jobs);
+    }
+    let now = jiff::Timestamp::now().as_second();
+    let found: HashMap<String, i64> = checker
+        .store
+        .tracked()?
+        .into_iter()
+        .map(|t| (t.id, t.discovered_at.as_second()))
+        .collect();
+    Ok(jobs
+        .into_iter()
+        .filter(|j| {
+            let Job::Article(t) = j else { return true };
+            let after = t
+                .listing
+                .as_deref()
+                .and_then(|l| retire.get(l).copied())
+                .unwrap_or(config.settings.articles.retire_after);
+            !matches!((after, found.get(&t.id)), (Some(r), Some(b)) if now - b >= r.as_secs() as i64)
+        })
+        .collect())
+}
+
 /// `bulletin-watch check`: one pass over the configured sources (only those
 /// in `only`, if any; with none, the articles discovered on listings too),
 /// then one delivery attempt for every pending alert. A manual or cron run
@@ -331,7 +365,7 @@ pub async fn check_all(
 ) -> Result<CheckRun, CheckRunError> {
     let checker =
         Arc::new(Checker::new(config.clone(), store.clone()).map_err(CheckRunError::Client)?);
-    let jobs = jobs(&checker, only)?;
+    let jobs = without_retired(&checker, jobs(&checker, only)?)?;
     progress.start(jobs.len());
     let summary = Runner::new(checker)
         .pass(jobs, &mut |r| progress.report(r))

@@ -64,6 +64,42 @@ fn settle(
     }
 }
 
+/// The hosts a first pass would put over budget, one line each
+/// (`over budget: HOST: N checks due per hour, its pacing allows M`): every
+/// configured source at its interval, and each link a listing would follow
+/// at the listing's interval, on the listing's host (a fresh article is
+/// checked at the base interval). Nothing when every host keeps up.
+pub fn budget_lines(config: &Config, results: &[DryRun]) -> Vec<String> {
+    use crate::daemon::plan;
+    let mut demand: std::collections::BTreeMap<String, f64> = Default::default();
+    for (s, r) in config.sources.iter().zip(results) {
+        let Some(host) = s.url.host_str().map(str::to_ascii_lowercase) else {
+            continue;
+        };
+        let links = match &r.result {
+            Ok(Found::Listing { matching, .. }) => *matching,
+            _ => 0,
+        };
+        *demand.entry(host).or_default() += (1 + links) as f64 * plan::per_hour(s.interval);
+    }
+    demand
+        .into_iter()
+        .filter_map(|(host, d)| {
+            let cap = plan::capacity_per_hour(config, &host);
+            plan::exceeds(d, cap, false).then(|| {
+                let b = plan::HostBudget {
+                    host,
+                    due_per_hour: d,
+                    capacity_per_hour: cap,
+                    over: true,
+                    streaks: 0,
+                };
+                format!("over budget: {}", b.line())
+            })
+        })
+        .collect()
+}
+
 /// The line `validate --fetch` prints for one source:
 /// `ok    ID  what was found` or `FAIL  ID  why`.
 pub fn line(r: &DryRun) -> String {

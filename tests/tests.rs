@@ -31,6 +31,7 @@ mod noise;
 mod notify_smtp;
 mod pipeline;
 mod props;
+mod schedule;
 mod sections_fixtures;
 mod security;
 mod store_faults;

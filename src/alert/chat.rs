@@ -86,6 +86,17 @@ impl Renderer<'_> {
                 alert.text = render::render_anchor_notice(&ctx, entry.kind, detail).text;
                 alert.summary = detail.map(|d| prefix_chars(d, MAX_SUMMARY_CHARS).to_string());
             }
+            AlertKind::HostOverBudget | AlertKind::HostWithinBudget => {
+                let detail = entry.detail.as_deref();
+                let notice =
+                    render::render_host_notice(&ctx, entry.kind, entry.notice_of(), detail);
+                alert.text = notice.text;
+                alert.summary = Some(
+                    detail
+                        .map_or(entry.notice_of(), |d| prefix_chars(d, MAX_SUMMARY_CHARS))
+                        .to_string(),
+                );
+            }
             AlertKind::DeliveryFailing | AlertKind::DeliveryRecovered => {
                 let detail = entry.detail.as_deref();
                 let notice =

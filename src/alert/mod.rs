@@ -176,6 +176,12 @@ impl<'a> Renderer<'a> {
             AlertKind::AnchorFailing | AlertKind::AnchorRecovered => {
                 render::render_anchor_notice(&ctx, entry.kind, entry.detail.as_deref())
             }
+            AlertKind::HostOverBudget | AlertKind::HostWithinBudget => render::render_host_notice(
+                &ctx,
+                entry.kind,
+                entry.notice_of(),
+                entry.detail.as_deref(),
+            ),
         };
         Ok(self.address(&entry.key, &about.recipients, rendered))
     }

@@ -343,6 +343,60 @@ pub fn render_delivery_notice(
     finish(ctx, kind, subject, text, html)
 }
 
+/// Notice that the checks due on `host` exceed what its pacing allows
+/// (`HostOverBudget`, with the figures in `line`), or fit again
+/// (`HostWithinBudget`).
+pub fn render_host_notice(
+    ctx: &AlertContext,
+    kind: AlertKind,
+    host: &str,
+    line: Option<&str>,
+) -> Rendered {
+    let over = kind == AlertKind::HostOverBudget;
+    let summary = if over {
+        "检查超出主机配额"
+    } else {
+        "主机配额恢复"
+    }
+    .to_string();
+    let host = clean_line(host);
+    let subject = subject(ctx, &summary, &host);
+    let mut text = text_header(ctx, &summary);
+    let mut html = String::new();
+    let accent = if over {
+        ACCENT_FAILING
+    } else {
+        ACCENT_RECOVERED
+    };
+    html_header(&mut html, ctx, &subject, &summary, accent);
+    let what = if over {
+        "到期的检查超过该主机的访问节奏所允许的次数：栏目和新文章优先，较旧的文章检查推迟。         More checks are due on this host than its pacing allows: listings and fresh          articles go first, older articles are checked later."
+    } else {
+        "该主机的检查又能按时完成。The checks due on this host fit its pacing again."
+    };
+    let _ = writeln!(
+        text,
+        "主机 Host: {host}
+{what}"
+    );
+    let _ = write!(
+        html,
+        "<p style=\"margin:0 0 8px;\"><b>主机 Host:</b> {}</p><p style=\"margin:0 0 12px;\">{what}</p>",
+        escape_html(&host)
+    );
+    if let Some(l) = line {
+        let l = clean_line(l);
+        let _ = writeln!(text, "{l}");
+        let _ = write!(
+            html,
+            "<p style=\"margin:0 0 12px;font-family:monospace;\">{}</p>",
+            escape_html(&l)
+        );
+    }
+    text.push('\n');
+    finish(ctx, kind, subject, text, html)
+}
+
 const ACCENT_CHANGED: &str = "#b45309";
 const ACCENT_PUBLISHED: &str = "#1d4ed8";
 const ACCENT_FAILING: &str = "#b91c1c";

@@ -95,6 +95,8 @@ pub enum ChatKind {
     DeliveryRecovered,
     AnchorFailing,
     AnchorRecovered,
+    HostOverBudget,
+    HostWithinBudget,
     /// `notify test`: does the robot accept a message at all?
     Test,
 }
@@ -110,6 +112,8 @@ impl From<AlertKind> for ChatKind {
             AlertKind::DeliveryRecovered => ChatKind::DeliveryRecovered,
             AlertKind::AnchorFailing => ChatKind::AnchorFailing,
             AlertKind::AnchorRecovered => ChatKind::AnchorRecovered,
+            AlertKind::HostOverBudget => ChatKind::HostOverBudget,
+            AlertKind::HostWithinBudget => ChatKind::HostWithinBudget,
         }
     }
 }
@@ -126,6 +130,8 @@ impl ChatKind {
             ChatKind::DeliveryRecovered => "delivery-recovered",
             ChatKind::AnchorFailing => "anchor-failing",
             ChatKind::AnchorRecovered => "anchor-recovered",
+            ChatKind::HostOverBudget => "host-over-budget",
+            ChatKind::HostWithinBudget => "host-within-budget",
             ChatKind::Test => "test",
         }
     }
@@ -140,6 +146,8 @@ impl ChatKind {
             ChatKind::DeliveryRecovered => "推送恢复",
             ChatKind::AnchorFailing => "时间戳失败",
             ChatKind::AnchorRecovered => "时间戳恢复",
+            ChatKind::HostOverBudget => "检查超出主机配额",
+            ChatKind::HostWithinBudget => "主机配额恢复",
             ChatKind::Test => "测试消息",
         }
     }

@@ -1,6 +1,7 @@
 //! The daemon's counters, and `/healthz` + `/metrics` (Prometheus text
 //! exposition format) served with axum for probes and scrapers.
 
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -10,10 +11,13 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
-use super::plan::HostBudget;
+use super::plan::{HostBudget, HostLoad};
 use super::shutdown::Shutdown;
 use crate::check::{Outcome, Report};
 use crate::store::Store;
+
+/// A per-host gauge: its name, its help text and how to read it.
+type Gauge = (&'static str, &'static str, fn(&HostLoad) -> f64);
 
 /// Counters for `/metrics`.
 #[derive(Default)]
@@ -31,6 +35,10 @@ pub struct Metrics {
     pub over_budget_notices: AtomicU64,
     /// Each host's budget, as the scheduler last saw it.
     pub budgets: Mutex<Vec<HostBudget>>,
+    /// Each host's load, as the scheduler last counted it.
+    pub loads: Mutex<Vec<HostLoad>>,
+    /// Seconds until the next check is due (negative: overdue).
+    pub next_check_in: Mutex<Option<f64>>,
 }
 
 impl Metrics {
@@ -73,6 +81,70 @@ impl Metrics {
             b.clear();
             b.extend_from_slice(budgets);
         }
+    }
+
+    pub fn set_loads(&self, loads: Vec<HostLoad>, next_check_in: Option<f64>) {
+        if let Ok(mut l) = self.loads.lock() {
+            *l = loads;
+        }
+        if let Ok(mut n) = self.next_check_in.lock() {
+            *n = next_check_in;
+        }
+    }
+
+    /// The per-host schedule gauges: one series per host and metric, never
+    /// one per source.
+    fn render_loads(&self) -> String {
+        let loads = self.loads.lock().map(|l| l.clone()).unwrap_or_default();
+        let mut out = String::new();
+        let gauges: [Gauge; 4] = [
+            (
+                "host_sources",
+                "Sources and articles checked on a host (not retired).",
+                |l| l.scheduled as f64,
+            ),
+            (
+                "host_checks_waiting",
+                "Due checks waiting for a host's pacing.",
+                |l| l.waiting as f64,
+            ),
+            (
+                "host_oldest_wait_seconds",
+                "How long the oldest waiting check on a host has been due.",
+                |l| l.oldest_wait.as_secs_f64(),
+            ),
+            (
+                "host_interval_seconds",
+                "Mean current (adapted) interval of a host's sources.",
+                |l| l.mean_interval.as_secs_f64(),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = write!(
+                out,
+                "# HELP bulletin_watch_{name} {help}\n# TYPE bulletin_watch_{name} gauge\n"
+            );
+            for l in &loads {
+                let _ = writeln!(
+                    out,
+                    "bulletin_watch_{name}{{host=\"{}\"}} {:.1}",
+                    l.host,
+                    value(l)
+                );
+            }
+        }
+        let retired: usize = loads.iter().map(|l| l.retired).sum();
+        let _ = write!(
+            out,
+            "# HELP bulletin_watch_sources_retired Discovered articles past retire_after, no longer checked.\n# TYPE bulletin_watch_sources_retired gauge\nbulletin_watch_sources_retired {retired}\n"
+        );
+        if let Some(n) = self.next_check_in.lock().ok().and_then(|n| *n) {
+            let _ = write!(
+                out,
+                "# HELP bulletin_watch_next_check_seconds Seconds until the next check is due (negative: overdue).\n# TYPE bulletin_watch_next_check_seconds gauge\nbulletin_watch_next_check_seconds {n:.1}\n"
+            );
+        }
+        out
     }
 
     /// The per-host budget gauges.
@@ -128,6 +200,7 @@ impl Metrics {
             g(&self.fetch_ms_sum) as f64 / 1000.0,
         );
         text.push_str(&self.render_budgets());
+        text.push_str(&self.render_loads());
         text
     }
 }
@@ -205,5 +278,27 @@ mod tests {
         ));
         assert!(text.contains("bulletin_watch_hosts_over_budget 1\n"));
         assert!(text.contains("bulletin_watch_alerts_pending 2\n"));
+        m.set_loads(
+            vec![HostLoad {
+                host: "yjt.example.gov.cn".into(),
+                scheduled: 500,
+                retired: 20,
+                waiting: 7,
+                oldest_wait: std::time::Duration::from_secs(90),
+                mean_interval: std::time::Duration::from_secs(86_400),
+            }],
+            Some(-3.0),
+        );
+        let text = m.render(0);
+        for line in [
+            "bulletin_watch_host_sources{host=\"yjt.example.gov.cn\"} 500.0\n",
+            "bulletin_watch_host_checks_waiting{host=\"yjt.example.gov.cn\"} 7.0\n",
+            "bulletin_watch_host_oldest_wait_seconds{host=\"yjt.example.gov.cn\"} 90.0\n",
+            "bulletin_watch_host_interval_seconds{host=\"yjt.example.gov.cn\"} 86400.0\n",
+            "bulletin_watch_sources_retired 20\n",
+            "bulletin_watch_next_check_seconds -3.0\n",
+        ] {
+            assert!(text.contains(line), "{line}");
+        }
     }
 }

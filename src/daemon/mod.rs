@@ -20,6 +20,7 @@
 
 pub mod anchoring;
 pub mod metrics;
+pub mod notices;
 pub mod plan;
 pub mod scheduler;
 pub mod shutdown;
@@ -203,6 +204,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         live: live_rx,
         metrics,
         wake_delivery,
+        loads_at: Default::default(),
     }
     .run(shutdown.clone())
     .await;

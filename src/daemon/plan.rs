@@ -22,7 +22,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use crate::config::{Cadence, Config, SourceKind};
+use crate::config::{Cadence, Config, Source, SourceKind};
 use crate::runner::Job;
 
 /// Interval growth per unchanged check.
@@ -81,21 +81,26 @@ impl Plan {
                 fresh_for: Duration::ZERO,
                 retire_after: None,
             },
-            Job::Article(t) => {
-                let c: Cadence = t
-                    .listing
-                    .as_deref()
-                    .and_then(|l| config.source(l))
-                    .map_or(config.settings.articles, |s| s.articles);
-                Plan {
-                    base,
-                    max: c.max_interval.unwrap_or(base).max(base),
-                    configured: false,
-                    born,
-                    fresh_for: c.fresh_for,
-                    retire_after: c.retire_after,
-                }
-            }
+            Job::Article(t) => Plan::article(
+                t.listing.as_deref().and_then(|l| config.source(l)),
+                config,
+                born,
+            ),
+        }
+    }
+
+    /// The plan of an article discovered on `listing` (without a job: the
+    /// read side asks this of tracked articles).
+    pub fn article(listing: Option<&Source>, config: &Config, born: Option<i64>) -> Plan {
+        let base = listing.map_or(config.settings.interval, |s| s.interval);
+        let c: Cadence = listing.map_or(config.settings.articles, |s| s.articles);
+        Plan {
+            base,
+            max: c.max_interval.unwrap_or(base).max(base),
+            configured: false,
+            born,
+            fresh_for: c.fresh_for,
+            retire_after: c.retire_after,
         }
     }
 
@@ -151,8 +156,45 @@ impl Plan {
     }
 }
 
-fn per_hour(interval: Duration) -> f64 {
+/// Checks per hour a job at `interval` asks for.
+pub fn per_hour(interval: Duration) -> f64 {
     3600.0 / interval.as_secs_f64().max(1e-3)
+}
+
+/// Checks per hour a host's pacing allows (infinite with pacing off).
+pub fn capacity_per_hour(config: &Config, host: &str) -> f64 {
+    let spacing = spacing(config, host);
+    if spacing.is_zero() {
+        f64::INFINITY
+    } else {
+        per_hour(spacing)
+    }
+}
+
+fn spacing(config: &Config, host: &str) -> Duration {
+    let p = config.host_policy(host);
+    p.interval / p.concurrency.max(1) as u32
+}
+
+/// Whether `demand` checks per hour exceed `capacity`; a host already
+/// over budget stays so until it is 5 % below, so it does not flap.
+pub fn exceeds(demand: f64, capacity: f64, was_over: bool) -> bool {
+    if was_over {
+        demand > capacity * 0.95
+    } else {
+        demand > capacity
+    }
+}
+
+/// Where a host's lane stands in the timetable's indexes of lanes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LaneSlot {
+    /// Nothing waits for the host.
+    Idle,
+    /// Due work waits until the host is free at this time.
+    Pending(Instant),
+    /// The host is free and its most valuable waiting job has this key.
+    Eligible(u8, Instant),
 }
 
 /// One host's share of the schedule.
@@ -169,6 +211,7 @@ struct Lane {
     over: bool,
     /// Over-budget streaks so far.
     streaks: u64,
+    slot: LaneSlot,
 }
 
 impl Lane {
@@ -222,8 +265,8 @@ pub fn thousands(x: f64) -> String {
     out
 }
 
-/// The text of the `host-over-budget` notice, raised once per streak.
-/// (The hook for the outbox: today the scheduler logs it.)
+/// The text of the `host-over-budget` notice, raised once per streak
+/// (and of the `host-within-budget` line that ends it).
 pub fn over_budget_notice(b: &HostBudget) -> String {
     b.line()
 }
@@ -246,15 +289,59 @@ struct Entry {
     /// When it is next due; `None` while it waits for its host, runs, or
     /// is retired.
     due: Option<Instant>,
+    /// Its key in its host's lane while it waits there.
+    waiting: Option<(u8, Instant)>,
     retired: bool,
+    /// The interval as the store last recorded it (`Some(None)`: the
+    /// base; `None`: the store records no schedule for it yet).
+    saved: Option<Option<Duration>>,
+}
+
+/// A host's share of the schedule as `/metrics` shows it: aggregates, so
+/// the series stay few at 100,000 sources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostLoad {
+    pub host: String,
+    /// Jobs checked on it (not retired).
+    pub scheduled: usize,
+    pub retired: usize,
+    /// Due checks waiting for the host's pacing.
+    pub waiting: usize,
+    /// How long the oldest of them has been due.
+    pub oldest_wait: Duration,
+    /// The mean current interval of its scheduled jobs.
+    pub mean_interval: Duration,
 }
 
 /// What one scheduled job looks like from outside (for listings/metrics).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Slot {
     pub interval: Duration,
+    pub base: Duration,
     pub due: Option<Instant>,
     pub retired: bool,
+}
+
+/// What the store remembers of a job's schedule (its fetch state), for a
+/// restart to go on from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Remembered {
+    /// The adapted interval (`None`: the base).
+    pub interval: Option<Duration>,
+    /// When it was due next, in seconds since the Unix epoch.
+    pub next_check: Option<i64>,
+    /// The last check, in seconds since the Unix epoch.
+    pub last_checked: Option<i64>,
+}
+
+/// A job whose adapted interval the store should record (see
+/// [`Timetable::unsaved`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToSave {
+    /// `None`: back at the base.
+    pub interval: Option<Duration>,
+    /// When it is next due, in seconds since the Unix epoch.
+    pub next_check: Option<i64>,
 }
 
 /// Every scheduled job, the queue of the idle ones by due time, and each
@@ -263,6 +350,10 @@ pub struct Timetable {
     entries: HashMap<String, Entry>,
     queue: BTreeSet<(Instant, String)>,
     lanes: HashMap<String, Lane>,
+    /// Lanes with due work waiting for their host, by when it is free.
+    pending: BTreeSet<(Instant, String)>,
+    /// Lanes free to start a check, by their most valuable waiting job.
+    eligible: BTreeSet<(u8, Instant, String)>,
     /// First checks are spread over the few seconds after this.
     start: Instant,
     /// The wall clock at `start`, in seconds since the Unix epoch.
@@ -282,6 +373,8 @@ impl Timetable {
             entries: HashMap::new(),
             queue: BTreeSet::new(),
             lanes: HashMap::new(),
+            pending: BTreeSet::new(),
+            eligible: BTreeSet::new(),
             start,
             wall_start,
             adaptive: true,
@@ -301,6 +394,11 @@ impl Timetable {
     /// The wall clock at `now`.
     pub fn wall(&self, now: Instant) -> i64 {
         self.wall_start + now.saturating_duration_since(self.start).as_secs() as i64
+    }
+
+    /// The instant the wall clock reads `wall` (never before the start).
+    fn instant(&self, wall: i64) -> Instant {
+        self.start + Duration::from_secs(wall.saturating_sub(self.wall_start).max(0) as u64)
     }
 
     fn jittered(&self, d: Duration) -> Duration {
@@ -325,7 +423,9 @@ impl Timetable {
                     job,
                     plan,
                     due: old.due,
+                    waiting: old.waiting,
                     retired: old.retired,
+                    saved: old.saved,
                 },
                 None => {
                     let spread = (plan.base / 10)
@@ -347,21 +447,74 @@ impl Timetable {
                         plan,
                         interval,
                         due,
+                        waiting: None,
                         retired,
+                        saved: None,
                     }
                 }
             };
             next.insert(id, entry);
         }
+        let mut touched = Vec::new();
         for (id, old) in self.entries.drain() {
             if let Some(due) = old.due {
                 self.queue.remove(&(due, id.clone()));
             }
-            if let Some(lane) = self.lanes.get_mut(&old.host) {
-                lane.ready.retain(|(_, _, r)| *r != id);
+            if let (Some(lane), Some((rank, due))) = (self.lanes.get_mut(&old.host), old.waiting) {
+                lane.ready.remove(&(rank, due, id));
+                touched.push(old.host);
             }
         }
         self.entries = next;
+        for host in touched {
+            self.index_lane(&host);
+        }
+        self.rebuild_lanes(config);
+    }
+
+    /// Goes on from what the store remembers after a restart: each job
+    /// named in `known` takes its recorded interval, and is due when it
+    /// was due (not before the first seconds after start, and not later
+    /// than one interval after its last check, or after start).
+    pub fn restore(&mut self, known: &HashMap<String, Remembered>, config: &Config) {
+        let start = self.start;
+        let wall_start = self.wall_start;
+        for (id, k) in known {
+            let Some(e) = self.entries.get(id) else {
+                continue;
+            };
+            if e.retired || e.waiting.is_some() || e.due.is_none() {
+                continue;
+            }
+            let interval = match (self.adaptive, k.interval) {
+                (true, Some(i)) => i.clamp(e.plan.base, e.plan.max),
+                (true, None) => e.plan.base,
+                (false, _) => e.plan.base,
+            };
+            // The later of the recorded due time and one interval after
+            // the last check (a check time is recorded less often than
+            // checks run), never later than one interval from now.
+            let by_check = k.last_checked.map(|c| c + interval.as_secs() as i64);
+            let next = match (k.next_check, by_check) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            let old_due = e.due;
+            let earliest = old_due.unwrap_or(start);
+            let due = match next {
+                Some(w) if w > wall_start => self.instant(w).min(start + interval).max(earliest),
+                _ => earliest,
+            };
+            if let Some(e) = self.entries.get_mut(id) {
+                e.interval = interval;
+                e.saved = k.next_check.map(|_| k.interval);
+                e.due = Some(due);
+            }
+            if let Some(d) = old_due {
+                self.queue.remove(&(d, id.clone()));
+            }
+            self.queue.insert((due, id.clone()));
+        }
         self.rebuild_lanes(config);
     }
 
@@ -383,7 +536,9 @@ impl Timetable {
                 host,
                 interval: plan.base,
                 due: Some(due),
+                waiting: None,
                 retired: false,
+                saved: None,
             },
         );
     }
@@ -396,25 +551,65 @@ impl Timetable {
             self.queue.remove(&(due, id.to_string()));
         }
         if let Some(lane) = self.lanes.get_mut(&old.host) {
-            lane.ready.retain(|(_, _, r)| r != id);
+            if let Some((rank, due)) = old.waiting {
+                lane.ready.remove(&(rank, due, id.to_string()));
+            }
             if !old.retired {
                 lane.demand -= per_hour(old.interval);
             }
         }
+        self.index_lane(&old.host);
     }
 
     fn lane(&mut self, host: &str, config: &Config) -> &mut Lane {
-        self.lanes.entry(host.to_string()).or_insert_with(|| {
-            let p = config.host_policy(host);
-            Lane {
-                spacing: p.interval / p.concurrency.max(1) as u32,
-                next_free: None,
-                ready: BTreeSet::new(),
-                demand: 0.0,
-                over: false,
-                streaks: 0,
-            }
+        self.lanes.entry(host.to_string()).or_insert_with(|| Lane {
+            spacing: spacing(config, host),
+            next_free: None,
+            ready: BTreeSet::new(),
+            demand: 0.0,
+            over: false,
+            streaks: 0,
+            slot: LaneSlot::Idle,
         })
+    }
+
+    /// Puts a lane where it belongs in `pending`/`eligible` after its
+    /// waiting jobs or its next free time changed.
+    fn index_lane(&mut self, host: &str) {
+        let Some(lane) = self.lanes.get_mut(host) else {
+            return;
+        };
+        let new = match lane.ready.first() {
+            None => LaneSlot::Idle,
+            Some((rank, due, _)) => match (lane.slot, lane.next_free) {
+                // A free lane stays free until it starts a check.
+                (LaneSlot::Eligible(..), _) => LaneSlot::Eligible(*rank, *due),
+                (_, Some(free)) => LaneSlot::Pending(free.max(*due)),
+                (_, None) => LaneSlot::Pending(*due),
+            },
+        };
+        let old = std::mem::replace(&mut lane.slot, new);
+        if old == new {
+            return;
+        }
+        match old {
+            LaneSlot::Idle => {}
+            LaneSlot::Pending(t) => {
+                self.pending.remove(&(t, host.to_string()));
+            }
+            LaneSlot::Eligible(r, d) => {
+                self.eligible.remove(&(r, d, host.to_string()));
+            }
+        }
+        match new {
+            LaneSlot::Idle => {}
+            LaneSlot::Pending(t) => {
+                self.pending.insert((t, host.to_string()));
+            }
+            LaneSlot::Eligible(r, d) => {
+                self.eligible.insert((r, d, host.to_string()));
+            }
+        }
     }
 
     fn rebuild_lanes(&mut self, config: &Config) {
@@ -422,12 +617,39 @@ impl Timetable {
         for e in self.entries.values().filter(|e| !e.retired) {
             *demand.entry(e.host.clone()).or_default() += per_hour(e.interval);
         }
-        self.lanes
-            .retain(|h, l| demand.contains_key(h) || !l.ready.is_empty());
+        let gone: Vec<String> = self
+            .lanes
+            .iter()
+            .filter(|(h, l)| !demand.contains_key(*h) && l.ready.is_empty())
+            .map(|(h, _)| h.clone())
+            .collect();
+        for h in gone {
+            if let Some(l) = self.lanes.remove(&h) {
+                // The end of a streak is still said.
+                if l.over {
+                    let mut b = budget(&h, &l);
+                    b.over = false;
+                    b.due_per_hour = 0.0;
+                    self.notices.push(b);
+                }
+                match l.slot {
+                    LaneSlot::Pending(t) => {
+                        self.pending.remove(&(t, h));
+                    }
+                    LaneSlot::Eligible(r, d) => {
+                        self.eligible.remove(&(r, d, h));
+                    }
+                    LaneSlot::Idle => {}
+                }
+            }
+        }
+        for lane in self.lanes.values_mut() {
+            lane.demand = 0.0;
+        }
         for (host, d) in demand {
-            let p = config.host_policy(&host);
+            let spacing = spacing(config, &host);
             let lane = self.lane(&host, config);
-            lane.spacing = p.interval / p.concurrency.max(1) as u32;
+            lane.spacing = spacing;
             lane.demand = d;
         }
         let hosts: Vec<String> = self.lanes.keys().cloned().collect();
@@ -436,28 +658,26 @@ impl Timetable {
         }
     }
 
-    /// Starts or ends a host's over-budget streak; a start raises a notice.
+    /// Starts or ends a host's over-budget streak; each edge raises a
+    /// notice (`over` says which).
     fn check_budget(&mut self, host: &str) {
         let Some(lane) = self.lanes.get_mut(host) else {
             return;
         };
-        // A little slack so a host at its limit does not flap.
-        let over = if lane.over {
-            lane.demand > lane.capacity() * 0.95
-        } else {
-            lane.demand > lane.capacity()
-        };
-        if over && !lane.over {
-            lane.streaks += 1;
-            lane.over = true;
-            let b = budget(host, lane);
-            self.notices.push(b);
-        } else {
-            lane.over = over;
+        let over = exceeds(lane.demand, lane.capacity(), lane.over);
+        if over == lane.over {
+            return;
         }
+        lane.over = over;
+        if over {
+            lane.streaks += 1;
+        }
+        let b = budget(host, lane);
+        self.notices.push(b);
     }
 
-    /// The notices raised since the last call: one per over-budget streak.
+    /// The edges of over-budget streaks since the last call: one with
+    /// `over` when a streak starts, one without when it ends.
     pub fn take_notices(&mut self) -> Vec<HostBudget> {
         std::mem::take(&mut self.notices)
     }
@@ -469,12 +689,74 @@ impl Timetable {
         out
     }
 
+    /// Every host's load at `now`, by host name (a walk over every job).
+    pub fn loads(&self, now: Instant) -> Vec<HostLoad> {
+        let mut by: HashMap<&str, (usize, usize, f64)> = HashMap::new();
+        for e in self.entries.values() {
+            let l = by.entry(e.host.as_str()).or_default();
+            if e.retired {
+                l.1 += 1;
+            } else {
+                l.0 += 1;
+                l.2 += e.interval.as_secs_f64();
+            }
+        }
+        let mut out: Vec<HostLoad> = by
+            .into_iter()
+            .map(|(host, (scheduled, retired, sum))| {
+                let lane = self.lanes.get(host);
+                HostLoad {
+                    host: host.to_string(),
+                    scheduled,
+                    retired,
+                    waiting: lane.map_or(0, |l| l.ready.len()),
+                    oldest_wait: lane
+                        .and_then(|l| l.ready.iter().map(|(_, d, _)| *d).min())
+                        .map_or(Duration::ZERO, |d| now.saturating_duration_since(d)),
+                    mean_interval: Duration::from_secs_f64(sum / scheduled.max(1) as f64),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.host.cmp(&b.host));
+        out
+    }
+
     /// How a job is scheduled right now.
     pub fn slot(&self, id: &str) -> Option<Slot> {
         self.entries.get(id).map(|e| Slot {
             interval: e.interval,
+            base: e.plan.base,
             due: e.due,
             retired: e.retired,
+        })
+    }
+
+    /// A job on `host` to name a notice about the host by: a configured
+    /// source if there is one (the smallest id, so it is stable).
+    pub fn sample_on(&self, host: &str) -> Option<String> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.host == host)
+            .min_by_key(|(id, e)| (!e.plan.configured, id.as_str()))
+            .map(|(id, _)| id.clone())
+    }
+
+    /// If the store does not yet record `id`'s adapted interval (or any
+    /// schedule: once per source), what it should record; the caller
+    /// writes it, and it counts as saved. A steady source writes nothing.
+    pub fn unsaved(&mut self, id: &str) -> Option<ToSave> {
+        let e = self.entries.get(id)?;
+        let interval = (e.interval != e.plan.base).then_some(e.interval);
+        if Some(interval) == e.saved {
+            return None;
+        }
+        let next_check = e.due.map(|d| self.wall(d));
+        if let Some(e) = self.entries.get_mut(id) {
+            e.saved = Some(interval);
+        }
+        Some(ToSave {
+            interval,
+            next_check,
         })
     }
 
@@ -482,18 +764,9 @@ impl Timetable {
     /// time, or the time a host with due work waiting can take the next.
     pub fn next_due(&self) -> Option<Instant> {
         let queued = self.queue.first().map(|(due, _)| *due);
-        let waiting = self
-            .lanes
-            .values()
-            .filter_map(|l| {
-                let (_, due, _) = l.ready.first()?;
-                Some(l.next_free.map_or(*due, |f| f.max(*due)))
-            })
-            .min();
-        match (queued, waiting) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let waiting = self.pending.first().map(|(t, _)| *t);
+        let now = self.eligible.iter().map(|(_, d, _)| *d).next();
+        [queued, waiting, now].into_iter().flatten().min()
     }
 
     /// Takes the most valuable due job whose host can take a check at
@@ -507,25 +780,45 @@ impl Timetable {
             let Some((due, id)) = self.queue.pop_first() else {
                 break;
             };
-            if let Some(e) = self.entries.get_mut(&id) {
-                e.due = None;
-                let rank = e.plan.rank(wall);
-                if let Some(lane) = self.lanes.get_mut(&e.host) {
-                    lane.ready.insert((rank, due, id));
-                }
+            let Some(e) = self.entries.get_mut(&id) else {
+                continue;
+            };
+            e.due = None;
+            let rank = e.plan.rank(wall);
+            e.waiting = Some((rank, due));
+            let host = e.host.clone();
+            if let Some(lane) = self.lanes.get_mut(&host) {
+                lane.ready.insert((rank, due, id));
+            }
+            self.index_lane(&host);
+        }
+        // Hosts that became free.
+        while let Some((t, _)) = self.pending.first() {
+            if *t > now {
+                break;
+            }
+            let Some((_, host)) = self.pending.pop_first() else {
+                break;
+            };
+            let Some(lane) = self.lanes.get_mut(&host) else {
+                continue;
+            };
+            lane.slot = LaneSlot::Idle;
+            if let Some((rank, due, _)) = lane.ready.first() {
+                lane.slot = LaneSlot::Eligible(*rank, *due);
+                self.eligible.insert((*rank, *due, host));
             }
         }
-        let (host, _) = self
-            .lanes
-            .iter()
-            .filter(|(_, l)| l.next_free.is_none_or(|f| f <= now))
-            .filter_map(|(h, l)| l.ready.first().map(|(r, d, _)| (h, (*r, *d))))
-            .min_by_key(|(_, key)| *key)?;
-        let host = host.clone();
+        let (_, _, host) = self.eligible.pop_first()?;
         let lane = self.lanes.get_mut(&host)?;
-        let (_, _, id) = lane.ready.pop_first()?;
+        lane.slot = LaneSlot::Idle;
+        let popped = lane.ready.pop_first();
         lane.next_free = Some(now + lane.spacing);
-        self.entries.get(&id).map(|e| e.job.clone())
+        self.index_lane(&host);
+        let (_, _, id) = popped?;
+        let e = self.entries.get_mut(&id)?;
+        e.waiting = None;
+        Some(e.job.clone())
     }
 
     /// A job ended with `verdict` at `now`: due again after its adapted
@@ -872,10 +1165,165 @@ mod tests {
         let c2 = config("host_interval = \"10s\"", &[], "");
         t.replace(sources(&c2, &["col"]), &c2, &HashMap::new());
         assert!(!t.budgets()[0].over);
+        let ended = t.take_notices();
+        assert_eq!(ended.len(), 1, "the end of the streak is said once");
+        assert!(!ended[0].over);
         let mut jobs = sources(&c2, &["col"]);
         jobs.extend((0..200).map(|n| article(&c2, n)));
         t.replace(jobs, &c2, &born);
-        assert_eq!(t.take_notices().len(), 1);
+        let again = t.take_notices();
+        assert_eq!(again.len(), 1);
+        assert!(again[0].over);
         assert_eq!(t.budgets()[0].streaks, 2);
+    }
+    #[test]
+    fn a_restart_goes_on_from_the_remembered_interval_and_due_time() {
+        let start = Instant::now();
+        let s = Duration::from_secs;
+        let c = config(
+            "host_interval = \"0s\"",
+            &["a", "b", "c"],
+            "max_interval = \"10m\"",
+        );
+        let mut t = table(start);
+        t.replace(sources(&c, &["a", "b", "c"]), &c, &HashMap::new());
+        let known: HashMap<String, Remembered> = [
+            // Due in two minutes (one interval after the last check is earlier).
+            (
+                "a".to_string(),
+                Remembered {
+                    interval: Some(s(300)),
+                    next_check: Some(WALL + 120),
+                    last_checked: Some(WALL - 200),
+                },
+            ),
+            // Recorded as due much later than one interval from now: capped.
+            (
+                "b".to_string(),
+                Remembered {
+                    interval: Some(s(300)),
+                    next_check: Some(WALL + 10_000),
+                    last_checked: None,
+                },
+            ),
+            // Overdue: checked in the first seconds, at its grown interval;
+            // an interval past `max_interval` is clamped.
+            (
+                "c".to_string(),
+                Remembered {
+                    interval: Some(s(86_400)),
+                    next_check: Some(WALL - 50),
+                    last_checked: Some(WALL - 4000),
+                },
+            ),
+        ]
+        .into();
+        t.restore(&known, &c);
+        assert_eq!(interval(&t, "a"), s(300));
+        assert_eq!(t.slot("a").unwrap().due, Some(start + s(120)));
+        assert_eq!(t.slot("b").unwrap().due, Some(start + s(300)));
+        assert_eq!(interval(&t, "c"), s(600));
+        assert!(t.slot("c").unwrap().due.unwrap() <= start + s(5));
+        // What the store recorded is not written again.
+        assert_eq!(t.unsaved("a"), None);
+        // The budget counts the restored intervals.
+        let due = t.budgets()[0].due_per_hour;
+        assert!((due - (12.0 + 12.0 + 6.0)).abs() < 0.01, "{due}");
+    }
+
+    #[test]
+    fn each_change_of_interval_is_to_be_saved_once_and_a_steady_source_never() {
+        let start = Instant::now();
+        let c = config("host_interval = \"0s\"", &["a"], "max_interval = \"2m\"");
+        let mut t = table(start);
+        t.replace(sources(&c, &["a"]), &c, &HashMap::new());
+        // Nothing recorded yet: once, at the base.
+        assert_eq!(t.unsaved("a").map(|u| u.interval), Some(None));
+        assert_eq!(t.unsaved("a"), None);
+        let ran = run_once(&mut t, "a", Verdict::Unchanged);
+        let u = t.unsaved("a").unwrap();
+        assert_eq!(u.interval, Some(Duration::from_secs(90)));
+        assert_eq!(u.next_check, Some(t.wall(ran + Duration::from_secs(90))));
+        assert_eq!(t.unsaved("a"), None);
+        run_once(&mut t, "a", Verdict::Unchanged);
+        assert_eq!(
+            t.unsaved("a").map(|u| u.interval),
+            Some(Some(Duration::from_secs(120)))
+        );
+        for _ in 0..3 {
+            run_once(&mut t, "a", Verdict::Unchanged);
+            assert_eq!(t.unsaved("a"), None, "at max_interval: steady");
+        }
+        run_once(&mut t, "a", Verdict::Changed);
+        assert_eq!(
+            t.unsaved("a").map(|u| u.interval),
+            Some(None),
+            "back at the base"
+        );
+        // A listing keeps its interval: recorded once, then never.
+        let mut t = table(start);
+        t.replace(sources(&c, &["col"]), &c, &HashMap::new());
+        assert!(t.unsaved("col").is_some());
+        run_once(&mut t, "col", Verdict::Unchanged);
+        assert_eq!(t.unsaved("col"), None);
+    }
+
+    #[test]
+    fn many_hosts_keep_their_own_pacing_and_the_most_valuable_goes_first() {
+        let start = Instant::now();
+        let mut text = String::from("[settings]\ninterval = \"60s\"\nhost_interval = \"10s\"\n");
+        for h in 0..3 {
+            for k in ["article", "listing"] {
+                text.push_str(&format!(
+                    "\n[[source]]\nid = \"h{h}{k}\"\nprovince = \"上海市\"\nregion = \"华东\"\nurl = \"http://h{h}.example/{k}/\"\nkind = \"{k}\"\n{}",
+                    if k == "listing" { "link_pattern = \"会议\"\n" } else { "" }
+                ));
+            }
+        }
+        let c = crate::config::parse(&text, std::path::Path::new("t/sources.toml")).unwrap();
+        let mut t = table(start);
+        let mut jobs: Vec<Job> = c.sources.iter().cloned().map(Job::Source).collect();
+        // Old articles on host 0, due first but ranked last.
+        let listing = c.source("h0listing").unwrap();
+        for n in 0..3 {
+            let url = url::Url::parse(&format!("http://h0.example/a/{n}.html")).unwrap();
+            jobs.push(Job::Article(Target::discovered(
+                listing,
+                format!("old{n}"),
+                url,
+                "会议",
+            )));
+        }
+        let born: HashMap<String, i64> = (0..3)
+            .map(|n| (format!("old{n}"), WALL - 400 * DAY as i64))
+            .collect();
+        t.replace(jobs, &c, &born);
+        let at = start + Duration::from_secs(6);
+        let mut first: Vec<String> = std::iter::from_fn(|| t.pop_due(at))
+            .map(|j| j.id().to_string())
+            .collect();
+        first.sort();
+        // One check per host at once; configured sources before old articles.
+        assert_eq!(first.len(), 3, "{first:?}");
+        assert!(first.iter().all(|id| !id.starts_with("old")), "{first:?}");
+        let hosts: std::collections::HashSet<char> =
+            first.iter().map(|id| id.as_bytes()[1] as char).collect();
+        assert_eq!(hosts.len(), 3);
+        assert_eq!(t.next_due(), Some(at + Duration::from_secs(10)));
+        assert!(
+            t.pop_due(at + Duration::from_secs(9)).is_none(),
+            "pacing holds"
+        );
+        let second: Vec<String> = std::iter::from_fn(|| t.pop_due(at + Duration::from_secs(10)))
+            .map(|j| j.id().to_string())
+            .collect();
+        assert_eq!(second.len(), 3, "{second:?}");
+        assert!(second.iter().all(|id| !id.starts_with("old")), "{second:?}");
+        // Host 0 then works through its old articles, one per 10 s.
+        let third: Vec<String> = std::iter::from_fn(|| t.pop_due(at + Duration::from_secs(20)))
+            .map(|j| j.id().to_string())
+            .collect();
+        assert_eq!(third.len(), 1, "{third:?}");
+        assert!(third[0].starts_with("old"), "{third:?}");
     }
 }

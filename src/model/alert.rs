@@ -25,6 +25,13 @@ pub enum AlertKind {
     /// A trusted timestamp was obtained again after an `AnchorFailing`.
     #[serde(rename = "anchor-recovered")]
     AnchorRecovered,
+    /// A host has more checks due than its pacing allows: raised once per
+    /// streak, with the figures.
+    #[serde(rename = "host-over-budget")]
+    HostOverBudget,
+    /// The host's due checks fit its pacing again after a `HostOverBudget`.
+    #[serde(rename = "host-within-budget")]
+    HostWithinBudget,
 }
 
 impl AlertKind {
@@ -40,6 +47,8 @@ impl AlertKind {
             AlertKind::DeliveryRecovered => "delivery-recovered",
             AlertKind::AnchorFailing => "anchor-failing",
             AlertKind::AnchorRecovered => "anchor-recovered",
+            AlertKind::HostOverBudget => "host-over-budget",
+            AlertKind::HostWithinBudget => "host-within-budget",
         }
     }
 }
@@ -59,6 +68,8 @@ mod tests {
             AlertKind::DeliveryRecovered,
             AlertKind::AnchorFailing,
             AlertKind::AnchorRecovered,
+            AlertKind::HostOverBudget,
+            AlertKind::HostWithinBudget,
         ] {
             assert_eq!(
                 serde_json::to_string(&k).unwrap(),

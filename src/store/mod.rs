@@ -68,7 +68,7 @@ pub use error::{Result, StoreError};
 pub use hooks::Tamper;
 pub use outbox::{ChannelStreak, DeliveryState, OutboxEntry, Refusal};
 pub use record::{fingerprint, Commit, NewVersion, VersionRecord};
-pub use state::FetchState;
+pub use state::{FetchState, HostStreak, Schedule, Standings};
 pub use versions::{VersionSlot, Versions};
 
 use blobs::Base;

@@ -24,6 +24,62 @@ pub struct FetchState {
     /// The source's volatile text, learned by the checker.
     #[serde(default, skip_serializing_if = "VolatileMask::is_empty")]
     pub volatile: VolatileMask,
+    /// The scheduler's adapted interval in milliseconds, recorded when it
+    /// changes (`None`: the base interval; every state written before
+    /// intervals adapted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_ms: Option<u64>,
+    /// When the source was due next as the interval last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_check: Option<Timestamp>,
+}
+
+/// What the read side shows of a source's schedule: the parts of its
+/// fetch state that say when it was and will be checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_check: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checked: Option<Timestamp>,
+    #[serde(default)]
+    pub failures: u32,
+}
+
+impl From<&FetchState> for Schedule {
+    fn from(s: &FetchState) -> Schedule {
+        Schedule {
+            interval_ms: s.interval_ms,
+            next_check: s.next_check,
+            last_checked: s.last_checked,
+            failures: s.consecutive_failures,
+        }
+    }
+}
+
+/// Every source's schedule and every tracked article: what `sources list`
+/// and the host budgets are computed from (also over the control socket).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Standings {
+    pub states: Vec<(String, Schedule)>,
+    pub tracked: Vec<super::Tracked>,
+}
+
+/// A host's over-budget streak, as the `host-over-budget` notices follow
+/// it across restarts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostStreak {
+    pub over: bool,
+    /// Streaks so far (keys the notices).
+    pub episodes: u32,
+}
+
+const HOST_STREAK: &str = "host-streak/";
+
+fn host_streak_key(host: &str) -> String {
+    format!("{HOST_STREAK}{host}")
 }
 
 impl Store {
@@ -47,6 +103,84 @@ impl Store {
         refresh: std::time::Duration,
     ) -> Result<bool> {
         self.write(|| self.put_fetch_state_inner(source, state, refresh))
+    }
+
+    /// Records the scheduler's adapted interval (`None`: back at the base)
+    /// and the next check in the source's fetch state. Written only when
+    /// the interval changed (or nothing was recorded yet): a steady source
+    /// never rewrites it.
+    pub fn put_schedule(
+        &self,
+        source: &str,
+        interval: Option<std::time::Duration>,
+        next_check: Option<Timestamp>,
+    ) -> Result<bool> {
+        self.write(|| {
+            let mut state = self.fetch_state(source)?;
+            let secs = interval.map(|i| i.as_millis() as u64);
+            if state.interval_ms == secs && state.next_check.is_some() {
+                return Ok(false);
+            }
+            state.interval_ms = secs;
+            state.next_check = next_check;
+            self.state
+                .insert(source.as_bytes(), encode_state(&state)?)?;
+            Ok(true)
+        })
+    }
+
+    /// Every source's [`Schedule`] and every tracked article.
+    pub fn standings(&self) -> Result<Standings> {
+        let mut states = Vec::new();
+        for kv in self.state.iter() {
+            let (k, v) = kv?;
+            let state = decode_state(&k, &v)?;
+            states.push((
+                String::from_utf8_lossy(&k).into_owned(),
+                Schedule::from(&state),
+            ));
+        }
+        Ok(Standings {
+            states,
+            tracked: self.tracked()?,
+        })
+    }
+
+    /// A host's over-budget streak (none recorded: never over budget).
+    pub fn host_streak(&self, host: &str) -> Result<HostStreak> {
+        let key = host_streak_key(host);
+        match self.meta.get(key.as_bytes())? {
+            Some(v) => serde_json::from_slice(&v)
+                .map_err(super::error::damaged(key, "cannot decode a host's streak")),
+            None => Ok(HostStreak::default()),
+        }
+    }
+
+    /// Every host with a recorded over-budget streak, by host name.
+    pub fn host_streaks(&self) -> Result<Vec<(String, HostStreak)>> {
+        let mut out = Vec::new();
+        for kv in self.meta.scan_prefix(HOST_STREAK.as_bytes()) {
+            let (k, v) = kv?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let streak: HostStreak = serde_json::from_slice(&v).map_err(super::error::damaged(
+                key.clone(),
+                "cannot decode a host's streak",
+            ))?;
+            out.push((key[HOST_STREAK.len()..].to_string(), streak));
+        }
+        Ok(out)
+    }
+
+    pub fn put_host_streak(&self, host: &str, streak: &HostStreak) -> Result<()> {
+        let key = host_streak_key(host);
+        let bytes = serde_json::to_vec(streak).map_err(super::error::damaged(
+            key.clone(),
+            "cannot encode a host's streak",
+        ))?;
+        self.write(|| {
+            self.meta.insert(key.as_bytes(), bytes)?;
+            self.flush()
+        })
     }
 
     fn put_fetch_state_inner(

@@ -10,12 +10,28 @@ use axum::response::{IntoResponse, Response};
 
 use super::super::layout::page;
 use super::super::{blocking, html, seg, unknown_source, Fail, WebState};
-use super::{bj, bj_opt, find_entry, kind_badge, source_link, status_badge};
+use super::{bj, bj_opt, find_entry, kind_badge, source_link, status_badge, Entry};
 use crate::config::Config;
-use crate::store::{Store, Tracked};
+use crate::standing::Standing;
+use crate::store::{Schedule, Store, Tracked};
 use crate::text::{escape_html as esc, prefix_chars};
 
 // ----- one source --------------------------------------------------------------
+
+/// How `entry` stands in the schedule: configured sources and the articles
+/// of configured listings (`None` for what only the store remembers).
+fn standing(store: &Store, config: &Config, entry: &Entry) -> Result<Option<Standing>, Fail> {
+    let sched = Schedule::from(&entry.state);
+    let now = jiff::Timestamp::now();
+    if let Some(s) = config.source(&entry.id) {
+        return Ok(Some(Standing::configured(s, &sched, now)));
+    }
+    let Some(listing) = entry.listing.as_deref().and_then(|l| config.source(l)) else {
+        return Ok(None);
+    };
+    let tracked = store.tracked()?.into_iter().find(|t| t.id == entry.id);
+    Ok(tracked.map(|t| Standing::tracked(&t, listing, config, &sched, now)))
+}
 
 pub(crate) fn source_html(store: &Store, config: &Config, id: &str) -> Result<String, Fail> {
     let entry = find_entry(store, config, id)?.ok_or_else(|| unknown_source(id))?;
@@ -51,6 +67,18 @@ pub(crate) fn source_html(store: &Store, config: &Config, id: &str) -> Result<St
             "<dt>发现于栏目 Found on</dt><dd><a href=\"/source/{}\">{}</a></dd>",
             seg(listing),
             esc(listing)
+        );
+    }
+    if let Some(st) = standing(store, config, &entry)? {
+        let _ = write!(
+            b,
+            "<dt>检查间隔 Interval</dt><dd>{}</dd><dt>下次检查 Next check</dt><dd>{}</dd>",
+            esc(&st.every()),
+            if st.retired {
+                "已停止检查 retired: 超过 retire_after，不再检查，历史保留 — past retire_after, no longer checked; its history stays".to_string()
+            } else {
+                st.next_check.map_or_else(|| "—".to_string(), bj)
+            }
         );
     }
     if entry.state.consecutive_failures > 0 {
