@@ -4,6 +4,8 @@
 #   bench/run.sh                 everything: budgets at N=1,000 and 10,000,
 #                                storage, urlwatch comparison, soak
 #   bench/run.sh budget|storage|urlwatch|soak   one part only
+#   bench/run.sh scale           100,000 sources: first pass, unchanged
+#                                re-check, and the daemon's peak RSS
 #
 # Environment: BENCH_SIZES ("1000 10000"), BENCH_REPEAT (3: each pass is run
 # this often, the median is reported), BENCH_SOAK_SECS (300),
@@ -11,7 +13,8 @@
 # bulletin-watch binary, for before/after figures), BENCH_NO_BUILD=1 (use
 # the binaries already in target/release), BENCH_STORAGE_VERSIONS (100),
 # BENCH_URLWATCH_ROUNDS (BENCH_REPEAT), BENCH_FIXTURE_CONCURRENCY (96:
-# connections against the fixture server).
+# connections against the fixture server), BENCH_SCALE_N (100000),
+# BENCH_SCALE_DAEMON_SECS (60: how long `run` re-checks the scale store).
 #
 # Writes raw figures to $BENCH_OUT/*.tsv and prints tables. Needs cargo,
 # python3 (with venv and network access to PyPI for urlwatch) and GNU time
@@ -252,6 +255,32 @@ EOF
     python3 "$ROOT/bench/report.py" urlwatch "$rows"
 }
 
+scale() {
+    # BENCH_SCALE_N sources against bench-server: one first pass and one
+    # unchanged re-check under /usr/bin/time, then `run` over the same
+    # store for BENCH_SCALE_DAEMON_SECS with every source due at once, its
+    # peak RSS (VmHWM) read at the end.
+    local n=${BENCH_SCALE_N:-100000} rows="$OUT/scale.tsv"
+    local pristine="$OUT/pages-$n" cfg="$OUT/sources-$n.toml" store="$OUT/store-$n"
+    [ -f "$pristine/state.json" ] || python3 "$ROOT/bench/gen_pages.py" "$pristine" --pages "$n"
+    write_config "$cfg" "$store" "$n" "http://127.0.0.1:$PORT"
+    rm -rf "$store"
+    start_static "$pristine"
+    : >"$rows"
+    echo "== scale N=$n (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+    printf '%s\t%s\n' "$n" "$(measure first "$cfg" "$store")" | tee -a "$rows"
+    printf '%s\t%s\n' "$n" "$(measure unchanged-conditional "$cfg" "$store")" | tee -a "$rows"
+    "$BW" --config "$cfg" run 2>"$OUT/scale-run.err" &
+    local pid=$!
+    sleep "${BENCH_SCALE_DAEMON_SECS:-60}"
+    printf '%s\tdaemon\t%s s\tpeak RSS %s kB\tchecks %s\n' "$n" "${BENCH_SCALE_DAEMON_SECS:-60}" \
+        "$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")" \
+        "$(grep -c 'checked' "$OUT/scale-run.err" || true)" | tee -a "$rows"
+    kill -TERM "$pid"
+    wait "$pid" || true
+    stop_server
+}
+
 soak() {
     # `bulletin-watch run` over SOAK_PAGES unchanged pages, every source due
     # every 10 s, for SOAK_SECS: RSS and store size must stay flat.
@@ -289,6 +318,7 @@ for part in $PARTS; do
     storage) storage ;;
     urlwatch) urlwatch_cmp ;;
     soak) soak ;;
+    scale) scale ;;
     *) echo "unknown part $part" >&2; exit 2 ;;
     esac
 done

@@ -1,9 +1,10 @@
 //! Reading the history back: what auditors and scripts see.
 //!
 //! Every read-only command (`history`, `show`, `diff`, `outbox`, `verify`,
-//! `export`, `compile`) renders its output here, as a string, from a
-//! [`Store`]. The CLI prints it when it can open the store itself, and the
-//! daemon's control socket returns the very same string when the daemon holds
+//! `export`, `compile`) renders its output here from a [`Store`]: `history`,
+//! `outbox` and `export` written as they go ([`answer_to`]), the others as a
+//! string. The CLI prints it when it can open the store itself, and the
+//! daemon's control socket returns the very same bytes when the daemon holds
 //! the store — so both paths print exactly the same thing.
 
 use std::fmt::Write as _;
@@ -42,6 +43,8 @@ pub enum AuditError {
     /// A query only the daemon answers (it asks the TSAs).
     #[error("{0}")]
     DaemonOnly(&'static str),
+    #[error("cannot write the output")]
+    Write(#[source] std::io::Error),
 }
 
 pub type Result<T> = std::result::Result<T, AuditError>;
@@ -66,62 +69,125 @@ fn pick(versions: &[VersionRecord], source: &str, n: u32) -> Result<VersionRecor
         })
 }
 
-/// `history SOURCE [--json]`; with no source, one line per source.
+/// `history SOURCE [--json]`; with no source, one line per source. As one
+/// string (see [`history_to`]).
 pub fn history(store: &Store, source: Option<&str>, as_json: bool) -> Result<String> {
+    let mut out = Vec::new();
+    history_to(store, source, as_json, &mut out)?;
+    Ok(into_string(out))
+}
+
+fn into_string(out: Vec<u8>) -> String {
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+fn put(out: &mut dyn std::io::Write, bytes: &[u8]) -> Result<()> {
+    out.write_all(bytes).map_err(AuditError::Write)
+}
+
+/// Writes a JSON array element by element, byte for byte as
+/// `serde_json::to_string_pretty` of the whole list followed by a newline
+/// would, without holding the list: each element is pretty-printed alone
+/// and indented one level (JSON text has no raw newlines inside strings).
+struct PrettyList<'a> {
+    out: &'a mut dyn std::io::Write,
+    started: bool,
+}
+
+impl<'a> PrettyList<'a> {
+    fn new(out: &'a mut dyn std::io::Write) -> PrettyList<'a> {
+        PrettyList {
+            out,
+            started: false,
+        }
+    }
+
+    fn push(&mut self, v: &Value) -> Result<()> {
+        let text = serde_json::to_string_pretty(v).unwrap_or_default();
+        let mut chunk = String::with_capacity(text.len() + 64);
+        chunk.push_str(if self.started { ",\n" } else { "[\n" });
+        self.started = true;
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                chunk.push('\n');
+            }
+            chunk.push_str("  ");
+            chunk.push_str(line);
+        }
+        put(self.out, chunk.as_bytes())
+    }
+
+    fn end(self) -> Result<()> {
+        put(
+            self.out,
+            if self.started { "\n]\n" } else { "[]\n" }.as_bytes(),
+        )
+    }
+}
+
+/// `history`, written to `out` as it goes: with no source, one source at a
+/// time; for one source, one version at a time (its records are read
+/// first, as the heading counts them). The same bytes as [`history`].
+pub fn history_to(
+    store: &Store,
+    source: Option<&str>,
+    as_json: bool,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    let mut line = String::new();
     let Some(source) = source else {
-        let mut out = String::new();
         let ids = store.source_ids()?;
         if as_json {
-            let list: Vec<Value> = ids
-                .iter()
-                .filter_map(|id| store.latest(id).ok().flatten())
-                .map(|r| json!({"source": r.source, "versions": r.version, "latest_fetched_at": r.fetched_at.to_string(), "title": r.title, "url": r.url}))
-                .collect();
-            return Ok(serde_json::to_string_pretty(&list).unwrap_or_default() + "\n");
+            let mut list = PrettyList::new(out);
+            for r in ids.iter().filter_map(|id| store.latest(id).ok().flatten()) {
+                list.push(&json!({"source": r.source, "versions": r.version, "latest_fetched_at": r.fetched_at.to_string(), "title": r.title, "url": r.url}))?;
+            }
+            return list.end();
         }
         for id in ids {
             if let Some(r) = store.latest(&id)? {
+                line.clear();
                 let _ = writeln!(
-                    out,
+                    line,
                     "{:<28} v{:<3} {}  {}",
                     id,
                     r.version,
                     short_time(&r.fetched_at),
                     crate::text::one_line(&r.title)
                 );
+                put(out, line.as_bytes())?;
             }
         }
-        return Ok(out);
+        return Ok(());
     };
     let versions = versions_of(store, source)?;
     if as_json {
-        let list: Vec<Value> = versions
-            .iter()
-            .map(|r| {
-                json!({
-                    "version": r.version,
-                    "fetched_at": r.fetched_at.to_string(),
-                    "content_hash": r.content_hash,
-                    "prev_hash": r.prev_hash,
-                    "title": r.title,
-                    "sections": r.sections,
-                    "url": r.url,
-                    "status": r.status,
-                })
-            })
-            .collect();
-        return Ok(serde_json::to_string_pretty(&list).unwrap_or_default() + "\n");
+        let mut list = PrettyList::new(out);
+        for r in &versions {
+            list.push(&json!({
+                "version": r.version,
+                "fetched_at": r.fetched_at.to_string(),
+                "content_hash": r.content_hash,
+                "prev_hash": r.prev_hash,
+                "title": r.title,
+                "sections": r.sections,
+                "url": r.url,
+                "status": r.status,
+            }))?;
+        }
+        return list.end();
     }
-    let mut out = String::new();
     let _ = writeln!(
-        out,
+        line,
         "{source}: {} versions  ({})",
         versions.len(),
         versions[0].url
     );
+    put(out, line.as_bytes())?;
     for r in &versions {
+        line.clear();
         let _ = writeln!(
-            out,
+            line,
             "  v{:<3} {}  {:>3} 节  {:>7} B  {}  {}",
             r.version,
             short_time(&r.fetched_at),
@@ -130,8 +196,9 @@ pub fn history(store: &Store, source: Option<&str>, as_json: bool) -> Result<Str
             r.content_hash.get(..12).unwrap_or(&r.content_hash),
             crate::text::one_line(&r.title)
         );
+        put(out, line.as_bytes())?;
     }
-    Ok(out)
+    Ok(())
 }
 
 fn short_time(t: &jiff::Timestamp) -> String {
@@ -265,60 +332,70 @@ pub fn diff_output(
 }
 
 /// `outbox [--json]`: every alert with its delivery state, rendered with
-/// `config` as it would be sent now.
+/// `config` as it would be sent now. As one string (see [`outbox_to`]).
 pub fn outbox(store: &Store, config: &AlertConfig, as_json: bool) -> Result<String> {
+    let mut out = Vec::new();
+    outbox_to(store, config, as_json, &mut out)?;
+    Ok(into_string(out))
+}
+
+/// `outbox`, written to `out` as it goes: each alert is rendered, written
+/// and dropped before the next (the events are small; their e-mails are
+/// not). An alert that cannot be rendered ends the output with an error
+/// after the lines before it.
+pub fn outbox_to(
+    store: &Store,
+    config: &AlertConfig,
+    as_json: bool,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
     let entries = store.outbox()?;
     let renderer = Renderer::new(store, config);
-    let messages = entries
-        .iter()
-        .map(|e| renderer.render(e))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
     if as_json {
-        let list: Vec<Value> = entries
-            .iter()
-            .zip(&messages)
-            .map(|(e, message)| {
-                let mut v = json!({
-                    "key": e.key,
-                    "kind": e.kind,
-                    "source": e.source,
-                    "version": e.version,
-                    "state": e.state,
-                    "attempts": e.attempts,
-                    "last_error": e.last_error,
-                    "created_at": e.created_at.to_string(),
-                    "delivered_at": e.delivered_at.map(|t| t.to_string()),
-                    "message_id": message.message_id,
-                    "subject": message.subject,
-                });
-                // Fields an e-mail entry of the previous release never had
-                // appear only when set, so its listing reads as before.
-                if let Some(map) = v.as_object_mut() {
-                    if let Some(c) = &e.channel {
-                        map.insert("channel".into(), json!(c));
-                    }
-                    if let Some(r) = &e.permanent {
-                        map.insert("delivery".into(), json!(e.state_name()));
-                        map.insert(
-                            "refusal".into(),
-                            json!({"code": r.code, "message": r.message}),
-                        );
-                    }
-                    if !e.parts_done.is_empty() {
-                        map.insert("parts_done".into(), json!(e.parts_done));
-                    }
-                    if let Some(n) = &e.notice {
-                        map.insert("notice".into(), json!(n));
-                    }
+        let mut list = PrettyList::new(out);
+        for e in &entries {
+            let message = renderer.render(e)?;
+            let mut v = json!({
+                "key": e.key,
+                "kind": e.kind,
+                "source": e.source,
+                "version": e.version,
+                "state": e.state,
+                "attempts": e.attempts,
+                "last_error": e.last_error,
+                "created_at": e.created_at.to_string(),
+                "delivered_at": e.delivered_at.map(|t| t.to_string()),
+                "message_id": message.message_id,
+                "subject": message.subject,
+            });
+            // Fields an e-mail entry of the previous release never had
+            // appear only when set, so its listing reads as before.
+            if let Some(map) = v.as_object_mut() {
+                if let Some(c) = &e.channel {
+                    map.insert("channel".into(), json!(c));
                 }
-                v
-            })
-            .collect();
-        return Ok(serde_json::to_string_pretty(&list).unwrap_or_default() + "\n");
+                if let Some(r) = &e.permanent {
+                    map.insert("delivery".into(), json!(e.state_name()));
+                    map.insert(
+                        "refusal".into(),
+                        json!({"code": r.code, "message": r.message}),
+                    );
+                }
+                if !e.parts_done.is_empty() {
+                    map.insert("parts_done".into(), json!(e.parts_done));
+                }
+                if let Some(n) = &e.notice {
+                    map.insert("notice".into(), json!(n));
+                }
+            }
+            list.push(&v)?;
+        }
+        return list.end();
     }
-    let mut out = String::new();
     let (mut pending, mut delivered, mut failing) = (0, 0, 0);
-    for (e, message) in entries.iter().zip(&messages) {
+    let mut line = String::new();
+    for e in &entries {
+        let message = renderer.render(e)?;
         let state = match (e.state, &e.last_error) {
             (DeliveryState::Pending, _) if e.permanent.is_some() => {
                 failing += 1;
@@ -341,20 +418,23 @@ pub fn outbox(store: &Store, config: &AlertConfig, as_json: bool) -> Result<Stri
             Some(c) => format!(" [{c}]"),
             None => String::new(),
         };
+        line.clear();
         let _ = writeln!(
-            out,
+            line,
             "{:<10} {:<36} tries={:<3} {}{via}",
             state, e.key, e.attempts, message.subject
         );
         if let (DeliveryState::Pending, Some(err)) = (e.state, &e.last_error) {
-            let _ = writeln!(out, "           last error: {err}");
+            let _ = writeln!(line, "           last error: {err}");
         }
+        put(out, line.as_bytes())?;
     }
+    line.clear();
     let _ = writeln!(
-        out,
+        line,
         "{pending} pending, {failing} failing, {delivered} delivered"
     );
-    Ok(out)
+    put(out, line.as_bytes())
 }
 
 /// A read-only request, answered from a store — by this process when it can
@@ -422,8 +502,25 @@ pub enum Query {
 
 /// The output of a query, as bytes (`show --raw` is not text).
 pub fn answer(store: &Store, q: &Query) -> Result<Vec<u8>> {
-    Ok(match q {
-        Query::History { source, json } => history(store, source.as_deref(), *json)?.into_bytes(),
+    let mut out = Vec::new();
+    answer_to(store, q, &mut out)?;
+    Ok(out)
+}
+
+/// The output of a query, written to `out`: `history`, `outbox` and
+/// `export` as they go, the others whole. An error may follow some output.
+pub fn answer_to(store: &Store, q: &Query, out: &mut dyn std::io::Write) -> Result<()> {
+    let whole = match q {
+        Query::History { source, json } => return history_to(store, source.as_deref(), *json, out),
+        Query::Outbox { json, config } => return outbox_to(store, config, *json, out),
+        Query::Export { source, format } => {
+            return Ok(crate::report::export_to(
+                store,
+                source.as_deref(),
+                *format,
+                out,
+            )?)
+        }
         Query::Show {
             source,
             version,
@@ -442,7 +539,6 @@ pub fn answer(store: &Store, q: &Query) -> Result<Vec<u8>> {
             to,
             json,
         } => diff_output(store, source, *from, *to, *json)?.into_bytes(),
-        Query::Outbox { json, config } => outbox(store, config, *json)?.into_bytes(),
         Query::Verify { source } => verify(store, source.as_deref(), &[])?.into_bytes(),
         Query::VerifyWith { source, trust } => {
             verify(store, source.as_deref(), trust)?.into_bytes()
@@ -455,16 +551,14 @@ pub fn answer(store: &Store, q: &Query) -> Result<Vec<u8>> {
                 "anchoring asks the TSAs: `bulletin-watch anchor` or the daemon does it",
             ))
         }
-        Query::Export { source, format } => {
-            crate::report::export(store, source.as_deref(), *format)?.into_bytes()
-        }
         Query::Compile { request } => crate::report::compile(store, request)?.into_bytes(),
         Query::Volatile { source } => {
             serde_json::to_vec(&store.fetch_state(source)?.volatile.patterns)
                 .unwrap_or_else(|_| b"[]".to_vec())
         }
         Query::Standings => serde_json::to_vec(&store.standings()?).unwrap_or_default(),
-    })
+    };
+    put(out, &whole)
 }
 
 /// `verify`: the hash chains, then every stored anchor (a store without
@@ -477,4 +571,36 @@ fn verify(
     let summary = crate::verify::verify(store, source)?;
     let anchors = crate::evidence::check_anchors(store, source, trust)?;
     Ok(format!("{summary}\n{anchors}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn streamed(list: &[Value]) -> String {
+        let mut out = Vec::new();
+        let mut w = PrettyList::new(&mut out);
+        for v in list {
+            w.push(v).unwrap();
+        }
+        w.end().unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_streamed_list_prints_as_the_whole_list_would() {
+        let cases = [
+            vec![],
+            vec![json!({"a": 1})],
+            vec![
+                json!({"source": "a\nb", "v": [1, 2, {"x": null}], "e": {}, "l": []}),
+                json!("行\"二\""),
+                json!({"k": {"deep": [true, false]}}),
+            ],
+        ];
+        for list in cases {
+            let whole = serde_json::to_string_pretty(&list).unwrap() + "\n";
+            assert_eq!(streamed(&list), whole);
+        }
+    }
 }

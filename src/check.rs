@@ -220,14 +220,33 @@ impl Checker {
             .filter(|s| s.kind == SourceKind::Article)
             .map(Target::from_source)
             .collect();
-        for t in self.store.tracked()? {
-            let Some(listing) = self.config.source(&t.listing) else {
+        out.extend(self.discovered_targets()?);
+        Ok(out)
+    }
+
+    /// The articles discovered on configured listings (those of listings
+    /// no longer configured are left alone). One lookup per article, not a
+    /// walk over every source.
+    pub fn discovered_targets(&self) -> Result<Vec<Target>, StoreError> {
+        let tracked = self.store.tracked()?;
+        if tracked.is_empty() {
+            return Ok(Vec::new());
+        }
+        let listings: std::collections::HashMap<&str, &Source> = self
+            .config
+            .sources
+            .iter()
+            .map(|s| (s.id.as_str(), s))
+            .collect();
+        let mut out = Vec::with_capacity(tracked.len());
+        for t in tracked {
+            let Some(listing) = listings.get(t.listing.as_str()) else {
                 continue;
             };
             let Ok(url) = Url::parse(&t.url) else {
                 continue;
             };
-            out.push(Target::discovered(listing, t.id.clone(), url, &t.title));
+            out.push(Target::discovered(listing, t.id, url, &t.title));
         }
         Ok(out)
     }
@@ -286,13 +305,20 @@ impl Checker {
         state: &mut FetchState,
         first_alert: Option<AlertKind>,
     ) -> Result<(Outcome, Option<u16>), CheckError> {
-        let latest = self.store.latest(&target.id)?;
-        // Validators only help when there is a stored version to fall back on.
-        let validators = latest.as_ref().map(|_| state.validators.clone());
+        // Validators only help when there is a stored version to fall back
+        // on. Its record is read only once the page came back changed: a
+        // 304 needs no more than to know that there is one.
+        let stored = self.store.latest_number(&target.id)?.is_some();
+        let validators = stored.then(|| state.validators.clone());
         let (fetched, page) = self.pipeline().article(target, validators.as_ref()).await?;
         let status = Some(fetched.status);
         let Some((mut document, encoding_source)) = page else {
             return Ok((Outcome::NotModified, status));
+        };
+        let latest = if stored {
+            self.store.latest(&target.id)?
+        } else {
+            None
         };
         let mut mask = volatile::rules(&state.volatile);
         volatile::apply(&mut document, &mask);

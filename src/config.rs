@@ -16,6 +16,7 @@ use url::Url;
 
 use crate::model::ExtractOptions;
 
+mod batches;
 mod channels;
 mod evidence;
 mod mail;
@@ -424,15 +425,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         text,
         problems: Vec::new(),
         warnings: Vec::new(),
+        base: 0,
     };
-    let raw: RawFile = match toml::from_str(text) {
+    // A large file is read as its head, then its sources batch by batch.
+    let batches = batches::source_batches(text);
+    let head = batches.as_ref().map_or(text, |(end, _)| &text[..*end]);
+    let raw: RawFile = match toml::from_str(head) {
         Ok(raw) => raw,
-        Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            let field = field_at(text, span.start);
-            v.push(span.start, &field, e.message().trim().to_string());
-            return Err(v.into_error(path));
-        }
+        Err(e) => return Err(v.syntax(&e, 0, path)),
     };
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let settings = v.settings(&raw.settings, &base_dir);
@@ -474,13 +474,34 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     settings.channels = v.channel_ids(raw.settings.channels.as_deref(), &channels, "settings");
     let mut seen = HashSet::new();
     let mut sources = Vec::new();
-    for (i, s) in raw.sources.iter().enumerate() {
+    let mut one = |v: &mut Validator, i: usize, s: &Spanned<RawSource>| {
         if let Some(mut src) = v.source(i, s, &settings, &mut seen) {
             if let Some(ids) = &s.get_ref().channels {
                 src.channels = v.channel_ids(Some(ids), &channels, &format!("source[{i}]"));
             }
             sources.push(src);
         }
+    };
+    for (i, s) in raw.sources.iter().enumerate() {
+        one(&mut v, i, s);
+    }
+    let mut i = raw.sources.len();
+    for range in batches.map(|(_, b)| b).unwrap_or_default() {
+        let batch: RawFile = match toml::from_str(&text[range.clone()]) {
+            Ok(raw) => raw,
+            Err(e) => {
+                // As a whole-file read would: the syntax error alone.
+                v.problems.clear();
+                return Err(v.syntax(&e, range.start, path));
+            }
+        };
+        // The batch's spans count from its start.
+        v.base = range.start;
+        for s in &batch.sources {
+            one(&mut v, i, s);
+            i += 1;
+        }
+        v.base = 0;
     }
     if !v.problems.is_empty() {
         return Err(v.into_error(path));
@@ -502,11 +523,24 @@ struct Validator<'a> {
     text: &'a str,
     problems: Vec<Problem>,
     warnings: Vec<Problem>,
+    /// Where in `text` the spans being checked count from (a batch of
+    /// sources read on its own, see `batches.rs`).
+    base: usize,
 }
 
 impl Validator<'_> {
+    /// A TOML error in the slice of the file that starts at `start`.
+    fn syntax(mut self, e: &toml::de::Error, start: usize, path: &Path) -> ConfigError {
+        let span = e.span().unwrap_or(0..0);
+        let at = start + span.start;
+        let field = field_at(self.text, at);
+        self.base = 0;
+        self.push(at, &field, e.message().trim().to_string());
+        self.into_error(path)
+    }
+
     fn push(&mut self, offset: usize, field: &str, message: String) {
-        let (line, column) = line_col(self.text, offset);
+        let (line, column) = line_col(self.text, self.base + offset);
         self.problems.push(Problem {
             line,
             column,

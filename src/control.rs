@@ -3,10 +3,12 @@
 //!
 //! A Unix socket `control.sock` in the store folder, readable and writable by
 //! the owner only. The client sends one [`Query`] as a JSON line; the daemon
-//! answers with one status byte (`0` ok, `1` error) followed by the output,
-//! and closes the connection.
+//! answers in frames as it writes the output — each a tag byte, a 4-byte
+//! big-endian length and that many bytes: `d` output, then `k` (done) or `e`
+//! (an error, its message) — and closes the connection. So a long `history`
+//! or `export` streams through the socket and is never held whole.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,6 +30,8 @@ pub enum ControlError {
     Remote(String),
     #[error("control socket I/O: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot write the output")]
+    Output(#[source] std::io::Error),
 }
 
 /// Why a read-only query got no answer.
@@ -61,6 +65,13 @@ pub enum QueryError {
 /// running daemon holds the store — from the daemon over its control
 /// socket. Both paths produce the same bytes. Never creates a store.
 pub fn query(store_dir: &Path, q: &Query) -> Result<Vec<u8>, QueryError> {
+    let mut out = Vec::new();
+    query_to(store_dir, q, &mut out)?;
+    Ok(out)
+}
+
+/// [`query`], writing the answer to `out` as it comes.
+pub fn query_to(store_dir: &Path, q: &Query, out: &mut dyn Write) -> Result<(), QueryError> {
     use std::time::{Duration, Instant};
     if !store_dir.exists() {
         return Err(QueryError::NoStore {
@@ -72,9 +83,9 @@ pub fn query(store_dir: &Path, q: &Query) -> Result<Vec<u8>, QueryError> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         match Store::open(store_dir) {
-            Ok(store) => return Ok(audit::answer(&store, q)?),
-            Err(StoreError::Locked { .. }) => match ask(store_dir, q) {
-                Ok(out) => return Ok(out),
+            Ok(store) => return Ok(audit::answer_to(&store, q, out)?),
+            Err(StoreError::Locked { .. }) => match ask_to(store_dir, q, out) {
+                Ok(()) => return Ok(()),
                 Err(ControlError::Connect { .. }) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(100));
                 }
@@ -99,8 +110,19 @@ pub fn query(store_dir: &Path, q: &Query) -> Result<Vec<u8>, QueryError> {
 }
 
 /// Asks the daemon holding `store_dir` to answer `q`.
-#[cfg(unix)]
 pub fn ask(store_dir: &Path, q: &Query) -> Result<Vec<u8>, ControlError> {
+    let mut out = Vec::new();
+    ask_to(store_dir, q, &mut out)?;
+    Ok(out)
+}
+
+const DATA: u8 = b'd';
+const DONE: u8 = b'k';
+const FAILED: u8 = b'e';
+
+/// [`ask`], writing the answer to `out` as its frames arrive.
+#[cfg(unix)]
+pub fn ask_to(store_dir: &Path, q: &Query, out: &mut dyn Write) -> Result<(), ControlError> {
     let path = socket_path(store_dir);
     let mut s =
         std::os::unix::net::UnixStream::connect(&path).map_err(|source| ControlError::Connect {
@@ -112,19 +134,45 @@ pub fn ask(store_dir: &Path, q: &Query) -> Result<Vec<u8>, ControlError> {
     line.push(b'\n');
     s.write_all(&line)?;
     s.shutdown(std::net::Shutdown::Write)?;
-    let mut reply = Vec::new();
-    s.read_to_end(&mut reply)?;
-    match reply.split_first() {
-        Some((b'0', out)) => Ok(out.to_vec()),
-        Some((_, err)) => Err(ControlError::Remote(
-            String::from_utf8_lossy(err).into_owned(),
-        )),
-        None => Err(ControlError::Remote("empty answer".into())),
+    let mut r = BufReader::with_capacity(64 * 1024, s);
+    loop {
+        let mut head = [0u8; 5];
+        match r.read_exact(&mut head) {
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(ControlError::Remote("the answer ended early".into()))
+            }
+            other => other?,
+        }
+        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        match head[0] {
+            DATA => {
+                let mut left = len;
+                while left > 0 {
+                    let buf = r.fill_buf()?;
+                    if buf.is_empty() {
+                        return Err(ControlError::Remote("the answer ended early".into()));
+                    }
+                    let n = buf.len().min(left);
+                    out.write_all(&buf[..n]).map_err(ControlError::Output)?;
+                    r.consume(n);
+                    left -= n;
+                }
+            }
+            DONE => return Ok(()),
+            FAILED => {
+                let mut msg = vec![0; len];
+                r.read_exact(&mut msg)?;
+                return Err(ControlError::Remote(
+                    String::from_utf8_lossy(&msg).into_owned(),
+                ));
+            }
+            _ => return Err(ControlError::Remote("garbled answer".into())),
+        }
     }
 }
 
 #[cfg(not(unix))]
-pub fn ask(store_dir: &Path, _q: &Query) -> Result<Vec<u8>, ControlError> {
+pub fn ask_to(store_dir: &Path, _q: &Query, _out: &mut dyn Write) -> Result<(), ControlError> {
     Err(ControlError::Connect {
         path: socket_path(store_dir),
         source: std::io::Error::other("control sockets need a Unix system"),
@@ -138,6 +186,59 @@ pub type AnchorRequest = tokio::sync::oneshot::Sender<Result<String, String>>;
 /// anchoring service.
 pub type AnchorRequests = tokio::sync::mpsc::Sender<AnchorRequest>;
 
+/// Output written as `d` frames, one per write.
+struct Frames<W: Write>(W);
+
+fn frame(w: &mut dyn Write, tag: u8, bytes: &[u8]) -> std::io::Result<()> {
+    let len = u32::try_from(bytes.len()).map_err(std::io::Error::other)?;
+    let mut head = [tag, 0, 0, 0, 0];
+    head[1..].copy_from_slice(&len.to_be_bytes());
+    w.write_all(&head)?;
+    w.write_all(bytes)
+}
+
+impl<W: Write> Write for Frames<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // A frame's length is a u32; one write never needs more.
+        let n = buf.len().min(1 << 30);
+        if n > 0 {
+            frame(&mut self.0, DATA, &buf[..n])?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Answers one connection, on a blocking thread: reads the query line,
+/// writes the answer as it is made, then `k` or `e`.
+#[cfg(unix)]
+fn answer_connection(
+    conn: std::os::unix::net::UnixStream,
+    store: &Store,
+    anchors: Option<&AnchorRequests>,
+) -> std::io::Result<()> {
+    conn.set_nonblocking(false)?;
+    let mut line = String::new();
+    BufReader::new(&conn).read_line(&mut line)?;
+    let mut frames = BufWriter::with_capacity(64 * 1024, Frames(&conn));
+    let result = match serde_json::from_str::<Query>(&line) {
+        Err(e) => Err(format!("bad query: {e}")),
+        Ok(Query::Anchor) => anchor_answer(anchors)
+            .and_then(|text| frames.write_all(text.as_bytes()).map_err(|e| e.to_string())),
+        Ok(q) => audit::answer_to(store, &q, &mut frames).map_err(|e| e.to_string()),
+    };
+    frames.flush()?;
+    let mut conn = &conn;
+    match result {
+        Ok(()) => frame(&mut conn, DONE, &[])?,
+        Err(msg) => frame(&mut conn, FAILED, msg.as_bytes())?,
+    }
+    conn.shutdown(std::net::Shutdown::Write)
+}
+
 /// Serves queries until the task is dropped. Removes a stale socket file
 /// first (the store lock guarantees no other daemon owns it).
 #[cfg(unix)]
@@ -149,7 +250,6 @@ pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
 #[cfg(unix)]
 pub async fn serve_with(store: Arc<Store>, anchors: Option<AnchorRequests>) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
     let path = socket_path(store.path());
     let _ = std::fs::remove_file(&path);
@@ -160,47 +260,26 @@ pub async fn serve_with(store: Arc<Store>, anchors: Option<AnchorRequests>) -> s
         let store = store.clone();
         let anchors = anchors.clone();
         tokio::spawn(async move {
-            let (r, mut w) = conn.into_split();
-            let mut line = String::new();
-            let mut reader = BufReader::new(r);
-            if reader.read_line(&mut line).await.is_err() {
+            let Ok(conn) = conn.into_std() else {
                 return;
-            }
-            let reply = match serde_json::from_str::<Query>(&line) {
-                Err(e) => [b"1".as_slice(), format!("bad query: {e}").as_bytes()].concat(),
-                Ok(Query::Anchor) => anchor_reply(anchors).await,
-                Ok(q) => match tokio::task::spawn_blocking(move || audit::answer(&store, &q)).await
-                {
-                    Ok(Ok(out)) => [b"0".as_slice(), &out].concat(),
-                    Ok(Err(e)) => [b"1".as_slice(), e.to_string().as_bytes()].concat(),
-                    Err(e) => [b"1".as_slice(), e.to_string().as_bytes()].concat(),
-                },
             };
-            let _ = w.write_all(&reply).await;
-            let _ = w.shutdown().await;
+            let _ = tokio::task::spawn_blocking(move || {
+                answer_connection(conn, &store, anchors.as_ref())
+            })
+            .await;
         });
     }
 }
 
-/// Asks the anchoring service for one round and frames its answer.
+/// Hands `anchor` to the daemon's anchoring service and waits for the
+/// round's report (on the connection's blocking thread).
 #[cfg(unix)]
-async fn anchor_reply(anchors: Option<AnchorRequests>) -> Vec<u8> {
-    let answer = match anchors {
-        None => Err("this daemon does not anchor (no [evidence] section)".to_string()),
-        Some(tx) => {
-            let (reply, wait) = tokio::sync::oneshot::channel();
-            match tx.send(reply).await {
-                Err(_) => Err("the anchoring service has stopped".to_string()),
-                Ok(()) => wait
-                    .await
-                    .unwrap_or_else(|_| Err("the anchoring service has stopped".to_string())),
-            }
-        }
-    };
-    match answer {
-        Ok(text) => [b"0".as_slice(), text.as_bytes()].concat(),
-        Err(text) => [b"1".as_slice(), text.as_bytes()].concat(),
-    }
+fn anchor_answer(anchors: Option<&AnchorRequests>) -> Result<String, String> {
+    let stopped = || "the anchoring service has stopped".to_string();
+    let tx = anchors.ok_or("this daemon does not anchor (no [evidence] section)")?;
+    let (reply, wait) = tokio::sync::oneshot::channel();
+    tx.blocking_send(reply).map_err(|_| stopped())?;
+    wait.blocking_recv().unwrap_or_else(|_| Err(stopped()))
 }
 
 #[cfg(not(unix))]

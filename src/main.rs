@@ -529,8 +529,51 @@ fn query(cli: &Cli, q: &Query) -> Result<Vec<u8>> {
 }
 
 fn print_query(cli: &Cli, q: &Query) -> Result<ExitCode> {
-    std::io::stdout().write_all(&query(cli, q)?)?;
+    stream_query(cli, q, None)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a query's answer to `out` (or standard output) as it comes; a
+/// file is written beside its place and renamed there only when complete.
+fn stream_query(cli: &Cli, q: &Query, out: Option<&Path>) -> Result<()> {
+    let store = store_path(cli)?;
+    let Some(p) = out else {
+        let stdout = std::io::stdout();
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+        control::query_to(&store, q, &mut w)?;
+        w.flush()?;
+        return Ok(());
+    };
+    let mut name = p.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    let tmp = p.with_file_name(name);
+    let file = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    let mut w = Counted(std::io::BufWriter::with_capacity(64 * 1024, file), 0);
+    let written = control::query_to(&store, q, &mut w)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| Ok(w.0.flush()?));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, p).with_context(|| format!("writing {}", p.display()))?;
+    eprintln!("wrote {} ({} bytes)", p.display(), w.1);
+    Ok(())
+}
+
+/// A writer that counts the bytes written through it.
+struct Counted<W>(W, u64);
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.0.write(buf)?;
+        self.1 += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// Writes to `out`, or to standard output without one.
@@ -574,7 +617,7 @@ fn run_audit(cli: &Cli) -> Result<ExitCode> {
                 source: source.clone(),
                 format: *format,
             };
-            emit(&query(cli, &q)?, out.as_deref())?;
+            stream_query(cli, &q, out.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Compile {

@@ -7,8 +7,9 @@
 //! * [`compile`] assembles the regional compilation that editors otherwise
 //!   copy together by hand from the latest deployment of every province.
 //!
-//! Everything here reads the store only, and returns a string, so the same
-//! output comes from the CLI and from the daemon's control socket.
+//! Everything here reads the store only and writes its output as it goes
+//! (or returns it as a string), so the same bytes come from the CLI and
+//! from the daemon's control socket.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -45,6 +46,8 @@ pub enum ReportError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("cannot write the output")]
+    Write(#[source] std::io::Error),
 }
 
 pub type Result<T> = std::result::Result<T, ReportError>;
@@ -104,56 +107,95 @@ fn histories(store: &Store, source: Option<&str>) -> Result<Vec<(String, Vec<Ver
     Ok(out)
 }
 
-/// `export [--source ID] --format jsonl|csv|html`.
+/// `export [--source ID] --format jsonl|csv|html`, as one string (see
+/// [`export_to`]).
 pub fn export(store: &Store, source: Option<&str>, format: ExportFormat) -> Result<String> {
-    let all = histories(store, source)?;
-    match format {
-        ExportFormat::Jsonl => export_jsonl(store, &all),
-        ExportFormat::Csv => Ok(export_csv(&all)),
-        ExportFormat::Html => export_html(store, &all),
-    }
+    let mut out = Vec::new();
+    export_to(store, source, format, &mut out)?;
+    Ok(String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
-fn export_jsonl(store: &Store, all: &[(String, Vec<VersionRecord>)]) -> Result<String> {
-    let mut out = String::new();
-    for (_, versions) in all {
-        for rec in versions {
-            let doc = store.document(rec)?;
-            let mut line = serde_json::to_value(rec).map_err(|source| ReportError::Json {
-                source_id: rec.source.clone(),
-                version: rec.version,
-                source,
-            })?;
-            if let Value::Object(map) = &mut line {
-                map.insert("document".into(), document_json(&doc));
+/// `export`, written to `out` as it is made: JSON Lines and CSV one version
+/// at a time, with one source's version records in memory at once; the HTML
+/// report, whose table of contents names every source first, whole.
+pub fn export_to(
+    store: &Store,
+    source: Option<&str>,
+    format: ExportFormat,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    if format == ExportFormat::Html {
+        let all = histories(store, source)?;
+        return put(out, export_html(store, &all)?.as_bytes());
+    }
+    let ids = match source {
+        Some(s) => vec![s.to_string()],
+        None => store.source_ids()?,
+    };
+    // The header comes after the one named source is known to exist, so an
+    // unknown source writes nothing.
+    let mut header = format == ExportFormat::Csv;
+    let mut line = String::new();
+    for id in &ids {
+        let versions = store.versions(id)?;
+        if versions.is_empty() {
+            return Err(ReportError::UnknownSource(id.clone()));
+        }
+        if std::mem::take(&mut header) {
+            put(out, csv_header().as_bytes())?;
+        }
+        for rec in &versions {
+            line.clear();
+            match format {
+                ExportFormat::Csv => csv_row(&mut line, rec),
+                _ => jsonl_line(&mut line, store, rec)?,
             }
-            out.push_str(&line.to_string());
-            out.push('\n');
+            put(out, line.as_bytes())?;
         }
     }
-    export_anchors_jsonl(store, all, &mut out)?;
-    Ok(out)
+    if header {
+        put(out, csv_header().as_bytes())?;
+    }
+    if format == ExportFormat::Jsonl {
+        export_anchors_jsonl(store, &ids, out)?;
+    }
+    Ok(())
+}
+
+fn put(out: &mut dyn std::io::Write, bytes: &[u8]) -> Result<()> {
+    out.write_all(bytes).map_err(ReportError::Write)
+}
+
+/// One version as a JSON line, its document included.
+fn jsonl_line(out: &mut String, store: &Store, rec: &VersionRecord) -> Result<()> {
+    let doc = store.document(rec)?;
+    let mut line = serde_json::to_value(rec).map_err(|source| ReportError::Json {
+        source_id: rec.source.clone(),
+        version: rec.version,
+        source,
+    })?;
+    if let Value::Object(map) = &mut line {
+        map.insert("document".into(), document_json(&doc));
+    }
+    let _ = write!(out, "{line}");
+    out.push('\n');
+    Ok(())
 }
 
 /// The anchors, one line each (`"record": "anchor"`), after the versions
 /// of a whole-store export; a store without anchors adds nothing.
-fn export_anchors_jsonl(
-    store: &Store,
-    all: &[(String, Vec<VersionRecord>)],
-    out: &mut String,
-) -> Result<()> {
-    let ids: Vec<&str> = all.iter().map(|(id, _)| id.as_str()).collect();
+fn export_anchors_jsonl(store: &Store, ids: &[String], out: &mut dyn std::io::Write) -> Result<()> {
     for a in store.anchors()? {
         // A one-source export carries the anchors that cover that source.
-        if !a.heads.iter().any(|h| ids.contains(&h.source.as_str())) {
+        if !a.heads.iter().any(|h| ids.contains(&h.source)) {
             continue;
         }
         let mut line = serde_json::to_value(&a).unwrap_or_default();
         if let Value::Object(map) = &mut line {
             map.insert("record".into(), Value::from("anchor"));
         }
-        out.push_str(&line.to_string());
-        out.push('\n');
+        put(out, format!("{line}\n").as_bytes())?;
     }
     Ok(())
 }
@@ -170,29 +212,27 @@ fn csv_field(s: &str) -> String {
 pub const CSV_HEADER: &str =
     "source,version,fetched_at,url,title,published,sections,content_hash,prev_hash,record_hash";
 
-fn export_csv(all: &[(String, Vec<VersionRecord>)]) -> String {
-    let mut out = String::from(CSV_HEADER);
+fn csv_header() -> String {
+    format!("{CSV_HEADER}\r\n")
+}
+
+/// One version as a CSV row.
+fn csv_row(out: &mut String, r: &VersionRecord) {
+    let fields = [
+        r.source.clone(),
+        r.version.to_string(),
+        r.fetched_at.to_string(),
+        r.url.clone(),
+        r.title.clone(),
+        r.published.map(|d| d.to_string()).unwrap_or_default(),
+        r.sections.to_string(),
+        r.content_hash.clone(),
+        r.prev_hash.clone().unwrap_or_default(),
+        r.record_hash.clone(),
+    ];
+    let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+    out.push_str(&row.join(","));
     out.push_str("\r\n");
-    for (_, versions) in all {
-        for r in versions {
-            let fields = [
-                r.source.clone(),
-                r.version.to_string(),
-                r.fetched_at.to_string(),
-                r.url.clone(),
-                r.title.clone(),
-                r.published.map(|d| d.to_string()).unwrap_or_default(),
-                r.sections.to_string(),
-                r.content_hash.clone(),
-                r.prev_hash.clone().unwrap_or_default(),
-                r.record_hash.clone(),
-            ];
-            let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            out.push_str(&row.join(","));
-            out.push_str("\r\n");
-        }
-    }
-    out
 }
 
 /// Shared by the report and the compilation: readable on a phone, printable,

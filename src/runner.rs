@@ -63,24 +63,34 @@ impl Job {
 /// The jobs of a pass: the configured sources (only those named in `only`,
 /// if any), then — for a full pass — the articles discovered on listings.
 pub fn jobs(checker: &Checker, only: &[String]) -> Result<Vec<Job>, StoreError> {
-    let mut out: Vec<Job> = checker
-        .config
-        .sources
-        .iter()
-        .filter(|s| only.is_empty() || only.contains(&s.id))
+    Ok(lazy_jobs(checker, only)?.0.collect())
+}
+
+/// [`jobs`] made one at a time as a pass starts them, so a pass over many
+/// sources never holds a copy of every configured source: the iterator
+/// and how many jobs it yields.
+pub fn lazy_jobs<'a>(
+    checker: &'a Checker,
+    only: &'a [String],
+) -> Result<(impl Iterator<Item = Job> + Send + 'a, usize), StoreError> {
+    let configured = move || {
+        checker
+            .config
+            .sources
+            .iter()
+            .filter(move |s| only.is_empty() || only.contains(&s.id))
+    };
+    let discovered = if only.is_empty() {
+        without_retired(checker, checker.discovered_targets()?)?
+    } else {
+        Vec::new()
+    };
+    let n = configured().count() + discovered.len();
+    let jobs = configured()
         .cloned()
         .map(Job::Source)
-        .collect();
-    if only.is_empty() {
-        out.extend(
-            checker
-                .article_targets()?
-                .into_iter()
-                .filter(|t| t.listing.is_some())
-                .map(Job::Article),
-        );
-    }
-    Ok(out)
+        .chain(discovered.into_iter().map(Job::Article));
+    Ok((jobs, n))
 }
 
 /// Whether a pass must stop starting checks: the store's disk is full.
@@ -179,7 +189,7 @@ impl Runner {
     /// starting new checks when [`stop_pass`] says so.
     pub async fn pass(
         &mut self,
-        jobs: Vec<Job>,
+        jobs: impl IntoIterator<Item = Job>,
         on_report: &mut (dyn FnMut(&Report) + Send),
     ) -> Result<Summary, RunnerError> {
         let mut summary = Summary::default();
@@ -318,10 +328,10 @@ pub enum CheckRunError {
     Runner(#[from] RunnerError),
 }
 
-/// `jobs` without the discovered articles past their listing's
+/// `targets` without the discovered articles past their listing's
 /// `retire_after` (dated by their discovery, as the daemon does): a pass
 /// does not check them either.
-fn without_retired(checker: &Checker, jobs: Vec<Job>) -> Result<Vec<Job>, StoreError> {
+fn without_retired(checker: &Checker, jobs: Vec<Target>) -> Result<Vec<Target>, StoreError> {
     let config = &checker.config;
     let retire: HashMap<&str, Option<Duration>> = config
         .sources
@@ -340,8 +350,7 @@ fn without_retired(checker: &Checker, jobs: Vec<Job>) -> Result<Vec<Job>, StoreE
         .collect();
     Ok(jobs
         .into_iter()
-        .filter(|j| {
-            let Job::Article(t) = j else { return true };
+        .filter(|t| {
             let after = t
                 .listing
                 .as_deref()
@@ -365,9 +374,9 @@ pub async fn check_all(
 ) -> Result<CheckRun, CheckRunError> {
     let checker =
         Arc::new(Checker::new(config.clone(), store.clone()).map_err(CheckRunError::Client)?);
-    let jobs = without_retired(&checker, jobs(&checker, only)?)?;
-    progress.start(jobs.len());
-    let summary = Runner::new(checker)
+    let (jobs, n) = lazy_jobs(&checker, only)?;
+    progress.start(n);
+    let summary = Runner::new(checker.clone())
         .pass(jobs, &mut |r| progress.report(r))
         .await?;
     // A full disk ends the pass: delivering would only fail to record what

@@ -40,16 +40,28 @@ pub fn comparable(s: &str) -> String {
     for (i, c) in s.char_indices() {
         if is_stable_ideograph(c) {
             if run < i {
-                out.extend(s[run..i].nfkc().filter(|c| !is_space(*c)));
+                push_nfkc(&mut out, &s[run..i]);
             }
             out.push(c);
             run = i + c.len_utf8();
         }
     }
     if run < s.len() {
-        out.extend(s[run..].nfkc().filter(|c| !is_space(*c)));
+        push_nfkc(&mut out, &s[run..]);
     }
     out
+}
+
+/// `run` in NFKC without whitespace. A run the quick check finds already
+/// normalised (most punctuation and ASCII between ideographs) is copied as
+/// it is: NFKC would give it back unchanged.
+fn push_nfkc(out: &mut String, run: &str) {
+    if unicode_normalization::is_nfkc_quick(run.chars()) == unicode_normalization::IsNormalized::Yes
+    {
+        out.extend(run.chars().filter(|c| !is_space(*c)));
+    } else {
+        out.extend(run.nfkc().filter(|c| !is_space(*c)));
+    }
 }
 
 /// CJK Unified Ideographs and Extension A: no decomposition, combining

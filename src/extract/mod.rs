@@ -171,10 +171,15 @@ fn read_noting(
     }
     let blocks = body.map(body_blocks).unwrap_or_default();
 
-    let body_chars: usize = blocks
-        .iter()
-        .map(|b| text::comparable(&b.text).chars().count())
-        .sum();
+    // Only compared with the two thresholds below, so counted no further
+    // than the larger one: a long body is not normalised twice.
+    let mut body_chars = 0;
+    for b in &blocks {
+        if body_chars >= ERROR_PAGE_MAX_BODY_CHARS {
+            break;
+        }
+        body_chars += text::comparable(&b.text).chars().count();
+    }
     if body_chars < ERROR_PAGE_MAX_BODY_CHARS {
         if let Some(e) = error_page(&doc, &blocks) {
             return Err(e);

@@ -115,14 +115,31 @@ pub(super) fn encode_blob(bytes: &[u8], bases: &[Base]) -> Result<Vec<u8>> {
 /// * 2 — the same, the base named by its place in the pack (12 bytes).
 pub(super) fn delta_blob(bytes: &[u8], base: &Base) -> Result<Vec<u8>> {
     let (base_at, depth) = (&base.at, base.depth);
-    let mut c = match &base.prepared {
-        Some(dict) => zstd::bulk::Compressor::with_prepared_dictionary(dict),
-        None => zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, &base.bytes),
-    }
-    .map_err(codec("prepare a delta base"))?;
-    let data = c.compress(bytes).map_err(codec("compress a delta"))?;
+    let data = match &base.prepared {
+        Some(dict) => zstd::bulk::Compressor::with_prepared_dictionary(dict)
+            .map_err(codec("prepare a delta base"))?
+            .compress(bytes)
+            .map_err(codec("compress a delta"))?,
+        None => with_prefix(bytes, &base.bytes).map_err(codec("compress a delta"))?,
+    };
     let mut out = blob_header(depth + 1, bytes.len(), Some(base_at));
     out.extend_from_slice(&data);
+    Ok(out)
+}
+
+/// `bytes` compressed with `base` as a raw-content prefix: the frame a
+/// dictionary made of `base` would give, read back the same way (a raw
+/// dictionary and a prefix are one thing to the decoder), without
+/// building a dictionary that is used once.
+fn with_prefix(bytes: &[u8], base: &[u8]) -> std::io::Result<Vec<u8>> {
+    use zstd::zstd_safe::{CCtx, CParameter};
+    let err = |code| std::io::Error::other(zstd::zstd_safe::get_error_name(code));
+    let mut cctx = CCtx::try_create().ok_or_else(|| std::io::Error::other("no zstd context"))?;
+    cctx.set_parameter(CParameter::CompressionLevel(ZSTD_LEVEL))
+        .map_err(err)?;
+    cctx.ref_prefix(base).map_err(err)?;
+    let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(bytes.len()));
+    cctx.compress2(&mut out, bytes).map_err(err)?;
     Ok(out)
 }
 

@@ -96,6 +96,30 @@ impl Store {
         }
     }
 
+    /// The number of a source's latest version, read from its key alone
+    /// (no record is read): what a re-check needs before it knows whether
+    /// the page changed.
+    pub fn latest_number(&self, source: &str) -> Result<Option<u32>> {
+        match self
+            .versions
+            .scan_prefix(source_prefix(source))
+            .keys()
+            .next_back()
+        {
+            Some(k) => {
+                let k = k?;
+                match parse_version_key(&k) {
+                    Some((_, n)) => Ok(Some(n)),
+                    None => Err(StoreError::Corrupt {
+                        key: String::from_utf8_lossy(&k).replace('\0', "/"),
+                        message: format!("malformed version key of {source}"),
+                    }),
+                }
+            }
+            None => Ok(None),
+        }
+    }
+
     pub fn version(&self, source: &str, version: u32) -> Result<Option<VersionRecord>> {
         let k = version_key(source, version);
         self.versions
