@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::audit::{self, AuditError, Query};
+use crate::search::{SearchError, SearchIndex};
 use crate::store::{Store, StoreError};
 
 pub fn socket_path(store_dir: &Path) -> PathBuf {
@@ -46,6 +47,8 @@ pub enum QueryError {
     },
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Search(#[from] SearchError),
     /// The daemon holding the store answered with an error.
     #[error(transparent)]
     Remote(ControlError),
@@ -72,7 +75,7 @@ pub fn query(store_dir: &Path, q: &Query) -> Result<Vec<u8>, QueryError> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         match Store::open(store_dir) {
-            Ok(store) => return Ok(audit::answer(&store, q)?),
+            Ok(store) => return answer_held(&store, None, q),
             Err(StoreError::Locked { .. }) => match ask(store_dir, q) {
                 Ok(out) => return Ok(out),
                 Err(ControlError::Connect { .. }) if Instant::now() < deadline => {
@@ -96,6 +99,31 @@ pub fn query(store_dir: &Path, q: &Query) -> Result<Vec<u8>, QueryError> {
             }
         }
     }
+}
+
+/// Answers `q` from a store this process holds: `search` and `matrix`
+/// from `index` (or, without one, from the store's index, brought up to
+/// date first), everything else from the store.
+pub fn answer_held(
+    store: &Store,
+    index: Option<&SearchIndex>,
+    q: &Query,
+) -> Result<Vec<u8>, QueryError> {
+    let opened;
+    let index = match (q, index) {
+        (Query::Search { .. } | Query::Matrix { .. }, Some(i)) => i,
+        (Query::Search { sources, .. } | Query::Matrix { sources, .. }, None) => {
+            opened = SearchIndex::open_now(store, sources.clone())?;
+            &opened
+        }
+        _ => return Ok(audit::answer(store, q)?),
+    };
+    Ok(match q {
+        Query::Search { request, .. } => index.search_output(request)?,
+        Query::Matrix { request, .. } => index.matrix_output(request)?,
+        _ => return Ok(audit::answer(store, q)?),
+    }
+    .into_bytes())
 }
 
 /// Asks the daemon holding `store_dir` to answer `q`.
@@ -135,6 +163,12 @@ pub fn ask(store_dir: &Path, _q: &Query) -> Result<Vec<u8>, ControlError> {
 /// first (the store lock guarantees no other daemon owns it).
 #[cfg(unix)]
 pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
+    serve_with(store, None).await
+}
+
+/// [`serve`], answering `search` and `matrix` from `index` (the daemon's).
+#[cfg(unix)]
+pub async fn serve_with(store: Arc<Store>, index: Option<Arc<SearchIndex>>) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -145,6 +179,7 @@ pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
     loop {
         let (conn, _) = listener.accept().await?;
         let store = store.clone();
+        let index = index.clone();
         tokio::spawn(async move {
             let (r, mut w) = conn.into_split();
             let mut line = String::new();
@@ -154,7 +189,10 @@ pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
             }
             let reply = match serde_json::from_str::<Query>(&line) {
                 Err(e) => [b"1".as_slice(), format!("bad query: {e}").as_bytes()].concat(),
-                Ok(q) => match tokio::task::spawn_blocking(move || audit::answer(&store, &q)).await
+                Ok(q) => match tokio::task::spawn_blocking(move || {
+                    answer_held(&store, index.as_deref(), &q)
+                })
+                .await
                 {
                     Ok(Ok(out)) => [b"0".as_slice(), &out].concat(),
                     Ok(Err(e)) => [b"1".as_slice(), e.to_string().as_bytes()].concat(),
@@ -169,5 +207,13 @@ pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
 
 #[cfg(not(unix))]
 pub async fn serve(_store: Arc<Store>) -> std::io::Result<()> {
+    std::future::pending().await
+}
+
+#[cfg(not(unix))]
+pub async fn serve_with(
+    _store: Arc<Store>,
+    _index: Option<Arc<SearchIndex>>,
+) -> std::io::Result<()> {
     std::future::pending().await
 }

@@ -35,6 +35,7 @@ pub mod outbox;
 mod present;
 pub mod report;
 pub mod runner;
+pub mod search;
 pub mod sections;
 pub mod site;
 pub mod store;

@@ -29,6 +29,7 @@ mod noise;
 mod notify_smtp;
 mod pipeline;
 mod props;
+mod search;
 mod sections_fixtures;
 mod security;
 mod store_faults;
