@@ -127,6 +127,8 @@ pub struct SearchIndex {
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
     stop: AtomicBool,
     caught_up: AtomicBool,
+    /// The indexing thread has not tried to open the index yet.
+    opening: AtomicBool,
 }
 
 impl SearchIndex {
@@ -140,6 +142,7 @@ impl SearchIndex {
             worker: Mutex::new(None),
             stop: AtomicBool::new(false),
             caught_up: AtomicBool::new(false),
+            opening: AtomicBool::new(false),
         }
     }
 
@@ -164,6 +167,7 @@ impl SearchIndex {
     /// that cannot be opened is logged and searches say so.
     pub fn start(store: Arc<Store>, catalog: Catalog) -> Arc<SearchIndex> {
         let index = Arc::new(SearchIndex::new(&store, catalog));
+        index.opening.store(true, Ordering::SeqCst);
         let (tx, rx) = mpsc::channel::<String>();
         *lock(&index.queue) = Some(tx);
         let me = index.clone();
@@ -172,7 +176,10 @@ impl SearchIndex {
             .spawn(move || me.work(&store, rx));
         match spawned {
             Ok(h) => *lock(&index.worker) = Some(h),
-            Err(e) => tracing::error!(error = %e, "cannot start the search indexing thread"),
+            Err(e) => {
+                index.opening.store(false, Ordering::SeqCst);
+                tracing::error!(error = %e, "cannot start the search indexing thread")
+            }
         }
         index
     }
@@ -211,6 +218,12 @@ impl SearchIndex {
     }
 
     pub(crate) fn engine(&self) -> Result<Arc<Engine>> {
+        // Right after a start, the indexing thread is opening the index
+        // (a moment, unless it must be created afresh).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.opening.load(Ordering::SeqCst) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         self.engine
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -236,7 +249,9 @@ impl SearchIndex {
     fn work(&self, store: &Store, rx: mpsc::Receiver<String>) {
         lower_priority();
         let started = Instant::now();
-        let opened = self.open_or_rebuild().and_then(|()| self.catch_up(store));
+        let opened = self.open_or_rebuild();
+        self.opening.store(false, Ordering::SeqCst);
+        let opened = opened.and_then(|()| self.catch_up(store));
         match opened {
             Ok(n) if n.versions > 0 => tracing::info!(
                 versions = n.versions,
