@@ -45,6 +45,10 @@ pub enum AuditError {
     DaemonOnly(&'static str),
     #[error("cannot write the output")]
     Write(#[source] std::io::Error),
+    #[error("no version of {id:?} has a section {path:?} (see `bulletin-watch show {id}` for its paths)")]
+    UnknownSection { id: String, path: String },
+    #[error("searches are answered from the search index, not from the store alone")]
+    NeedsIndex,
 }
 
 pub type Result<T> = std::result::Result<T, AuditError>;
@@ -498,6 +502,26 @@ pub enum Query {
     /// Every source's schedule and every tracked article, as JSON
     /// ([`crate::store::Standings`]).
     Standings,
+    /// `search QUERY …`: answered from the search index
+    /// ([`crate::control`] sends it there); `sources` names the entries
+    /// an index built by the asking process carries.
+    Search {
+        request: crate::model::SearchRequest,
+        #[serde(default)]
+        sources: crate::catalog::Catalog,
+    },
+    /// `matrix TERM…`: answered from the search index, like `Search`.
+    Matrix {
+        request: crate::model::MatrixRequest,
+        #[serde(default)]
+        sources: crate::catalog::Catalog,
+    },
+    /// `history SOURCE --section PATH`.
+    SectionHistory {
+        source: String,
+        section: String,
+        json: bool,
+    },
 }
 
 /// The output of a query, as bytes (`show --raw` is not text).
@@ -557,6 +581,12 @@ pub fn answer_to(store: &Store, q: &Query, out: &mut dyn std::io::Write) -> Resu
                 .unwrap_or_else(|_| b"[]".to_vec())
         }
         Query::Standings => serde_json::to_vec(&store.standings()?).unwrap_or_default(),
+        Query::SectionHistory {
+            source,
+            section,
+            json,
+        } => section_history(store, source, section, *json)?.into_bytes(),
+        Query::Search { .. } | Query::Matrix { .. } => return Err(AuditError::NeedsIndex),
     };
     put(out, &whole)
 }
@@ -571,6 +601,78 @@ fn verify(
     let summary = crate::verify::verify(store, source)?;
     let anchors = crate::evidence::check_anchors(store, source, trust)?;
     Ok(format!("{summary}\n{anchors}"))
+}
+
+/// `history SOURCE --section PATH`: the timeline of one section — every
+/// version in which it appeared, changed, moved or went, with its inline
+/// diff. A section renumbered to `PATH` (or away from it) counts under
+/// both paths.
+pub fn section_history(
+    store: &Store,
+    source: &str,
+    section: &str,
+    as_json: bool,
+) -> Result<String> {
+    let versions = versions_of(store, source)?;
+    let mut timeline: Vec<(VersionRecord, crate::model::SectionChange)> = Vec::new();
+    let mut prev: Option<crate::model::Document> = None;
+    for rec in versions {
+        let doc = store.document(&rec)?;
+        let before = prev.take().unwrap_or_else(|| crate::model::Document {
+            title: doc.title.clone(),
+            published: doc.published,
+            encoding: doc.encoding.clone(),
+            preamble: String::new(),
+            sections: Vec::new(),
+        });
+        for c in diff::diff(&before, &doc).changes {
+            if c.path == section || c.old_path.as_deref() == Some(section) {
+                timeline.push((rec.clone(), c));
+            }
+        }
+        prev = Some(doc);
+    }
+    if timeline.is_empty() {
+        return Err(AuditError::UnknownSection {
+            id: source.to_string(),
+            path: section.to_string(),
+        });
+    }
+    if as_json {
+        let list: Vec<Value> = timeline
+            .iter()
+            .map(|(r, c)| {
+                json!({
+                    "version": r.version,
+                    "fetched_at": r.fetched_at.to_string(),
+                    "kind": c.kind,
+                    "path": c.path,
+                    "old_path": c.old_path,
+                    "inline": c.inline,
+                })
+            })
+            .collect();
+        return Ok(serde_json::to_string_pretty(&list).unwrap_or_default() + "\n");
+    }
+    let mut out = format!(
+        "{source} {}: {} versions changed it\n",
+        crate::present::path_label(section),
+        timeline.len()
+    );
+    for (r, c) in &timeline {
+        let _ = writeln!(
+            out,
+            "\nv{:<3} {}  {}  [{}]",
+            r.version,
+            short_time(&r.fetched_at),
+            change_location(c),
+            change_label(c.kind)
+        );
+        if !c.inline.is_empty() {
+            let _ = writeln!(out, "  {}", spans_text(&c.inline));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

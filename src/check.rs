@@ -194,6 +194,8 @@ pub struct Checker {
     pub store: Arc<Store>,
     pub fetcher: Fetcher,
     pub politeness: Arc<Politeness>,
+    /// Told of every stored version, once it is durable (the search index).
+    pub on_commit: Option<Arc<dyn crate::model::VersionSink>>,
 }
 
 impl Checker {
@@ -207,6 +209,7 @@ impl Checker {
             store,
             fetcher,
             politeness: Arc::new(Politeness::new()),
+            on_commit: None,
         })
     }
 
@@ -378,13 +381,18 @@ impl Checker {
                 },
                 status,
             ),
-            Commit::Stored { record, alerts, .. } => (
-                Outcome::Stored {
-                    version: record.version,
-                    alerted: alerts > 0,
-                },
-                status,
-            ),
+            Commit::Stored { record, alerts, .. } => {
+                if let Some(sink) = &self.on_commit {
+                    sink.committed(&record.source, record.version);
+                }
+                (
+                    Outcome::Stored {
+                        version: record.version,
+                        alerted: alerts > 0,
+                    },
+                    status,
+                )
+            }
         })
     }
 

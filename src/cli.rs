@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use bulletin_watch::config::Region;
+use bulletin_watch::model::MatrixFormat;
 use bulletin_watch::report::{CompileFormat, ExportFormat};
 
 #[derive(Parser)]
@@ -83,6 +84,51 @@ pub enum Command {
         source: Option<String>,
         #[arg(long)]
         json: bool,
+        /// The timeline of one section (a path as in `diff --json`, or
+        /// `_preamble`): every version in which it changed, with its diff.
+        #[arg(long, requires = "source")]
+        section: Option<String>,
+    },
+    /// Search every section of the latest versions (or of all versions):
+    /// words joined by spaces must all match, "phrases" match as written,
+    /// `a OR b` matches either, `-word` excludes.
+    Search {
+        #[arg(allow_hyphen_values = true)]
+        query: String,
+        /// Only this region (华东 华北 华中 华南 西南 西北 东北).
+        #[arg(long, value_parser = parse_region)]
+        region: Option<Region>,
+        /// Only this province (as configured, e.g. 江苏省).
+        #[arg(long)]
+        province: Option<String>,
+        /// Only articles published (or, undated, fetched) in this year.
+        #[arg(long)]
+        year: Option<i16>,
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Search every stored version, not only the latest of each source.
+        #[arg(long)]
+        all_versions: bool,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Provinces × terms: which provinces' latest deployments mention each
+    /// term, with hit counts and the sections.
+    Matrix {
+        #[arg(required = true)]
+        terms: Vec<String>,
+        /// Only this region (华东 华北 华中 华南 西南 西北 东北).
+        #[arg(long, value_parser = parse_region)]
+        region: Option<Region>,
+        /// Only articles published (or, undated, fetched) in this year.
+        #[arg(long)]
+        year: Option<i16>,
+        /// markdown, html or json.
+        #[arg(long, default_value = "markdown")]
+        format: MatrixFormat,
     },
     /// A version's sections (default the latest), or its raw bytes.
     Show {
@@ -214,6 +260,8 @@ pub enum StoreCommand {
     },
     /// Rewrite the store into a fresh folder to reclaim space.
     Compact,
+    /// Rebuild the search index (`<store>/index/`) from the store.
+    Reindex,
 }
 
 fn parse_region(s: &str) -> std::result::Result<Region, String> {

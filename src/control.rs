@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::audit::{self, AuditError, Query};
+use crate::search::{SearchError, SearchIndex};
 use crate::store::{Store, StoreError};
 
 pub fn socket_path(store_dir: &Path) -> PathBuf {
@@ -50,6 +51,8 @@ pub enum QueryError {
     },
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Search(#[from] SearchError),
     /// The daemon holding the store answered with an error.
     #[error(transparent)]
     Remote(ControlError),
@@ -83,7 +86,7 @@ pub fn query_to(store_dir: &Path, q: &Query, out: &mut dyn Write) -> Result<(), 
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         match Store::open(store_dir) {
-            Ok(store) => return Ok(audit::answer_to(&store, q, out)?),
+            Ok(store) => return answer_held_to(&store, None, q, out),
             Err(StoreError::Locked { .. }) => match ask_to(store_dir, q, out) {
                 Ok(()) => return Ok(()),
                 Err(ControlError::Connect { .. }) if Instant::now() < deadline => {
@@ -107,6 +110,44 @@ pub fn query_to(store_dir: &Path, q: &Query, out: &mut dyn Write) -> Result<(), 
             }
         }
     }
+}
+
+/// Answers `q` from a store this process holds: `search` and `matrix`
+/// from `index` (or, without one, from the store's index, brought up to
+/// date first), everything else from the store.
+pub fn answer_held(
+    store: &Store,
+    index: Option<&SearchIndex>,
+    q: &Query,
+) -> Result<Vec<u8>, QueryError> {
+    let mut out = Vec::new();
+    answer_held_to(store, index, q, &mut out)?;
+    Ok(out)
+}
+
+/// [`answer_held`], writing the answer to `out` as it is made.
+pub fn answer_held_to(
+    store: &Store,
+    index: Option<&SearchIndex>,
+    q: &Query,
+    out: &mut dyn Write,
+) -> Result<(), QueryError> {
+    let opened;
+    let index = match (q, index) {
+        (Query::Search { .. } | Query::Matrix { .. }, Some(i)) => i,
+        (Query::Search { sources, .. } | Query::Matrix { sources, .. }, None) => {
+            opened = SearchIndex::open_now(store, sources.clone())?;
+            &opened
+        }
+        _ => return Ok(audit::answer_to(store, q, out)?),
+    };
+    let text = match q {
+        Query::Search { request, .. } => index.search_output(request)?,
+        Query::Matrix { request, .. } => index.matrix_output(request)?,
+        _ => return Ok(audit::answer_to(store, q, out)?),
+    };
+    out.write_all(text.as_bytes())
+        .map_err(|e| QueryError::Audit(AuditError::Write(e)))
 }
 
 /// Asks the daemon holding `store_dir` to answer `q`.
@@ -218,6 +259,7 @@ impl<W: Write> Write for Frames<W> {
 fn answer_connection(
     conn: std::os::unix::net::UnixStream,
     store: &Store,
+    index: Option<&SearchIndex>,
     anchors: Option<&AnchorRequests>,
 ) -> std::io::Result<()> {
     conn.set_nonblocking(false)?;
@@ -228,7 +270,7 @@ fn answer_connection(
         Err(e) => Err(format!("bad query: {e}")),
         Ok(Query::Anchor) => anchor_answer(anchors)
             .and_then(|text| frames.write_all(text.as_bytes()).map_err(|e| e.to_string())),
-        Ok(q) => audit::answer_to(store, &q, &mut frames).map_err(|e| e.to_string()),
+        Ok(q) => answer_held_to(store, index, &q, &mut frames).map_err(|e| e.to_string()),
     };
     frames.flush()?;
     let mut conn = &conn;
@@ -243,12 +285,17 @@ fn answer_connection(
 /// first (the store lock guarantees no other daemon owns it).
 #[cfg(unix)]
 pub async fn serve(store: Arc<Store>) -> std::io::Result<()> {
-    serve_with(store, None).await
+    serve_with(store, None, None).await
 }
 
-/// [`serve`], handing [`Query::Anchor`] to the anchoring service.
+/// [`serve`], answering `search` and `matrix` from `index` (the daemon's)
+/// and handing [`Query::Anchor`] to the anchoring service.
 #[cfg(unix)]
-pub async fn serve_with(store: Arc<Store>, anchors: Option<AnchorRequests>) -> std::io::Result<()> {
+pub async fn serve_with(
+    store: Arc<Store>,
+    index: Option<Arc<SearchIndex>>,
+    anchors: Option<AnchorRequests>,
+) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
 
     let path = socket_path(store.path());
@@ -259,12 +306,13 @@ pub async fn serve_with(store: Arc<Store>, anchors: Option<AnchorRequests>) -> s
         let (conn, _) = listener.accept().await?;
         let store = store.clone();
         let anchors = anchors.clone();
+        let index = index.clone();
         tokio::spawn(async move {
             let Ok(conn) = conn.into_std() else {
                 return;
             };
             let _ = tokio::task::spawn_blocking(move || {
-                answer_connection(conn, &store, anchors.as_ref())
+                answer_connection(conn, &store, index.as_deref(), anchors.as_ref())
             })
             .await;
         });
@@ -290,6 +338,7 @@ pub async fn serve(_store: Arc<Store>) -> std::io::Result<()> {
 #[cfg(not(unix))]
 pub async fn serve_with(
     _store: Arc<Store>,
+    _index: Option<Arc<SearchIndex>>,
     _anchors: Option<AnchorRequests>,
 ) -> std::io::Result<()> {
     std::future::pending().await

@@ -17,8 +17,9 @@ use bulletin_watch::catalog::Catalog;
 use bulletin_watch::config::{self, Config};
 use bulletin_watch::daemon::shutdown::stop_requested;
 use bulletin_watch::extract;
-use bulletin_watch::model::ExtractOptions;
+use bulletin_watch::model::{ExtractOptions, MatrixRequest, SearchRequest};
 use bulletin_watch::report::CompileRequest;
+use bulletin_watch::search::SearchIndex;
 use bulletin_watch::store::{BackupError, Store, StoreError};
 use bulletin_watch::{audit, control, evidence, fetch, runner, validate, web};
 
@@ -152,12 +153,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
             let store = Arc::new(open_store(&config.settings.store)?);
-            let run = runtime()?.block_on(runner::check_all(
+            let index = SearchIndex::start(store.clone(), Catalog::from_config(&config));
+            let run = runtime()?.block_on(runner::check_all_with(
                 Arc::new(config),
                 store,
                 sources,
                 &mut Bar::default(),
+                Some(index.clone()),
             ))?;
+            // Indexing never holds up a pass: what is not indexed yet is
+            // caught up by the next search or check (or the daemon).
+            index.close(false);
             println!("{}", run.line());
             Ok(ExitCode::SUCCESS)
         }
@@ -234,13 +240,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::History { source, json } => print_query(
+        Command::History {
+            source: Some(source),
+            json,
+            section: Some(section),
+        } => print_query(
+            &cli,
+            &Query::SectionHistory {
+                source: source.clone(),
+                section: section.clone(),
+                json: *json,
+            },
+        ),
+        Command::History { source, json, .. } => print_query(
             &cli,
             &Query::History {
                 source: source.clone(),
                 json: *json,
             },
         ),
+        Command::Search { .. } | Command::Matrix { .. } => search(&cli),
         Command::Show {
             source,
             version,
@@ -523,6 +542,76 @@ fn sources_explain(cli: &Cli, id: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Who the configured sources are, or nobody for an auditor with only
+/// the store.
+fn catalog_or_empty(cli: &Cli) -> Catalog {
+    load_config(cli)
+        .map(|c| Catalog::from_config(&c))
+        .unwrap_or_default()
+}
+
+/// `search` and `matrix`: a malformed query exits 2 before anything is
+/// opened; otherwise the store's index answers (or the daemon's).
+fn search(cli: &Cli) -> Result<ExitCode> {
+    let check = |q: &str| match bulletin_watch::search::parse_query(q) {
+        Ok(_) => None,
+        Err(e) => {
+            eprintln!("error: query {q:?}: {e}");
+            Some(ExitCode::from(2))
+        }
+    };
+    let q = match &cli.command {
+        Command::Search {
+            query,
+            region,
+            province,
+            year,
+            source,
+            all_versions,
+            limit,
+            json,
+        } => {
+            if let Some(code) = check(query) {
+                return Ok(code);
+            }
+            Query::Search {
+                request: SearchRequest {
+                    query: query.clone(),
+                    region: region.map(|r| r.name().to_string()),
+                    province: province.clone(),
+                    year: *year,
+                    source: source.clone(),
+                    all_versions: *all_versions,
+                    limit: *limit,
+                    json: *json,
+                },
+                sources: catalog_or_empty(cli),
+            }
+        }
+        Command::Matrix {
+            terms,
+            region,
+            year,
+            format,
+        } => {
+            if let Some(code) = terms.iter().find_map(|t| check(t)) {
+                return Ok(code);
+            }
+            Query::Matrix {
+                request: MatrixRequest {
+                    terms: terms.clone(),
+                    region: region.map(|r| r.name().to_string()),
+                    year: *year,
+                    format: *format,
+                },
+                sources: catalog_or_empty(cli),
+            }
+        }
+        _ => bail!("not a search command"),
+    };
+    print_query(cli, &q)
+}
+
 /// A read-only query, answered by the store or the daemon holding it.
 fn query(cli: &Cli, q: &Query) -> Result<Vec<u8>> {
     Ok(control::query(&store_path(cli)?, q)?)
@@ -670,6 +759,19 @@ fn run_audit(cli: &Cli) -> Result<ExitCode> {
                         r.sha256
                     );
                 }
+                StoreCommand::Reindex => {
+                    let store = open_exclusive(&path, "reindex")?;
+                    let started = std::time::Instant::now();
+                    let n = SearchIndex::reindex(&store, catalog_or_empty(cli))
+                        .with_context(|| format!("reindexing {}", path.display()))?;
+                    println!(
+                        "reindexed {}: {} versions, {} entries in {:.1} s",
+                        path.display(),
+                        n.versions,
+                        n.entries,
+                        started.elapsed().as_secs_f64()
+                    );
+                }
                 StoreCommand::Compact => {
                     let r = match Store::compact(&path) {
                         Err(BackupError::Store(StoreError::Locked { .. })) => {
@@ -750,7 +852,10 @@ fn serve(cli: &Cli, listen: SocketAddr, token_file: Option<&Path>) -> Result<Exi
         Err(e) => return Err(e),
     };
     let store = Arc::new(open_store(&config.settings.store)?);
-    let state = web::WebState::new(store, Arc::new(config)).with_token(token);
+    let index = SearchIndex::start(store.clone(), Catalog::from_config(&config));
+    let state = web::WebState::new(store, Arc::new(config))
+        .with_token(token)
+        .with_search(index);
     let rt = runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)

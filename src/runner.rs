@@ -372,8 +372,21 @@ pub async fn check_all(
     only: &[String],
     progress: &mut dyn Progress,
 ) -> Result<CheckRun, CheckRunError> {
-    let checker =
-        Arc::new(Checker::new(config.clone(), store.clone()).map_err(CheckRunError::Client)?);
+    check_all_with(config, store, only, progress, None).await
+}
+
+/// [`check_all`], telling `on_commit` of every version stored (the search
+/// index).
+pub async fn check_all_with(
+    config: Arc<Config>,
+    store: Arc<Store>,
+    only: &[String],
+    progress: &mut dyn Progress,
+    on_commit: Option<Arc<dyn crate::model::VersionSink>>,
+) -> Result<CheckRun, CheckRunError> {
+    let mut checker = Checker::new(config.clone(), store.clone()).map_err(CheckRunError::Client)?;
+    checker.on_commit = on_commit;
+    let checker = Arc::new(checker);
     let (jobs, n) = lazy_jobs(&checker, only)?;
     progress.start(n);
     let summary = Runner::new(checker.clone())

@@ -32,6 +32,7 @@ mod notify_smtp;
 mod pipeline;
 mod props;
 mod schedule;
+mod search;
 mod sections_fixtures;
 mod security;
 mod store_faults;

@@ -35,11 +35,13 @@ use tokio::signal::unix::Signal;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
+use crate::catalog::Catalog;
 use crate::check::Checker;
 use crate::config::{self, Config, ConfigError};
 use crate::delivery::{Channels, DeliveryError, Mailer};
 use crate::fetch::{FetchError, Politeness};
 use crate::outbox;
+use crate::search::SearchIndex;
 use crate::store::{Store, StoreError};
 use crate::web::{ConfigHandle, WebError, WebState};
 
@@ -114,7 +116,7 @@ impl Live {
         store: Arc<Store>,
         politeness: Arc<Politeness>,
     ) -> Result<Live, DaemonError> {
-        Live::build(config, store, politeness, None)
+        Live::build(config, store, politeness, None, None)
     }
 
     /// [`Live::new`] for a reloaded configuration: the channels keep their
@@ -124,6 +126,7 @@ impl Live {
         store: Arc<Store>,
         politeness: Arc<Politeness>,
         previous: Option<&Channels>,
+        on_commit: Option<Arc<dyn crate::model::VersionSink>>,
     ) -> Result<Live, DaemonError> {
         let mailer =
             Mailer::from_config(&config.mail, &config.settings.store).map_err(DaemonError::Mail)?;
@@ -134,6 +137,7 @@ impl Live {
         .map_err(DaemonError::Mail)?;
         let mut checker = Checker::new(config.clone(), store).map_err(DaemonError::Client)?;
         checker.politeness = politeness;
+        checker.on_commit = on_commit;
         Ok(Live {
             config,
             checker: Arc::new(checker),
@@ -153,7 +157,16 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     if store.was_recovered() {
         tracing::info!(store = %store.path().display(), "store recovered after an unclean stop");
     }
-    let live = Live::new(config, store.clone(), Arc::new(Politeness::new()))?;
+    // The search index catches up in the background: never a reason to
+    // wait or to refuse to start.
+    let index = SearchIndex::start(store.clone(), Catalog::from_config(&config));
+    let live = Live::build(
+        config,
+        store.clone(),
+        Arc::new(Politeness::new()),
+        None,
+        Some(index.clone()),
+    )?;
     let (live_tx, live_rx) = watch::channel(Arc::new(live));
     let metrics = Arc::new(Metrics::default());
     let wake_delivery = Arc::new(Notify::new());
@@ -161,7 +174,12 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let mut services = JoinSet::new();
     services.spawn(stop_signals.serve(shutdown.clone()));
     let (anchor_tx, anchor_rx) = tokio::sync::mpsc::channel(4);
-    services.spawn(control(store.clone(), Some(anchor_tx), shutdown.clone()));
+    services.spawn(control(
+        store.clone(),
+        index.clone(),
+        Some(anchor_tx),
+        shutdown.clone(),
+    ));
     services.spawn(anchoring::serve(
         live_rx.clone(),
         anchor_rx,
@@ -184,7 +202,9 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         tracing::info!(%addr, "serving the web view");
         let rx = live_rx.clone();
         let config = ConfigHandle::from_fn(move || rx.borrow().config.clone());
-        let state = WebState::new(store.clone(), config).with_token(token.clone());
+        let state = WebState::new(store.clone(), config)
+            .with_token(token.clone())
+            .with_search(index.clone());
         let stop = shutdown.wait_owned();
         services.spawn(async move {
             if let Err(e) = crate::web::serve(listener, state, stop).await {
@@ -218,6 +238,8 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     {
         services.abort_all();
     }
+    let closing = index.clone();
+    let _ = tokio::task::spawn_blocking(move || closing.close(false)).await;
     store.flush()?;
     let _ = std::fs::remove_file(crate::control::socket_path(store.path()));
     tracing::info!("stopped");
@@ -233,11 +255,12 @@ async fn listen(addr: SocketAddr) -> Result<TcpListener, DaemonError> {
 /// The control socket service.
 async fn control(
     store: Arc<Store>,
+    index: Arc<SearchIndex>,
     anchors: Option<crate::control::AnchorRequests>,
     shutdown: Shutdown,
 ) {
     tokio::select! {
-        served = crate::control::serve_with(store, anchors) => {
+        served = crate::control::serve_with(store, Some(index), anchors) => {
             if let Err(e) = served {
                 tracing::error!(error = %e, "control socket stopped");
             }
@@ -340,6 +363,7 @@ fn reloaded(opts: &Options, current: &Live) -> Result<Live, ReloadError> {
         current.checker.store.clone(),
         current.checker.politeness.clone(),
         Some(&current.channels),
+        current.checker.on_commit.clone(),
     )?;
     crate::runner::jobs(&live.checker, &[]).map_err(ReloadError::Tracked)?;
     Ok(live)

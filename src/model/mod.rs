@@ -11,6 +11,8 @@ mod diff;
 mod document;
 mod hash;
 mod page;
+mod search;
+mod sink;
 
 pub use alert::AlertKind;
 pub use anchor::ChainHead;
@@ -19,3 +21,5 @@ pub use diff::{ChangeKind, DocDiff, SectionChange, Span, PREAMBLE};
 pub use document::{Article, Block, Document, Parsed, Section};
 pub use hash::{content_hash, sha256_hex};
 pub use page::{EncodingSource, ExtractOptions, Validators, VolatileMask};
+pub use search::{MatrixFormat, MatrixRequest, SearchRequest};
+pub use sink::VersionSink;

@@ -37,6 +37,8 @@ font-family:"PingFang SC","Hiragino Sans GB","Noto Sans CJK SC","Source Han Sans
 header.top{background:#12324f;color:#fff;padding:.4rem 1rem;display:flex;flex-wrap:wrap;gap:.2rem 1.2rem;align-items:center}
 header.top a{color:#fff;text-decoration:none}
 header.top .brand{font-weight:700;margin-right:auto}
+header.top form.find input{font:inherit;padding:.05rem .4rem;border-radius:.3rem;border:0;width:10rem}
+mark{background:#fff1a8;color:inherit}
 main{max-width:72rem;margin:0 auto;padding:1rem}
 h1{font-size:1.35rem;line-height:1.45;margin:.4rem 0 .6rem}
 h2{font-size:1.15rem;margin:1.4rem 0 .4rem;border-bottom:2px solid var(--line)}
@@ -83,7 +85,9 @@ pub(crate) fn page(title: &str, body: &str) -> String {
          <link rel=\"alternate\" type=\"application/atom+xml\" title=\"告警 Alerts\" href=\"/feed.xml\">\n\
          <style>{CSS}</style>\n</head>\n<body>\n\
          <header class=\"top\"><a class=\"brand\" href=\"/\">bulletin-watch 应急管理部署监测</a>\
-         <a href=\"/\">来源 Sources</a><a href=\"/outbox\">告警 Alerts</a><a href=\"/feed.xml\">Atom</a></header>\n\
+         <a href=\"/\">来源 Sources</a><a href=\"/matrix\">对比 Matrix</a><a href=\"/outbox\">告警 Alerts</a><a href=\"/feed.xml\">Atom</a>\
+         <form class=\"find\" action=\"/search\" method=\"get\" role=\"search\"><input type=\"search\" name=\"q\" \
+         placeholder=\"搜索 Search\" aria-label=\"搜索 Search\"></form></header>\n\
          <main>\n{body}\n</main>\n</body>\n</html>\n",
         esc(title)
     )

@@ -111,6 +111,8 @@ pub struct WebState {
     /// `?token=` once, which sets an HttpOnly cookie), wherever the view is
     /// bound.
     pub token: Option<String>,
+    /// The search index, for the search and matrix pages.
+    pub search: Option<Arc<crate::search::SearchIndex>>,
 }
 
 impl WebState {
@@ -119,7 +121,13 @@ impl WebState {
             store,
             config: config.into(),
             token: None,
+            search: None,
         }
+    }
+
+    pub fn with_search(mut self, index: Arc<crate::search::SearchIndex>) -> Self {
+        self.search = Some(index);
+        self
     }
 
     pub fn with_token(mut self, token: Option<String>) -> Self {
@@ -144,6 +152,8 @@ pub fn router(state: WebState) -> Router {
         .route("/source/{id}/diff", get(pages::diff::diff_page))
         .route("/outbox", get(pages::outbox::outbox_page))
         .route("/feed.xml", get(pages::feed::feed))
+        .route("/search", get(pages::search::search_page))
+        .route("/matrix", get(pages::matrix::matrix_page))
         .fallback(unknown_page)
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .with_state(state)

@@ -4,7 +4,9 @@
 pub(crate) mod diff;
 pub(crate) mod feed;
 pub(crate) mod index;
+pub(crate) mod matrix;
 pub(crate) mod outbox;
+pub(crate) mod search;
 pub(crate) mod source;
 pub(crate) mod version;
 
