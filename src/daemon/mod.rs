@@ -218,7 +218,13 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         wake_delivery.clone(),
         shutdown.clone(),
     ));
-    services.spawn(reload(opts, hangup, live_tx, shutdown.clone()));
+    services.spawn(reload(
+        opts,
+        hangup,
+        live_tx,
+        index.clone(),
+        shutdown.clone(),
+    ));
 
     scheduler::Scheduler {
         live: live_rx,
@@ -309,6 +315,7 @@ async fn reload(
     opts: Options,
     mut hangup: Signal,
     live: watch::Sender<Arc<Live>>,
+    index: Arc<SearchIndex>,
     shutdown: Shutdown,
 ) {
     loop {
@@ -329,6 +336,8 @@ async fn reload(
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %e, "cannot retry refused deliveries"),
                 }
+                // Versions indexed from now on are named by the new sources.
+                index.set_catalog(Catalog::from_config(&new.config));
                 live.send_replace(Arc::new(new));
                 tracing::info!(sources, "configuration reloaded");
             }
