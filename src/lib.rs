@@ -36,6 +36,7 @@ pub mod outbox;
 mod present;
 pub mod report;
 pub mod runner;
+pub mod schedule;
 pub mod search;
 pub mod sections;
 pub mod site;

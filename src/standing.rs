@@ -19,8 +19,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::config::{Config, Source, SourceKind};
-use crate::daemon::plan::{self, HostBudget, Plan};
 use crate::present::beijing_minutes;
+use crate::schedule::{self as plan, HostBudget, Plan};
 use crate::store::{Schedule, Standings, Tracked};
 
 /// How one source stands in the schedule.

@@ -70,7 +70,7 @@ fn settle(
 /// at the listing's interval, on the listing's host (a fresh article is
 /// checked at the base interval). Nothing when every host keeps up.
 pub fn budget_lines(config: &Config, results: &[DryRun]) -> Vec<String> {
-    use crate::daemon::plan;
+    use crate::schedule as plan;
     let mut demand: std::collections::BTreeMap<String, f64> = Default::default();
     for (s, r) in config.sources.iter().zip(results) {
         let Some(host) = s.url.host_str().map(str::to_ascii_lowercase) else {

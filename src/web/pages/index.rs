@@ -24,7 +24,7 @@ use super::super::{blocking, html, seg, short, WebState, ERROR_CHARS};
 use super::{bj, bj_opt, kind_badge, status_badge, Entry};
 use crate::catalog::{Catalog, SourceEntry};
 use crate::config::{Config, Region};
-use crate::daemon::plan::HostBudget;
+use crate::schedule::HostBudget;
 use crate::standing::{board, Board, Standing};
 use crate::store::{Store, StoreError, Tracked};
 use crate::text::escape_html as esc;
