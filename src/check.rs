@@ -533,8 +533,13 @@ impl Checker {
                 state.last_success = Some(now);
             }
         }
-        if let Err(e) = self.store.put_fetch_state(id, state, CHECK_TIME_REFRESH) {
-            tracing::error!(source = %id, error = %e, "cannot record fetch state");
+        match self.store.put_fetch_state(id, state, CHECK_TIME_REFRESH) {
+            Ok(_) => {}
+            // The store has said once where its disk is full.
+            Err(e) if e.is_disk_full() => {
+                tracing::warn!(source = %id, "fetch state not recorded: the store's disk is full")
+            }
+            Err(e) => tracing::error!(source = %id, error = %e, "cannot record fetch state"),
         }
     }
 
