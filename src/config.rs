@@ -539,6 +539,54 @@ impl Validator<'_> {
         self.into_error(path)
     }
 
+    /// A password from `password_env` or `password_file` (one of them;
+    /// a file's trailing line break is not part of it), with errors named
+    /// `{section}.password_env` / `{section}.password_file`.
+    fn password(
+        &mut self,
+        env: Option<&Spanned<String>>,
+        file: Option<&Spanned<String>>,
+        section: &str,
+        base_dir: &Path,
+    ) -> Option<String> {
+        match (env, file) {
+            (Some(_), Some(f)) => {
+                self.push(
+                    f.span().start,
+                    &format!("{section}.password_file"),
+                    "set either password_env or password_file, not both".into(),
+                );
+                None
+            }
+            (Some(var), None) => match std::env::var(var.get_ref()) {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    self.push(
+                        var.span().start,
+                        &format!("{section}.password_env"),
+                        format!("environment variable {} is not set", var.get_ref()),
+                    );
+                    None
+                }
+            },
+            (None, Some(file)) => {
+                let p = base_dir.join(file.get_ref());
+                match std::fs::read_to_string(&p) {
+                    Ok(s) => Some(s.trim_end_matches(['\r', '\n']).to_string()),
+                    Err(e) => {
+                        self.push(
+                            file.span().start,
+                            &format!("{section}.password_file"),
+                            format!("cannot read {}: {e}", p.display()),
+                        );
+                        None
+                    }
+                }
+            }
+            (None, None) => None,
+        }
+    }
+
     fn push(&mut self, offset: usize, field: &str, message: String) {
         let (line, column) = line_col(self.text, self.base + offset);
         self.problems.push(Problem {

@@ -165,32 +165,12 @@ impl Validator<'_> {
                 .username_env
                 .as_ref()
                 .and_then(|var| self.env(var, &format!("{name}.username_env")));
-            let password = match (&t.password_env, &t.password_file) {
-                (Some(_), Some(f)) => {
-                    self.push(
-                        f.span().start,
-                        &format!("{name}.password_file"),
-                        "set either password_env or password_file, not both".into(),
-                    );
-                    None
-                }
-                (Some(var), None) => self.env(var, &format!("{name}.password_env")),
-                (None, Some(file)) => {
-                    let p = base_dir.join(file.get_ref());
-                    match std::fs::read_to_string(&p) {
-                        Ok(s) => Some(s.trim_end_matches(['\r', '\n']).to_string()),
-                        Err(e) => {
-                            self.push(
-                                file.span().start,
-                                &format!("{name}.password_file"),
-                                format!("cannot read {}: {e}", p.display()),
-                            );
-                            None
-                        }
-                    }
-                }
-                (None, None) => None,
-            };
+            let password = self.password(
+                t.password_env.as_ref(),
+                t.password_file.as_ref(),
+                &name,
+                base_dir,
+            );
             if password.is_some() && t.username_env.is_none() {
                 self.push(
                     t.id.span().start,

@@ -111,42 +111,12 @@ impl Validator<'_> {
                 );
             }
         }
-        let password = match (&raw.password_env, &raw.password_file) {
-            (Some(_), Some(f)) => {
-                self.push(
-                    f.span().start,
-                    "mail.password_file",
-                    "set either password_env or password_file, not both".into(),
-                );
-                None
-            }
-            (Some(var), None) => match std::env::var(var.get_ref()) {
-                Ok(p) => Some(p),
-                Err(_) => {
-                    self.push(
-                        var.span().start,
-                        "mail.password_env",
-                        format!("environment variable {} is not set", var.get_ref()),
-                    );
-                    None
-                }
-            },
-            (None, Some(file)) => {
-                let p = base_dir.join(file.get_ref());
-                match std::fs::read_to_string(&p) {
-                    Ok(s) => Some(s.trim_end_matches(['\r', '\n']).to_string()),
-                    Err(e) => {
-                        self.push(
-                            file.span().start,
-                            "mail.password_file",
-                            format!("cannot read {}: {e}", p.display()),
-                        );
-                        None
-                    }
-                }
-            }
-            (None, None) => None,
-        };
+        let password = self.password(
+            raw.password_env.as_ref(),
+            raw.password_file.as_ref(),
+            "mail",
+            base_dir,
+        );
         MailConfig {
             from,
             to,
