@@ -193,7 +193,7 @@ impl Catalog {
         if let Some(s) = self.configured(id) {
             return Ok(Some(s.clone()));
         }
-        let tracked = store.tracked()?.into_iter().find(|t| t.id == id);
+        let tracked = store.tracked_one(id)?;
         let stored = store.latest(id)?.map(|r| Stored {
             title: r.title,
             url: r.url,

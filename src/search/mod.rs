@@ -120,7 +120,8 @@ pub struct Indexed {
 /// The search index of one store.
 pub struct SearchIndex {
     dir: PathBuf,
-    catalog: RwLock<Catalog>,
+    /// Shared, so that a batch takes it without copying it.
+    catalog: RwLock<Arc<Catalog>>,
     engine: RwLock<Option<Arc<Engine>>>,
     writer: Mutex<Option<Writer>>,
     queue: Mutex<Option<mpsc::Sender<String>>>,
@@ -135,7 +136,7 @@ impl SearchIndex {
     fn new(store: &Store, catalog: Catalog) -> SearchIndex {
         SearchIndex {
             dir: index_dir(store.path()),
-            catalog: RwLock::new(catalog),
+            catalog: RwLock::new(Arc::new(catalog)),
             engine: RwLock::new(None),
             writer: Mutex::new(None),
             queue: Mutex::new(None),
@@ -207,7 +208,7 @@ impl SearchIndex {
     /// The catalogue entries are named by from now on (a reloaded
     /// configuration); entries already written keep their province.
     pub fn set_catalog(&self, catalog: Catalog) {
-        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = catalog;
+        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalog);
     }
 
     /// Throws the index away and indexes the whole store again
@@ -363,22 +364,34 @@ impl SearchIndex {
     /// corrects which version is each source's latest.
     fn catch_up(&self, store: &Store) -> Result<Indexed> {
         let ids = store.source_ids()?;
-        let out = self.sync_list(store, ids.iter().map(String::as_str))?;
-        self.caught_up.store(true, Ordering::SeqCst);
-        Ok(out)
-    }
-
-    fn sync_sources(&self, store: &Store, ids: &BTreeSet<String>) -> Result<Indexed> {
-        self.sync_list(store, ids.iter().map(String::as_str))
-    }
-
-    fn sync_list<'a>(&self, store: &Store, ids: impl Iterator<Item = &'a str>) -> Result<Indexed> {
-        let engine = self.engine()?;
+        // Every source is visited: one walk over the tracked articles.
         let tracked: HashMap<String, Tracked> = store
             .tracked()?
             .into_iter()
             .map(|t| (t.id.clone(), t))
             .collect();
+        let out = self.sync_list(store, ids.iter().map(String::as_str), |id| {
+            Ok(tracked.get(id).cloned())
+        })?;
+        self.caught_up.store(true, Ordering::SeqCst);
+        Ok(out)
+    }
+
+    /// A batch names a few sources: each is looked up on its own, never by
+    /// a walk over every tracked article.
+    fn sync_sources(&self, store: &Store, ids: &BTreeSet<String>) -> Result<Indexed> {
+        self.sync_list(store, ids.iter().map(String::as_str), |id| {
+            store.tracked_one(id)
+        })
+    }
+
+    fn sync_list<'a>(
+        &self,
+        store: &Store,
+        ids: impl Iterator<Item = &'a str>,
+        tracked: impl Fn(&str) -> std::result::Result<Option<Tracked>, StoreError>,
+    ) -> Result<Indexed> {
+        let engine = self.engine()?;
         let catalog = self
             .catalog
             .read()
@@ -391,7 +404,7 @@ impl SearchIndex {
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
-            let who = Who::of(&catalog, id, tracked.get(id), store)?;
+            let who = Who::of(&catalog, id, tracked(id)?.as_ref(), store)?;
             let n = self.sync_source(store, &engine, w, &who)?;
             done.versions += n.versions;
             done.entries += n.entries;

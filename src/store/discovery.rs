@@ -60,6 +60,14 @@ impl Store {
         self.flush()
     }
 
+    /// One discovered article, if `id` names one.
+    pub fn tracked_one(&self, id: &str) -> Result<Option<Tracked>> {
+        match self.tracked.get(id.as_bytes())? {
+            Some(v) => Ok(Some(decode_json(id.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Every article discovered on listings, in id order.
     pub fn tracked(&self) -> Result<Vec<Tracked>> {
         self.tracked

@@ -92,6 +92,26 @@ fn second_open_is_a_clear_lock_error() {
 }
 
 #[test]
+fn one_tracked_article_is_read_by_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    for n in 1..=3 {
+        s.track(&Tracked {
+            id: format!("list~a{n}"),
+            url: format!("http://127.0.0.1/a{n}.html"),
+            title: format!("第{n}篇"),
+            listing: "list".into(),
+            discovered_at: Timestamp::from_second(1_767_225_600 + n).unwrap(),
+        })
+        .unwrap();
+    }
+    let two = s.tracked_one("list~a2").unwrap().unwrap();
+    assert_eq!(two.title, "第2篇");
+    assert_eq!(Some(&two), s.tracked().unwrap().get(1));
+    assert_eq!(s.tracked_one("list~a9").unwrap(), None);
+}
+
+#[test]
 fn fetch_state_is_not_rewritten_when_only_time_moves() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path()).unwrap();

@@ -29,7 +29,7 @@ fn standing(store: &Store, config: &Config, entry: &Entry) -> Result<Option<Stan
     let Some(listing) = entry.listing.as_deref().and_then(|l| config.source(l)) else {
         return Ok(None);
     };
-    let tracked = store.tracked()?.into_iter().find(|t| t.id == entry.id);
+    let tracked = store.tracked_one(&entry.id)?;
     Ok(tracked.map(|t| Standing::tracked(&t, listing, config, &sched, now)))
 }
 
