@@ -182,7 +182,7 @@ fn catalog(sources: usize) -> Catalog {
 }
 
 /// Commits every version of every source into a fresh store at `dir`.
-fn fill(dir: &Path, sources: usize, versions: usize, sections: usize) -> Duration {
+fn fill(dir: &Path, sources: usize, versions: usize, sections: usize) -> (Duration, usize) {
     let store = Store::open(dir).expect("store opens");
     fill_with(&store, sources, versions, sections, None)
 }
@@ -205,6 +205,22 @@ fn du(p: &Path) -> u64 {
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
+}
+
+/// CPU time (user + system) this process has used so far, all threads:
+/// on a shared machine the figure that load does not inflate.
+fn cpu() -> Duration {
+    // SAFETY: getrusage writes one `rusage` into the zeroed struct passed.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
 }
 
 fn ms(d: Duration) -> String {
@@ -230,18 +246,22 @@ fn main() {
 
     // 1. The commit path without an index.
     let plain = root.join("plain");
-    let without = fill(&plain, sources, versions, sections);
+    let c0 = cpu();
+    let (without, text) = fill(&plain, sources, versions, sections);
+    let without_cpu = cpu() - c0;
 
     // 2. The same commits with the index listening: its thread indexes
     // them meanwhile, at low priority; then how long it needs to finish.
     let indexed = root.join("indexed");
-    let (with, caught) = {
+    let c0 = cpu();
+    let (with, with_cpu, caught, caught_cpu) = {
         let store = Arc::new(Store::open(&indexed).expect("store"));
         let index = SearchIndex::start(store.clone(), catalog(sources));
-        let t = fill_with(&store, sources, versions, sections, Some(index.as_ref()));
+        let (t, _) = fill_with(&store, sources, versions, sections, Some(index.as_ref()));
+        let c1 = cpu();
         let t0 = Instant::now();
         index.close(true);
-        (t, t0.elapsed())
+        (t, c1 - c0, t0.elapsed(), cpu() - c1)
     };
     let index_dir = indexed.join("index");
     let size = du(&index_dir);
@@ -250,8 +270,10 @@ fn main() {
     // 3. `store reindex`: from scratch.
     let store = open_retry(&indexed);
     let t0 = Instant::now();
+    let c0 = cpu();
     let n = SearchIndex::reindex(&store, catalog(sources)).expect("reindex");
     let reindex = t0.elapsed();
+    let reindex_cpu = cpu() - c0;
     let size_after = du(&index_dir);
 
     // 4. Queries, warm.
@@ -308,37 +330,49 @@ fn main() {
         }
     }
 
-    println!("| measure | value |\n|---|---|");
+    let nv = (sources * versions) as f64;
+    let per = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0 / nv);
+    println!("| measure | wall | CPU (user+sys, all threads) |\n|---|---|---|");
     println!(
-        "| commit {} versions, no index | {:.2} s ({:.2} ms per version) |",
+        "| commit {} versions, no index | {} ({} per version) | {} ({} per version) |",
         sources * versions,
-        without.as_secs_f64(),
-        without.as_secs_f64() * 1000.0 / (sources * versions) as f64
+        secs(without),
+        per(without),
+        secs(without_cpu),
+        per(without_cpu)
     );
     println!(
-        "| commit {} versions, index listening | {:.2} s ({:.2} ms per version) |",
+        "| commit {} versions, index listening | {} ({} per version) | {} ({} per version) |",
         sources * versions,
-        with.as_secs_f64(),
-        with.as_secs_f64() * 1000.0 / (sources * versions) as f64
+        secs(with),
+        per(with),
+        secs(with_cpu),
+        per(with_cpu)
     );
     println!(
-        "| index caught up after the last commit | {:.2} s |",
-        caught.as_secs_f64()
+        "| index caught up after the last commit | {} | {} |",
+        secs(caught),
+        secs(caught_cpu)
     );
     println!(
-        "| `store reindex` ({} versions, {} entries) | {:.2} s |",
+        "| `store reindex` ({} versions, {} entries) | {} | {} |",
         n.versions,
         n.entries,
-        reindex.as_secs_f64()
+        secs(reindex),
+        secs(reindex_cpu)
     );
     println!(
-        "| index on disk (incremental / rebuilt) | {:.1} MB / {:.1} MB |",
+        "| index on disk (incremental / rebuilt) | {:.1} MB / {:.1} MB | |",
         size as f64 / 1e6,
         size_after as f64 / 1e6
     );
     println!(
-        "| store on disk (for scale) | {:.1} MB |",
+        "| store on disk (for scale) | {:.1} MB | |",
         store_size as f64 / 1e6
+    );
+    println!(
+        "| text of every version (title, preamble, sections; UTF-8) | {:.1} MB | |",
+        text as f64 / 1e6
     );
     println!();
     println!("| query ({queries} runs, limit 20) | versions | p50 | p95 | hits per query |\n|---|---|---|---|---|");
@@ -356,19 +390,22 @@ fn main() {
 }
 
 /// Commits every version of every source; with `sink`, tells it of each.
+/// Returns the time it took and the UTF-8 size of the text committed
+/// (title, preamble and sections of every version).
 fn fill_with(
     store: &Store,
     sources: usize,
     versions: usize,
     sections: usize,
     sink: Option<&dyn VersionSink>,
-) -> Duration {
+) -> (Duration, usize) {
     let mut gen = Gen {
         rng: fastrand::Rng::with_seed(15),
         sentences: sentences(),
     };
     assert!(!gen.sentences.is_empty(), "fixture sentences");
     let started = Instant::now();
+    let mut text = 0;
     for s in 0..sources {
         let id = format!("src{s:05}");
         let mut doc = gen.document(s, sections);
@@ -380,6 +417,9 @@ fn fill_with(
                     .text
                     .push_str(&format!("第{v}次修订增加{n}项任务。"));
             }
+            text += doc.title.len()
+                + doc.preamble.len()
+                + doc.sections.iter().map(|x| x.text.len()).sum::<usize>();
             let commit = store
                 .commit_version(
                     &new_version(&id, &doc),
@@ -394,7 +434,7 @@ fn fill_with(
     }
     let took = started.elapsed();
     store.flush().expect("flush");
-    took
+    (took, text)
 }
 
 /// A store closed a moment ago releases its lock after sled's last write.

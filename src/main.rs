@@ -153,17 +153,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
             let store = Arc::new(open_store(&config.settings.store)?);
-            let index = SearchIndex::start(store.clone(), Catalog::from_config(&config));
+            // A one-shot pass does not index: indexing a new page costs
+            // about as much as storing it. The next `search`, the daemon
+            // or `store reindex` catches the index up with the store.
             let run = runtime()?.block_on(runner::check_all_with(
                 Arc::new(config),
                 store,
                 sources,
                 &mut Bar::default(),
-                Some(index.clone()),
+                None,
             ))?;
-            // Indexing never holds up a pass: what is not indexed yet is
-            // caught up by the next search or check (or the daemon).
-            index.close(false);
             println!("{}", run.line());
             Ok(ExitCode::SUCCESS)
         }

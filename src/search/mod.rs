@@ -50,8 +50,11 @@ pub use query::{parse as parse_query, Parsed, QueryError};
 pub use render::{hits_json, hits_text, matrix_table};
 use schema::Fields;
 
-/// How long the indexing thread gathers commits before indexing them.
+/// The pause in the commits the indexing thread waits for before indexing
+/// what it was told of.
 const GATHER: Duration = Duration::from_millis(300);
+/// The longest it waits for such a pause.
+const MAX_LAG: Duration = Duration::from_secs(120);
 /// Entries added before an intermediate commit (a rebuild keeps its progress).
 const COMMIT_EVERY: usize = 20_000;
 /// The writer's memory budget (tantivy's minimum is 15 MB per thread).
@@ -267,10 +270,17 @@ impl SearchIndex {
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
+            // Indexing waits for a pause in the commits, so that a pass
+            // over many new pages is not slowed by it; a steady stream of
+            // commits is still indexed at least every MAX_LAG.
             let mut batch = BTreeSet::from([first]);
-            let until = Instant::now() + GATHER;
-            while let Some(left) = until.checked_duration_since(Instant::now()) {
-                match rx.recv_timeout(left) {
+            let began = Instant::now();
+            loop {
+                let wait = GATHER.min(MAX_LAG.saturating_sub(began.elapsed()));
+                if wait.is_zero() {
+                    break;
+                }
+                match rx.recv_timeout(wait) {
                     Ok(s) => {
                         batch.insert(s);
                     }
