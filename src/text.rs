@@ -56,11 +56,43 @@ pub fn comparable(s: &str) -> String {
 /// normalised (most punctuation and ASCII between ideographs) is copied as
 /// it is: NFKC would give it back unchanged.
 fn push_nfkc(out: &mut String, run: &str) {
+    if run.chars().all(|c| simple_nfkc(c).is_some()) {
+        out.extend(
+            run.chars()
+                .filter_map(simple_nfkc)
+                .filter(|c| !is_space(*c)),
+        );
+        return;
+    }
     if unicode_normalization::is_nfkc_quick(run.chars()) == unicode_normalization::IsNormalized::Yes
     {
         out.extend(run.chars().filter(|c| !is_space(*c)));
     } else {
         out.extend(run.nfkc().filter(|c| !is_space(*c)));
+    }
+}
+
+/// The NFKC form of the characters that make up nearly everything between
+/// ideographs on a Chinese page — ASCII, full-width ASCII, the CJK
+/// punctuation and quotes, the ideographic space — when it is a single
+/// character, a starter that composes with none of the others. A run made
+/// only of these normalises character by character; anything else (a
+/// combining mark, say) sends its run through the full algorithm.
+fn simple_nfkc(c: char) -> Option<char> {
+    match c as u32 {
+        0..=0x7F => Some(c),
+        0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0),
+        0x3000 | 0x00A0 => Some(' '),
+        0x3001..=0x3003
+        | 0x3008..=0x3011
+        | 0x3014..=0x301F
+        | 0x2014
+        | 0x2018
+        | 0x2019
+        | 0x201C
+        | 0x201D
+        | 0x00B7 => Some(c),
+        _ => None,
     }
 }
 
@@ -76,19 +108,30 @@ fn is_stable_ideograph(c: char) -> bool {
 pub fn display(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;
-    for c in s.chars() {
+    // Where the current run of non-space characters began: runs are copied
+    // whole when they end, not a character at a time.
+    let mut run: Option<usize> = None;
+    for (i, c) in s.char_indices() {
         if is_space(c) {
+            if let Some(start) = run.take() {
+                out.push_str(&s[start..i]);
+            }
             pending_space = !out.is_empty();
             continue;
         }
-        if pending_space {
-            let prev = out.chars().next_back();
-            if !(prev.is_some_and(is_cjk_like) || is_cjk_like(c)) {
-                out.push(' ');
+        if run.is_none() {
+            if pending_space {
+                let prev = out.chars().next_back();
+                if !(prev.is_some_and(is_cjk_like) || is_cjk_like(c)) {
+                    out.push(' ');
+                }
+                pending_space = false;
             }
-            pending_space = false;
+            run = Some(i);
         }
-        out.push(c);
+    }
+    if let Some(start) = run {
+        out.push_str(&s[start..]);
     }
     out
 }
@@ -147,7 +190,7 @@ mod tests {
     /// Characters that exercise NFKC around ideographs: full-width forms,
     /// combining marks, Hangul jamo, compatibility ideographs, spaces.
     fn tricky() -> impl Strategy<Value = String> {
-        let chars: Vec<char> = "中文一二（）：，。、a1Ａ１ｶ\u{0301}\u{0323}\u{3099}\u{1100}\u{1161}\u{11A8}\u{F900}\u{FA10}\u{2F00}\u{3000} \u{00A0}é\u{212B}ﬁ①㈱\u{3400}\u{9FFF}"
+        let chars: Vec<char> = "中文一二（）：，。、《》“”—·～a1Ａ１ｶ\u{0301}\u{0323}\u{3099}\u{1100}\u{1161}\u{11A8}\u{F900}\u{FA10}\u{2F00}\u{3000} \u{00A0}é\u{212B}ﬁ①㈱\u{3400}\u{9FFF}"
             .chars()
             .collect();
         proptest::collection::vec(proptest::sample::select(chars), 0..24)
@@ -162,6 +205,26 @@ mod tests {
         }
     }
 
+    /// Each character [`simple_nfkc`] maps is its own NFKC form, alone and
+    /// next to an ASCII letter on either side (no composition, no
+    /// reordering).
+    #[test]
+    fn simple_characters_are_their_own_nfkc() {
+        let mut n = 0;
+        for c in (0..0x1_0000u32).filter_map(char::from_u32) {
+            let Some(m) = simple_nfkc(c) else { continue };
+            n += 1;
+            assert_eq!(
+                c.to_string().nfkc().collect::<String>(),
+                m.to_string(),
+                "{c:?}"
+            );
+            let around = format!("a{c}b");
+            assert_eq!(around.nfkc().collect::<String>(), format!("a{m}b"), "{c:?}");
+        }
+        assert!(n > 200, "{n}");
+    }
+
     #[test]
     fn comparable_folds_width_and_space() {
         assert_eq!(
@@ -169,6 +232,35 @@ mod tests {
             "1月15日,上海市2025"
         );
         assert_ne!(comparable("起数和伤亡人数"), comparable("起数和死亡人数"));
+    }
+
+    /// [`display`] as it was written first, a character at a time: the
+    /// run-copying version must agree with it.
+    fn display_by_char(s: &str) -> String {
+        let mut out = String::new();
+        let mut pending_space = false;
+        for c in s.chars() {
+            if is_space(c) {
+                pending_space = !out.is_empty();
+                continue;
+            }
+            if pending_space {
+                let prev = out.chars().next_back();
+                if !(prev.is_some_and(is_cjk_like) || is_cjk_like(c)) {
+                    out.push(' ');
+                }
+                pending_space = false;
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn display_agrees_with_the_char_by_char_rule(s in tricky()) {
+            prop_assert_eq!(display(&s), display_by_char(&s));
+        }
     }
 
     #[test]

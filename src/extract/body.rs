@@ -17,12 +17,9 @@ use super::{NodeRef, KNOWN_CONTENT, MIN_BODY_CHARS};
 /// The article body and how it was found: a known CMS content container,
 /// else the densest text block.
 pub(super) fn find_body(doc: &Html) -> (Option<ElementRef<'_>>, String) {
-    for sel_text in KNOWN_CONTENT {
-        let Ok(sel) = Selector::parse(sel_text) else {
-            continue;
-        };
+    for (sel_text, sel) in known_content() {
         if let Some(el) = doc
-            .select(&sel)
+            .select(sel)
             .find(|el| !in_noise(**el) && text_len(&subtree_text(**el, true)) >= MIN_BODY_CHARS)
         {
             return (
@@ -35,6 +32,23 @@ pub(super) fn find_body(doc: &Html) -> (Option<ElementRef<'_>>, String) {
         densest(doc),
         "the densest text block (no known CMS container)".into(),
     )
+}
+
+/// [`KNOWN_CONTENT`], parsed once per process (in order; a selector that
+/// does not parse is left out, which a unit test rules out).
+fn known_content() -> &'static [(&'static str, Selector)] {
+    static PARSED: LazyLock<Vec<(&'static str, Selector)>> = LazyLock::new(|| {
+        KNOWN_CONTENT
+            .iter()
+            .filter_map(|t| Selector::parse(t).ok().map(|s| (*t, s)))
+            .collect()
+    });
+    &PARSED
+}
+
+#[cfg(test)]
+pub(super) fn known_content_len() -> usize {
+    known_content().len()
 }
 
 /// One contender of the density heuristic, as `--explain` shows it.

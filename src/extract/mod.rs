@@ -261,8 +261,9 @@ pub(super) fn parse_selector(sel: &str, what: &str) -> Result<Selector, ExtractE
 /// when its title, main heading or (short) body carries an error phrase.
 pub(super) fn error_page(doc: &Html, blocks: &[Block]) -> Option<ExtractError> {
     let mut places: Vec<String> = Vec::new();
-    if let Ok(sel) = Selector::parse("title, h1, h2, h3") {
-        places.extend(doc.select(&sel).map(|e| subtree_text(*e, false)));
+    static HEADINGS: std::sync::OnceLock<Option<Selector>> = std::sync::OnceLock::new();
+    if let Some(sel) = tree::fixed_selector(&HEADINGS, "title, h1, h2, h3") {
+        places.extend(doc.select(sel).map(|e| subtree_text(*e, false)));
     }
     places.extend(blocks.iter().take(5).map(|b| b.text.clone()));
     let visible = subtree_text(*doc.root_element(), true);
@@ -307,6 +308,28 @@ mod tests {
             parse_date("最后更新：2025-02-11 发布日期：2025-01-10"),
             d(2025, 1, 10)
         );
+    }
+
+    #[test]
+    fn chrome_tokens_ignore_ascii_case() {
+        for t in ["nav", "NavBar", "FOOTER", "Hits", "bdshare_box", "PRINT"] {
+            assert!(tree::is_chrome_token(t), "{t}");
+        }
+        for t in ["bt", "content", "导航", "导航nav", "printer", "zoom", "HIT"] {
+            assert!(!tree::is_chrome_token(t), "{t}");
+        }
+    }
+
+    /// The selectors parsed once per process all parse.
+    #[test]
+    fn fixed_selectors_parse() {
+        for s in KNOWN_CONTENT
+            .iter()
+            .chain(&["title", "meta", "title, h1, h2, h3"])
+        {
+            assert!(Selector::parse(s).is_ok(), "{s}");
+        }
+        assert_eq!(body::known_content_len(), KNOWN_CONTENT.len());
     }
 
     #[test]

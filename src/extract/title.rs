@@ -98,9 +98,8 @@ pub(super) fn find_title<'a>(
         }
     }
     let site = meta_content(doc, &["SiteName"]);
-    let page_title = Selector::parse("title")
-        .ok()
-        .and_then(|s| doc.select(&s).next())
+    let page_title = title_selector()
+        .and_then(|s| doc.select(s).next())
         .map(|t| clean_page_title(&t.text().collect::<String>(), site))
         .unwrap_or_default();
     let page_cmp = text::comparable(&page_title);
@@ -208,12 +207,17 @@ pub(super) fn headline(el: ElementRef<'_>) -> String {
         .unwrap_or_default()
 }
 
+/// `title`, parsed once.
+fn title_selector() -> Option<&'static Selector> {
+    static TITLE: std::sync::OnceLock<Option<Selector>> = std::sync::OnceLock::new();
+    super::tree::fixed_selector(&TITLE, "title")
+}
+
 /// The segments of `<title>` (`标题_栏目_站名`, `站名-栏目-标题`), each
 /// display-normalised: one of them may be the headline.
 pub(super) fn page_title_parts(doc: &Html) -> Vec<String> {
-    let Some(raw) = Selector::parse("title")
-        .ok()
-        .and_then(|s| doc.select(&s).next())
+    let Some(raw) = title_selector()
+        .and_then(|s| doc.select(s).next())
         .map(|t| t.text().collect::<String>())
     else {
         return Vec::new();

@@ -100,8 +100,23 @@ pub(super) fn is_chrome_token(tok: &str) -> bool {
         "head", "topbar", "topbg", "side", "fx", "tools", "position", "location", "dqwz", "pages",
         "logo", "hits", "vcount", "counter", "gen", "gxsj", "print",
     ];
-    let t = tok.to_ascii_lowercase();
-    EXACT.contains(&t.as_str()) || PREFIX.iter().any(|p| t.starts_with(p))
+    // ASCII-case-insensitive, without a lower-cased copy per token: this
+    // runs for every class and id of every element a walk passes.
+    EXACT.iter().any(|e| tok.eq_ignore_ascii_case(e))
+        || PREFIX.iter().any(|p| {
+            tok.as_bytes()
+                .get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p.as_bytes()))
+        })
+}
+
+/// A selector of the extractor's own, parsed once per process. `None` only
+/// if it does not parse, which the unit tests rule out.
+pub(super) fn fixed_selector(
+    cell: &'static std::sync::OnceLock<Option<Selector>>,
+    text: &str,
+) -> Option<&'static Selector> {
+    cell.get_or_init(|| Selector::parse(text).ok()).as_ref()
 }
 
 pub(super) fn tokens(el: &scraper::node::Element) -> impl Iterator<Item = &str> {
@@ -246,9 +261,10 @@ pub(super) fn describe(node: NodeRef<'_>) -> String {
 /// The content of the first `<meta name=…>` (or `property=…`) among `names`
 /// that has one, in the order given.
 pub(super) fn meta_content<'a>(doc: &'a Html, names: &[&str]) -> Option<&'a str> {
-    let sel = Selector::parse("meta").ok()?;
+    static META: std::sync::OnceLock<Option<Selector>> = std::sync::OnceLock::new();
+    let sel = fixed_selector(&META, "meta")?;
     for name in names {
-        let found = doc.select(&sel).find_map(|m| {
+        let found = doc.select(sel).find_map(|m| {
             let el = m.value();
             let key = el.attr("name").or_else(|| el.attr("property"))?;
             if key.eq_ignore_ascii_case(name) {

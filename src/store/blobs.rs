@@ -3,7 +3,7 @@
 //! or the site's base page for a source's first version), in the pack or —
 //! in stores written before it — by hash in the `blobs` tree.
 
-use super::codec::decode_json;
+use super::codec::{decode_json, with_cctx, zstd_error};
 use super::error::{codec, damaged, io_at};
 use super::keys::{key_name, version_key, VersionLocs};
 use super::pack::{self, Loc};
@@ -99,9 +99,15 @@ pub(super) fn encode_blob(bytes: &[u8], bases: &[Base]) -> Result<Vec<u8>> {
     if let Some(best) = best {
         return Ok(best);
     }
-    let data = zstd::bulk::compress(bytes, ZSTD_LEVEL).map_err(codec("compress a blob"))?;
     let mut out = blob_header(0, bytes.len(), None);
-    out.extend_from_slice(&data);
+    with_cctx(|cctx| {
+        let mut data = Vec::with_capacity(zstd::zstd_safe::compress_bound(bytes.len()));
+        cctx.compress(&mut data, bytes, ZSTD_LEVEL)
+            .map_err(zstd_error)?;
+        out.extend_from_slice(&data);
+        Ok(())
+    })
+    .map_err(codec("compress a blob"))?;
     Ok(out)
 }
 
@@ -115,31 +121,22 @@ pub(super) fn encode_blob(bytes: &[u8], bases: &[Base]) -> Result<Vec<u8>> {
 /// * 2 — the same, the base named by its place in the pack (12 bytes).
 pub(super) fn delta_blob(bytes: &[u8], base: &Base) -> Result<Vec<u8>> {
     let (base_at, depth) = (&base.at, base.depth);
-    let data = match &base.prepared {
-        Some(dict) => zstd::bulk::Compressor::with_prepared_dictionary(dict)
-            .map_err(codec("prepare a delta base"))?
-            .compress(bytes)
-            .map_err(codec("compress a delta"))?,
-        None => with_prefix(bytes, &base.bytes).map_err(codec("compress a delta"))?,
-    };
     let mut out = blob_header(depth + 1, bytes.len(), Some(base_at));
-    out.extend_from_slice(&data);
-    Ok(out)
-}
-
-/// `bytes` compressed with `base` as a raw-content prefix: the frame a
-/// dictionary made of `base` would give, read back the same way (a raw
-/// dictionary and a prefix are one thing to the decoder), without
-/// building a dictionary that is used once.
-fn with_prefix(bytes: &[u8], base: &[u8]) -> std::io::Result<Vec<u8>> {
-    use zstd::zstd_safe::{CCtx, CParameter};
-    let err = |code| std::io::Error::other(zstd::zstd_safe::get_error_name(code));
-    let mut cctx = CCtx::try_create().ok_or_else(|| std::io::Error::other("no zstd context"))?;
-    cctx.set_parameter(CParameter::CompressionLevel(ZSTD_LEVEL))
-        .map_err(err)?;
-    cctx.ref_prefix(base).map_err(err)?;
-    let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(bytes.len()));
-    cctx.compress2(&mut out, bytes).map_err(err)?;
+    // A base used once (`prepared` is `None`) is loaded into the context's
+    // own tables for this frame only, without building a dictionary
+    // object; both give the frame a raw-content dictionary gives, read
+    // back the same way.
+    with_cctx(|cctx| {
+        let mut data = Vec::with_capacity(zstd::zstd_safe::compress_bound(bytes.len()));
+        match &base.prepared {
+            Some(dict) => cctx.compress_using_cdict(&mut data, bytes, dict.as_cdict()),
+            None => cctx.compress_using_dict(&mut data, bytes, &base.bytes, ZSTD_LEVEL),
+        }
+        .map_err(zstd_error)?;
+        out.extend_from_slice(&data);
+        Ok(())
+    })
+    .map_err(codec("compress a delta"))?;
     Ok(out)
 }
 

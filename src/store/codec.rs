@@ -29,6 +29,46 @@ pub(super) struct SmallDict {
     decoder: std::sync::OnceLock<zstd::dict::DecoderDictionary<'static>>,
 }
 
+/// The level small values are compressed at. Any level reads back the
+/// same way, so it may change without touching what is stored.
+const SMALL_LEVEL: i32 = 3;
+
+/// Runs `f` with this thread's zstd compression context, created on first
+/// use and kept: a fresh context per value allocates (and zeroes) its match
+/// tables each time, which costs more than compressing a page with them.
+/// The one-shot calls `f` makes reset the context's session after each
+/// frame; a context that saw an error is dropped, not reused.
+pub(super) fn with_cctx<T>(
+    f: impl FnOnce(&mut zstd::zstd_safe::CCtx<'static>) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    use zstd::zstd_safe::CCtx;
+    thread_local! {
+        static CCTX: std::cell::RefCell<Option<CCtx<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let fresh = || CCtx::try_create().ok_or_else(|| std::io::Error::other("no zstd context"));
+    CCTX.with(|cell| {
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            // Only when `f` itself compresses: give it a context of its own.
+            return f(&mut fresh()?);
+        };
+        let cctx = match slot.as_mut() {
+            Some(cctx) => cctx,
+            None => slot.insert(fresh()?),
+        };
+        let result = f(cctx);
+        if result.is_err() {
+            *slot = None;
+        }
+        result
+    })
+}
+
+/// A zstd error code as an I/O error.
+pub(super) fn zstd_error(code: usize) -> std::io::Error {
+    std::io::Error::other(zstd::zstd_safe::get_error_name(code))
+}
+
 /// The most a small value may claim to hold.
 pub(super) const MAX_SMALL_VALUE: usize = 16 << 20;
 
@@ -50,12 +90,21 @@ impl SmallDict {
     fn pack_io(&'static self, json: &[u8]) -> std::io::Result<Vec<u8>> {
         let prepared = self
             .encoder
-            .get_or_init(|| zstd::dict::EncoderDictionary::try_copy(self.bytes, 12).ok());
-        let mut c = match prepared {
-            Some(prepared) => zstd::bulk::Compressor::with_prepared_dictionary(prepared)?,
-            None => zstd::bulk::Compressor::with_dictionary(12, self.bytes)?,
-        };
-        Ok([&self.tag[..], &c.compress(json)?].concat())
+            .get_or_init(|| zstd::dict::EncoderDictionary::try_copy(self.bytes, SMALL_LEVEL).ok());
+        let mut out =
+            Vec::with_capacity(self.tag.len() + zstd::zstd_safe::compress_bound(json.len()));
+        out.extend_from_slice(&self.tag);
+        with_cctx(|cctx| {
+            let mut data = Vec::with_capacity(zstd::zstd_safe::compress_bound(json.len()));
+            match prepared {
+                Some(prepared) => cctx.compress_using_cdict(&mut data, json, prepared.as_cdict()),
+                None => cctx.compress_using_dict(&mut data, json, self.bytes, SMALL_LEVEL),
+            }
+            .map_err(zstd_error)?;
+            out.extend_from_slice(&data);
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// The JSON of a value written by [`SmallDict::pack`]; `None` when
