@@ -90,23 +90,6 @@ impl std::str::FromStr for CompileFormat {
     }
 }
 
-/// Every version of the chosen sources, oldest first per source.
-fn histories(store: &Store, source: Option<&str>) -> Result<Vec<(String, Vec<VersionRecord>)>> {
-    let ids = match source {
-        Some(s) => vec![s.to_string()],
-        None => store.source_ids()?,
-    };
-    let mut out = Vec::new();
-    for id in ids {
-        let v = store.versions(&id)?;
-        if v.is_empty() {
-            return Err(ReportError::UnknownSource(id));
-        }
-        out.push((id, v));
-    }
-    Ok(out)
-}
-
 /// `export [--source ID] --format jsonl|csv|html`, as one string (see
 /// [`export_to`]).
 pub fn export(store: &Store, source: Option<&str>, format: ExportFormat) -> Result<String> {
@@ -116,23 +99,22 @@ pub fn export(store: &Store, source: Option<&str>, format: ExportFormat) -> Resu
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
-/// `export`, written to `out` as it is made: JSON Lines and CSV one version
-/// at a time, with one source's version records in memory at once; the HTML
-/// report, whose table of contents names every source first, whole.
+/// `export`, written to `out` as it is made, with one source's version
+/// records in memory at once: JSON Lines and CSV one version at a time, the
+/// HTML report one source at a time after its table of contents.
 pub fn export_to(
     store: &Store,
     source: Option<&str>,
     format: ExportFormat,
     out: &mut dyn std::io::Write,
 ) -> Result<()> {
-    if format == ExportFormat::Html {
-        let all = histories(store, source)?;
-        return put(out, export_html(store, &all)?.as_bytes());
-    }
     let ids = match source {
         Some(s) => vec![s.to_string()],
         None => store.source_ids()?,
     };
+    if format == ExportFormat::Html {
+        return export_html(store, &ids, out);
+    }
     // The header comes after the one named source is known to exist, so an
     // unknown source writes nothing.
     let mut header = format == ExportFormat::Csv;
@@ -293,38 +275,55 @@ fn link_html(url: &str, text: &str) -> String {
         .unwrap_or_else(|| format!("{} ({})", escape_html(text), escape_html(url)))
 }
 
-fn export_html(store: &Store, all: &[(String, Vec<VersionRecord>)]) -> Result<String> {
-    let title = match all {
-        [(id, _)] => format!("版本档案 {id} · Version report"),
+/// The HTML report: the table of contents names every source first (its
+/// latest title and how many versions it has), so the records are read
+/// twice: once for the contents, then each source's again for its part.
+fn export_html(store: &Store, ids: &[String], out: &mut dyn std::io::Write) -> Result<()> {
+    let mut contents = Vec::with_capacity(ids.len());
+    for id in ids {
+        let versions = store.versions(id)?;
+        let Some(last) = versions.last() else {
+            return Err(ReportError::UnknownSource(id.clone()));
+        };
+        contents.push((id, last.title.clone(), versions.len()));
+    }
+    let title = match ids {
+        [id] => format!("版本档案 {id} · Version report"),
         _ => "版本档案 · Version report".to_string(),
     };
-    let mut out = html_head(&title);
+    let mut buf = html_head(&title);
     let _ = writeln!(
-        out,
+        buf,
         "<header><h1>{}</h1><p class=\"src\">生成于 Generated {} (UTC+8) · 每个版本与前一版本对照：{} {}</p>",
         escape_html(&title),
         china_time(&Timestamp::now()),
         diff_html::del("删除", &MARKS),
         diff_html::ins("新增", &MARKS)
     );
-    out.push_str("<nav><ul>\n");
-    for (id, versions) in all {
-        let last = versions.last().expect("histories are never empty");
+    buf.push_str("<nav><ul>\n");
+    for (id, last_title, n) in &contents {
         let _ = writeln!(
-            out,
+            buf,
             "<li><a href=\"#src-{}\">{}</a> — {} · {} 个版本 versions</li>",
             anchor(id),
             escape_html(id),
-            escape_html(&last.title),
-            versions.len()
+            escape_html(last_title),
+            n
         );
     }
-    out.push_str("</ul></nav></header>\n");
-    for (id, versions) in all {
-        source_html(store, &mut out, id, versions)?;
+    drop(contents);
+    buf.push_str("</ul></nav></header>\n");
+    for id in ids {
+        put(out, buf.as_bytes())?;
+        buf.clear();
+        let versions = store.versions(id)?;
+        if versions.is_empty() {
+            return Err(ReportError::UnknownSource(id.clone()));
+        }
+        source_html(store, &mut buf, id, &versions)?;
     }
-    out.push_str("</body>\n</html>\n");
-    Ok(out)
+    buf.push_str("</body>\n</html>\n");
+    put(out, buf.as_bytes())
 }
 
 fn source_html(
