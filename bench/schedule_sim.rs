@@ -177,7 +177,7 @@ fn simulate(provinces: usize, years: u64, adaptive: bool) -> Run {
                         let target = Target::discovered(s, aid, url, "会议");
                         let born = WALL + *published as i64;
                         table.insert(
-                            Job::Article(target),
+                            Job::Article(std::sync::Arc::new(target)),
                             &config,
                             Some(born),
                             now + Duration::from_secs(1800),

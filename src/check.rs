@@ -221,7 +221,7 @@ impl Checker {
             .sources
             .iter()
             .filter(|s| s.kind == SourceKind::Article)
-            .map(Target::from_source)
+            .map(|s| Target::from_source(s))
             .collect();
         out.extend(self.discovered_targets()?);
         Ok(out)
@@ -239,7 +239,7 @@ impl Checker {
             .config
             .sources
             .iter()
-            .map(|s| (s.id.as_str(), s))
+            .map(|s| (s.id.as_str(), &**s))
             .collect();
         let mut out = Vec::with_capacity(tracked.len());
         for t in tracked {
