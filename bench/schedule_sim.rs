@@ -102,8 +102,12 @@ fn simulate(provinces: usize, years: u64, adaptive: bool) -> Run {
     loop {
         // The next thing to happen: a publication, a day boundary, or a check.
         let due = table.next_due().map_or(u64::MAX, |d| {
-            // Whole seconds, rounded up, so the check is due when we look.
-            d.saturating_duration_since(start).as_secs_f64().ceil() as u64
+            // Whole seconds, rounded up, so the check is due when we look;
+            // in integers: years into the run, an f64 of seconds no longer
+            // holds a few nanoseconds, rounds a due time just past a second
+            // down to it, and the loop would look at that second for ever.
+            let d = d.saturating_duration_since(start);
+            d.as_secs() + u64::from(d.subsec_nanos() > 0)
         });
         let (publish, col) = next_pub.peek().map_or((u64::MAX, 0), |r| r.0);
         let step = due.min(publish).min(next_day).max(now_s);
@@ -177,7 +181,7 @@ fn simulate(provinces: usize, years: u64, adaptive: bool) -> Run {
                         let target = Target::discovered(s, aid, url, "会议");
                         let born = WALL + *published as i64;
                         table.insert(
-                            Job::Article(target),
+                            Job::Article(std::sync::Arc::new(target)),
                             &config,
                             Some(born),
                             now + Duration::from_secs(1800),

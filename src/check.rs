@@ -221,7 +221,7 @@ impl Checker {
             .sources
             .iter()
             .filter(|s| s.kind == SourceKind::Article)
-            .map(Target::from_source)
+            .map(|s| Target::from_source(s))
             .collect();
         out.extend(self.discovered_targets()?);
         Ok(out)
@@ -239,7 +239,7 @@ impl Checker {
             .config
             .sources
             .iter()
-            .map(|s| (s.id.as_str(), s))
+            .map(|s| (s.id.as_str(), &**s))
             .collect();
         let mut out = Vec::with_capacity(tracked.len());
         for t in tracked {
@@ -267,6 +267,7 @@ impl Checker {
     pub async fn check_article(&self, target: &Target, first_alert: Option<AlertKind>) -> Report {
         let started = Instant::now();
         let mut state = self.store.fetch_state(&target.id).unwrap_or_default();
+        let read = state.clone();
         let result = self
             .check_article_inner(target, &mut state, first_alert)
             .await;
@@ -291,7 +292,7 @@ impl Checker {
         // A full disk is the store's failure, not the source's: it neither
         // counts towards `failing` nor tries to write the fetch state.
         if self.store.disk_full().is_none() {
-            self.settle(target, &mut state, &outcome);
+            self.settle(target, &read, &mut state, &outcome);
         }
         Report {
             source: target.id.clone(),
@@ -491,7 +492,15 @@ impl Checker {
 
     /// Records the result of a check in the source's fetch state and raises
     /// `failing` / `recovered` alerts on the edges of a failure streak.
-    fn settle(&self, target: &Target, state: &mut FetchState, outcome: &Outcome) {
+    /// `read` is the state as the check read it at its start: what is
+    /// stored, so it is not read again to compare.
+    fn settle(
+        &self,
+        target: &Target,
+        read: &FetchState,
+        state: &mut FetchState,
+        outcome: &Outcome,
+    ) {
         let now = Timestamp::now();
         state.last_checked = Some(now);
         let threshold = self.config.settings.failure_threshold;
@@ -533,7 +542,10 @@ impl Checker {
                 state.last_success = Some(now);
             }
         }
-        match self.store.put_fetch_state(id, state, CHECK_TIME_REFRESH) {
+        match self
+            .store
+            .put_fetch_state_over(id, read, state, CHECK_TIME_REFRESH)
+        {
             Ok(_) => {}
             // The store has said once where its disk is full.
             Err(e) if e.is_disk_full() => {
@@ -579,6 +591,7 @@ impl Checker {
     pub async fn check_listing(&self, source: &Source) -> Report {
         let started = Instant::now();
         let mut state = self.store.fetch_state(&source.id).unwrap_or_default();
+        let read = state.clone();
         let mut discovered = Vec::new();
         let result = self
             .check_listing_inner(source, &mut state, &mut discovered)
@@ -604,7 +617,7 @@ impl Checker {
                 None,
             ),
         };
-        self.settle(&Target::from_source(source), &mut state, &outcome);
+        self.settle(&Target::from_source(source), &read, &mut state, &outcome);
         Report {
             source: source.id.clone(),
             outcome,

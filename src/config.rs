@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use regex::Regex;
@@ -19,9 +20,11 @@ use crate::model::ExtractOptions;
 mod batches;
 mod channels;
 mod evidence;
+mod index;
 mod mail;
 mod position;
 
+pub(crate) use index::SourceIndex;
 use position::{field_at, line_col};
 
 pub use crate::model::Cadence;
@@ -224,7 +227,10 @@ pub struct Config {
     pub settings: Settings,
     pub mail: MailConfig,
     pub hosts: BTreeMap<String, HostPolicy>,
-    pub sources: Vec<Source>,
+    /// Shared, so a job or a timetable entry holds a pointer, not a copy.
+    pub sources: Vec<Arc<Source>>,
+    /// `sources` by id, for [`Config::source`].
+    pub(crate) by_id: SourceIndex,
     /// `[[channel]]`: chat robots and webhooks, secrets already read.
     pub channels: Vec<ChannelConfig>,
     /// `[web]`.
@@ -241,8 +247,22 @@ impl Config {
         self.channels.iter().find(|c| c.id == id)
     }
 
+    /// The configured source `id` (a binary search of the index; a walk
+    /// if `sources` was changed after loading).
     pub fn source(&self, id: &str) -> Option<&Source> {
-        self.sources.iter().find(|s| s.id == id)
+        let at = self
+            .by_id
+            .0
+            .binary_search_by(|&i| {
+                self.sources
+                    .get(i as usize)
+                    .map_or(std::cmp::Ordering::Greater, |s| s.id.as_str().cmp(id))
+            })
+            .ok()
+            .and_then(|k| self.sources.get(self.by_id.0[k] as usize))
+            .filter(|s| s.id == id);
+        at.or_else(|| self.sources.iter().find(|s| s.id == id))
+            .map(|s| &**s)
     }
 
     /// The politeness policy for a host: its `[hosts]` entry or the defaults.
@@ -267,6 +287,7 @@ impl Config {
             mail: MailConfig::default(),
             hosts: BTreeMap::new(),
             sources: Vec::new(),
+            by_id: SourceIndex::default(),
             channels: Vec::new(),
             web: WebConfig::default(),
             warnings: Vec::new(),
@@ -479,7 +500,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             if let Some(ids) = &s.get_ref().channels {
                 src.channels = v.channel_ids(Some(ids), &channels, &format!("source[{i}]"));
             }
-            sources.push(src);
+            sources.push(Arc::new(src));
         }
     };
     for (i, s) in raw.sources.iter().enumerate() {
@@ -506,12 +527,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     if !v.problems.is_empty() {
         return Err(v.into_error(path));
     }
+    let by_id = SourceIndex::of(&sources);
     Ok(Config {
         path: path.to_path_buf(),
         settings,
         mail,
         hosts,
         sources,
+        by_id,
         channels,
         web,
         warnings: v.warnings,

@@ -20,7 +20,7 @@ use bulletin_watch::extract;
 use bulletin_watch::model::{ExtractOptions, MatrixRequest, SearchRequest};
 use bulletin_watch::report::CompileRequest;
 use bulletin_watch::search::SearchIndex;
-use bulletin_watch::store::{BackupError, Store, StoreError};
+use bulletin_watch::store::{self, BackupError, Store, StoreError};
 use bulletin_watch::{audit, control, evidence, fetch, runner, validate, web};
 
 mod cli;
@@ -152,7 +152,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     bail!("{}: no source with id {id:?}", cli.config.display());
                 }
             }
-            let store = Arc::new(open_store(&config.settings.store)?);
+            let path = &config.settings.store;
+            let store = Store::open_with_cache(path, store::cache_for(config.sources.len()))
+                .with_context(|| format!("opening store {}", path.display()))?;
+            let store = Arc::new(store);
             // A one-shot pass does not index: indexing a new page costs
             // about as much as storing it. The next `search`, the daemon
             // or `store reindex` catches the index up with the store.

@@ -23,10 +23,11 @@ use crate::store::{Store, StoreError};
 /// One schedulable unit of work.
 #[derive(Debug, Clone)]
 pub enum Job {
-    /// A configured source (article or listing).
-    Source(Source),
-    /// An article discovered on a listing.
-    Article(Target),
+    /// A configured source (article or listing), shared with the `Config`.
+    Source(Arc<Source>),
+    /// An article discovered on a listing (shared: a job is two words,
+    /// and handing one to a check copies no strings).
+    Article(Arc<Target>),
 }
 
 impl Job {
@@ -89,7 +90,7 @@ pub fn lazy_jobs<'a>(
     let jobs = configured()
         .cloned()
         .map(Job::Source)
-        .chain(discovered.into_iter().map(Job::Article));
+        .chain(discovered.into_iter().map(|t| Job::Article(Arc::new(t))));
     Ok((jobs, n))
 }
 

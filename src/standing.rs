@@ -182,8 +182,11 @@ pub fn board(config: &Config, standings: &Standings, now: Timestamp) -> Board {
         let st = Standing::configured(s, sched(&s.id), now);
         add(&s.id, s.url.as_str(), st, &mut by_id);
     }
-    let listings: HashMap<&str, &Source> =
-        config.sources.iter().map(|s| (s.id.as_str(), s)).collect();
+    let listings: HashMap<&str, &Source> = config
+        .sources
+        .iter()
+        .map(|s| (s.id.as_str(), &**s))
+        .collect();
     for t in &standings.tracked {
         let Some(listing) = listings.get(t.listing.as_str()) else {
             continue;

@@ -153,7 +153,8 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let (stop_signals, hangup) = shutdown::install()?;
     let shutdown = Shutdown::new();
     let config = Arc::new(opts.load()?);
-    let store = Arc::new(open_store_waiting(&config.settings.store).await?);
+    let cache = crate::store::cache_for(config.sources.len());
+    let store = Arc::new(open_store_waiting(&config.settings.store, cache).await?);
     if store.was_recovered() {
         tracing::info!(store = %store.path().display(), "store recovered after an unclean stop");
     }
@@ -392,10 +393,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// Opens the store, waiting a little if a read-only command holds it for a
 /// moment (an auditor's `history` must not stop the daemon from starting).
-async fn open_store_waiting(path: &std::path::Path) -> Result<Store, StoreError> {
+async fn open_store_waiting(path: &std::path::Path, cache: u64) -> Result<Store, StoreError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match Store::open(path) {
+        match Store::open_with_cache(path, cache) {
             Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(50 + fastrand::u64(0..100))).await;
             }

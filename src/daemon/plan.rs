@@ -19,7 +19,8 @@
 //!   When the checks due per hour exceed what its pacing allows, the host
 //!   is over budget, and one notice is raised per streak.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, SourceKind};
@@ -75,7 +76,7 @@ struct Lane {
     /// When the next check may start.
     next_free: Option<Instant>,
     /// Due jobs waiting for the host: (rank, due, id).
-    ready: BTreeSet<(u8, Instant, String)>,
+    ready: BTreeSet<(u8, Instant, Id)>,
     /// Checks per hour the scheduled jobs ask for.
     demand: f64,
     over: bool,
@@ -109,10 +110,14 @@ pub fn host_of(job: &Job) -> String {
     url.host_str().unwrap_or_default().to_ascii_lowercase()
 }
 
+/// A job's id or a host's name, shared by the maps and queues that name
+/// it (one allocation each, not one per index).
+type Id = Arc<str>;
+
 struct Entry {
     job: Job,
     plan: Plan,
-    host: String,
+    host: Id,
     /// The current (adapted) interval.
     interval: Duration,
     /// When it is next due; `None` while it waits for its host, runs, or
@@ -121,6 +126,8 @@ struct Entry {
     /// Its key in its host's lane while it waits there.
     waiting: Option<(u8, Instant)>,
     retired: bool,
+    /// The last [`Timetable::replace`] that named it.
+    epoch: u32,
     /// The interval as the store last recorded it (`Some(None)`: the
     /// base; `None`: the store records no schedule for it yet).
     saved: Option<Option<Duration>>,
@@ -176,13 +183,17 @@ pub struct ToSave {
 /// Every scheduled job, the queue of the idle ones by due time, and each
 /// host's lane.
 pub struct Timetable {
-    entries: HashMap<String, Entry>,
-    queue: BTreeSet<(Instant, String)>,
-    lanes: HashMap<String, Lane>,
+    entries: HashMap<Id, Entry>,
+    queue: BTreeSet<(Instant, Id)>,
+    lanes: HashMap<Id, Lane>,
+    /// Every host name an entry or lane holds, one copy each.
+    hosts: HashSet<Id>,
     /// Lanes with due work waiting for their host, by when it is free.
-    pending: BTreeSet<(Instant, String)>,
+    pending: BTreeSet<(Instant, Id)>,
     /// Lanes free to start a check, by their most valuable waiting job.
-    eligible: BTreeSet<(u8, Instant, String)>,
+    eligible: BTreeSet<(u8, Instant, Id)>,
+    /// Counts [`Timetable::replace`] calls.
+    epoch: u32,
     /// First checks are spread over the few seconds after this.
     start: Instant,
     /// The wall clock at `start`, in seconds since the Unix epoch.
@@ -202,8 +213,10 @@ impl Timetable {
             entries: HashMap::new(),
             queue: BTreeSet::new(),
             lanes: HashMap::new(),
+            hosts: HashSet::new(),
             pending: BTreeSet::new(),
             eligible: BTreeSet::new(),
+            epoch: 0,
             start,
             wall_start,
             adaptive: true,
@@ -240,52 +253,64 @@ impl Timetable {
     /// running, they are not rescheduled when they end. `born` gives
     /// discovered articles' publish (else discovery) dates.
     pub fn replace(&mut self, jobs: Vec<Job>, config: &Config, born: &HashMap<String, i64>) {
-        let mut next: HashMap<String, Entry> = HashMap::with_capacity(jobs.len());
+        // Updated in place: a second map beside the first would double
+        // the timetable's memory for the moment of the swap.
+        self.epoch = self.epoch.wrapping_add(1);
+        let epoch = self.epoch;
         let wall = self.wall(self.start);
+        self.entries
+            .reserve(jobs.len().saturating_sub(self.entries.len()));
         for job in jobs {
             let plan = Plan::of(&job, config, born.get(job.id()).copied());
-            let id = job.id().to_string();
-            let entry = match self.entries.remove(&id) {
-                Some(old) => Entry {
-                    interval: old.interval.clamp(plan.base, plan.max),
-                    host: host_of(&job),
+            let host = self.intern(host_of(&job));
+            if let Some(old) = self.entries.get_mut(job.id()) {
+                old.interval = old.interval.clamp(plan.base, plan.max);
+                old.host = host;
+                old.job = job;
+                old.plan = plan;
+                old.epoch = epoch;
+                continue;
+            }
+            let id: Id = Arc::from(job.id());
+            let spread = (plan.base / 10)
+                .min(Duration::from_secs(5))
+                .mul_f64(fastrand::f64());
+            let retired = plan.is_retired(wall);
+            let due = (!retired).then_some(self.start + spread);
+            if let Some(due) = due {
+                self.queue.insert((due, id.clone()));
+            }
+            let interval = if self.adaptive {
+                plan.derived_interval(wall)
+            } else {
+                plan.base
+            };
+            self.entries.insert(
+                id,
+                Entry {
+                    host,
                     job,
                     plan,
-                    due: old.due,
-                    waiting: old.waiting,
-                    retired: old.retired,
-                    saved: old.saved,
+                    interval,
+                    due,
+                    waiting: None,
+                    retired,
+                    epoch,
+                    saved: None,
                 },
-                None => {
-                    let spread = (plan.base / 10)
-                        .min(Duration::from_secs(5))
-                        .mul_f64(fastrand::f64());
-                    let retired = plan.is_retired(wall);
-                    let due = (!retired).then_some(self.start + spread);
-                    if let Some(due) = due {
-                        self.queue.insert((due, id.clone()));
-                    }
-                    let interval = if self.adaptive {
-                        plan.derived_interval(wall)
-                    } else {
-                        plan.base
-                    };
-                    Entry {
-                        host: host_of(&job),
-                        job,
-                        plan,
-                        interval,
-                        due,
-                        waiting: None,
-                        retired,
-                        saved: None,
-                    }
-                }
-            };
-            next.insert(id, entry);
+            );
         }
+        let gone: Vec<Id> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.epoch != epoch)
+            .map(|(id, _)| id.clone())
+            .collect();
         let mut touched = Vec::new();
-        for (id, old) in self.entries.drain() {
+        for id in gone {
+            let Some(old) = self.entries.remove(&id) else {
+                continue;
+            };
             if let Some(due) = old.due {
                 self.queue.remove(&(due, id.clone()));
             }
@@ -294,11 +319,20 @@ impl Timetable {
                 touched.push(old.host);
             }
         }
-        self.entries = next;
         for host in touched {
             self.index_lane(&host);
         }
         self.rebuild_lanes(config);
+    }
+
+    /// The one shared copy of a host name.
+    fn intern(&mut self, host: String) -> Id {
+        if let Some(h) = self.hosts.get(host.as_str()) {
+            return h.clone();
+        }
+        let h: Id = Arc::from(host);
+        self.hosts.insert(h.clone());
+        h
     }
 
     /// Goes on from what the store remembers after a restart: each job
@@ -309,9 +343,10 @@ impl Timetable {
         let start = self.start;
         let wall_start = self.wall_start;
         for (id, k) in known {
-            let Some(e) = self.entries.get(id) else {
+            let Some((id, e)) = self.entries.get_key_value(id.as_str()) else {
                 continue;
             };
+            let id = id.clone();
             if e.retired || e.waiting.is_some() || e.due.is_none() {
                 continue;
             }
@@ -334,7 +369,7 @@ impl Timetable {
                 Some(w) if w > wall_start => self.instant(w).min(start + interval).max(earliest),
                 _ => earliest,
             };
-            if let Some(e) = self.entries.get_mut(id) {
+            if let Some(e) = self.entries.get_mut(&id) {
                 e.interval = interval;
                 e.saved = k.next_check.map(|_| k.interval);
                 e.due = Some(due);
@@ -351,9 +386,9 @@ impl Timetable {
     /// version was fetched with its listing). Replaces a job of that id.
     pub fn insert(&mut self, job: Job, config: &Config, born: Option<i64>, due: Instant) {
         let plan = Plan::of(&job, config, born);
-        let id = job.id().to_string();
+        let id: Id = Arc::from(job.id());
         self.remove(&id);
-        let host = host_of(&job);
+        let host = self.intern(host_of(&job));
         self.lane(&host, config).demand += per_hour(plan.base);
         self.check_budget(&host);
         self.queue.insert((due, id.clone()));
@@ -367,21 +402,22 @@ impl Timetable {
                 due: Some(due),
                 waiting: None,
                 retired: false,
+                epoch: self.epoch,
                 saved: None,
             },
         );
     }
 
     fn remove(&mut self, id: &str) {
-        let Some(old) = self.entries.remove(id) else {
+        let Some((id, old)) = self.entries.remove_entry(id) else {
             return;
         };
         if let Some(due) = old.due {
-            self.queue.remove(&(due, id.to_string()));
+            self.queue.remove(&(due, id.clone()));
         }
         if let Some(lane) = self.lanes.get_mut(&old.host) {
             if let Some((rank, due)) = old.waiting {
-                lane.ready.remove(&(rank, due, id.to_string()));
+                lane.ready.remove(&(rank, due, id));
             }
             if !old.retired {
                 lane.demand -= per_hour(old.interval);
@@ -390,8 +426,8 @@ impl Timetable {
         self.index_lane(&old.host);
     }
 
-    fn lane(&mut self, host: &str, config: &Config) -> &mut Lane {
-        self.lanes.entry(host.to_string()).or_insert_with(|| Lane {
+    fn lane(&mut self, host: &Id, config: &Config) -> &mut Lane {
+        self.lanes.entry(host.clone()).or_insert_with(|| Lane {
             spacing: spacing(config, host),
             next_free: None,
             ready: BTreeSet::new(),
@@ -404,7 +440,7 @@ impl Timetable {
 
     /// Puts a lane where it belongs in `pending`/`eligible` after its
     /// waiting jobs or its next free time changed.
-    fn index_lane(&mut self, host: &str) {
+    fn index_lane(&mut self, host: &Id) {
         let Some(lane) = self.lanes.get_mut(host) else {
             return;
         };
@@ -424,29 +460,29 @@ impl Timetable {
         match old {
             LaneSlot::Idle => {}
             LaneSlot::Pending(t) => {
-                self.pending.remove(&(t, host.to_string()));
+                self.pending.remove(&(t, host.clone()));
             }
             LaneSlot::Eligible(r, d) => {
-                self.eligible.remove(&(r, d, host.to_string()));
+                self.eligible.remove(&(r, d, host.clone()));
             }
         }
         match new {
             LaneSlot::Idle => {}
             LaneSlot::Pending(t) => {
-                self.pending.insert((t, host.to_string()));
+                self.pending.insert((t, host.clone()));
             }
             LaneSlot::Eligible(r, d) => {
-                self.eligible.insert((r, d, host.to_string()));
+                self.eligible.insert((r, d, host.clone()));
             }
         }
     }
 
     fn rebuild_lanes(&mut self, config: &Config) {
-        let mut demand: HashMap<String, f64> = HashMap::new();
+        let mut demand: HashMap<Id, f64> = HashMap::new();
         for e in self.entries.values().filter(|e| !e.retired) {
             *demand.entry(e.host.clone()).or_default() += per_hour(e.interval);
         }
-        let gone: Vec<String> = self
+        let gone: Vec<Id> = self
             .lanes
             .iter()
             .filter(|(h, l)| !demand.contains_key(*h) && l.ready.is_empty())
@@ -481,7 +517,7 @@ impl Timetable {
             lane.spacing = spacing;
             lane.demand = d;
         }
-        let hosts: Vec<String> = self.lanes.keys().cloned().collect();
+        let hosts: Vec<Id> = self.lanes.keys().cloned().collect();
         for h in hosts {
             self.check_budget(&h);
         }
@@ -522,7 +558,7 @@ impl Timetable {
     pub fn loads(&self, now: Instant) -> Vec<HostLoad> {
         let mut by: HashMap<&str, (usize, usize, f64)> = HashMap::new();
         for e in self.entries.values() {
-            let l = by.entry(e.host.as_str()).or_default();
+            let l = by.entry(&*e.host).or_default();
             if e.retired {
                 l.1 += 1;
             } else {
@@ -565,9 +601,9 @@ impl Timetable {
     pub fn sample_on(&self, host: &str) -> Option<String> {
         self.entries
             .iter()
-            .filter(|(_, e)| e.host == host)
-            .min_by_key(|(id, e)| (!e.plan.configured, id.as_str()))
-            .map(|(id, _)| id.clone())
+            .filter(|(_, e)| &*e.host == host)
+            .min_by_key(|(id, e)| (!e.plan.configured, &**id))
+            .map(|(id, _)| id.to_string())
     }
 
     /// If the store does not yet record `id`'s adapted interval (or any
@@ -656,6 +692,10 @@ impl Timetable {
     pub fn done(&mut self, id: &str, verdict: Verdict, now: Instant) {
         let wall = self.wall(now);
         let adaptive = self.adaptive;
+        let Some((key, _)) = self.entries.get_key_value(id) else {
+            return;
+        };
+        let key = key.clone();
         let Some(e) = self.entries.get_mut(id) else {
             return;
         };
@@ -676,7 +716,7 @@ impl Timetable {
             if let Some(e) = self.entries.get_mut(id) {
                 e.due = Some(due);
             }
-            self.queue.insert((due, id.to_string()));
+            self.queue.insert((due, key));
         }
         if let Some(lane) = self.lanes.get_mut(&host) {
             if !was_retired {
@@ -739,7 +779,12 @@ mod tests {
     fn article(c: &Config, n: usize) -> Job {
         let listing = c.source("col").unwrap();
         let url = url::Url::parse(&format!("http://127.0.0.1:1/col/{n}.html")).unwrap();
-        Job::Article(Target::discovered(listing, format!("a{n}"), url, "会议"))
+        Job::Article(Arc::new(Target::discovered(
+            listing,
+            format!("a{n}"),
+            url,
+            "会议",
+        )))
     }
 
     fn table(start: Instant) -> Timetable {
@@ -1116,12 +1161,12 @@ mod tests {
         let listing = c.source("h0listing").unwrap();
         for n in 0..3 {
             let url = url::Url::parse(&format!("http://h0.example/a/{n}.html")).unwrap();
-            jobs.push(Job::Article(Target::discovered(
+            jobs.push(Job::Article(Arc::new(Target::discovered(
                 listing,
                 format!("old{n}"),
                 url,
                 "会议",
-            )));
+            ))));
         }
         let born: HashMap<String, i64> = (0..3)
             .map(|n| (format!("old{n}"), WALL - 400 * DAY as i64))

@@ -111,12 +111,43 @@ pub struct Store {
     disk_full: OnceLock<PathBuf>,
 }
 
+/// sled's page cache when nothing says how large the store is.
+pub const DEFAULT_CACHE: u64 = 8 * 1024 * 1024;
+/// The largest page cache [`cache_for`] gives.
+pub const MAX_CACHE: u64 = 48 * 1024 * 1024;
+/// Page cache per source beyond the default's 10,000: about what a source's
+/// fetch state and latest version key take in sled's `state` and
+/// `versions` trees. An unchanged re-check reads both for every source, so
+/// a cache smaller than them turns each check into a cache miss.
+const CACHE_PER_SOURCE: u64 = 400;
+
+/// The page cache for a store checked for `sources` sources: the default
+/// up to 10,000 sources, then growing with them, at most [`MAX_CACHE`].
+/// `BULLETIN_WATCH_CACHE_MB` overrides it (a small machine, a benchmark).
+pub fn cache_for(sources: usize) -> u64 {
+    if let Some(mb) = std::env::var("BULLETIN_WATCH_CACHE_MB")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return mb.max(1) * 1024 * 1024;
+    }
+    (sources as u64)
+        .saturating_mul(CACHE_PER_SOURCE)
+        .clamp(DEFAULT_CACHE, MAX_CACHE)
+}
+
 impl Store {
     /// Opens (or creates) the store folder. A folder held by another process
     /// is reported as such at once, never waited on; a full disk as
     /// [`StoreError::DiskFull`], with the advice to free space (the store
     /// is intact), never to restore a backup.
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_with_cache(path, DEFAULT_CACHE)
+    }
+
+    /// [`Store::open`] with a page cache of `cache` bytes (see
+    /// [`cache_for`]).
+    pub fn open_with_cache(path: &Path, cache: u64) -> Result<Store> {
         // A `store compact` interrupted between its two renames leaves the
         // data beside the store: never start an empty history over it.
         let old = temp_sibling(path, "old");
@@ -136,7 +167,7 @@ impl Store {
         create_private_dir(path).map_err(io_at(path))?;
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(8 * 1024 * 1024)
+            .cache_capacity(cache)
             .flush_every_ms(Some(500))
             .open()
             .map_err(|e| {

@@ -102,7 +102,23 @@ impl Store {
         state: &FetchState,
         refresh: std::time::Duration,
     ) -> Result<bool> {
-        self.write(|| self.put_fetch_state_inner(source, state, refresh))
+        self.write(|| {
+            let old = self.fetch_state(source)?;
+            self.put_fetch_state_inner(source, &old, state, refresh)
+        })
+    }
+
+    /// [`Store::put_fetch_state`] against `read`, the state as the caller
+    /// read it before changing it (a check reads its source's state once,
+    /// at its start): no second read of the tree just to compare.
+    pub fn put_fetch_state_over(
+        &self,
+        source: &str,
+        read: &FetchState,
+        state: &FetchState,
+        refresh: std::time::Duration,
+    ) -> Result<bool> {
+        self.write(|| self.put_fetch_state_inner(source, read, state, refresh))
     }
 
     /// Records the scheduler's adapted interval (`None`: back at the base)
@@ -186,10 +202,10 @@ impl Store {
     fn put_fetch_state_inner(
         &self,
         source: &str,
+        old: &FetchState,
         state: &FetchState,
         refresh: std::time::Duration,
     ) -> Result<bool> {
-        let old = self.fetch_state(source)?;
         let mut old_cmp = old.clone();
         old_cmp.last_checked = state.last_checked;
         old_cmp.last_success = state.last_success;
@@ -203,5 +219,48 @@ impl Store {
         }
         self.state.insert(source.as_bytes(), encode_state(state)?)?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_written_over_what_was_read_is_compared_with_that_not_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open_with_cache(dir.path(), super::super::cache_for(100_000)).unwrap();
+        let hour = std::time::Duration::from_secs(3600);
+        let read = s.fetch_state("a").unwrap();
+        let mut st = read.clone();
+        st.last_checked = Some(Timestamp::now());
+        assert!(s.put_fetch_state_over("a", &read, &st, hour).unwrap());
+        let read = s.fetch_state("a").unwrap();
+        assert_eq!(read, st);
+        // Only the check time moved: nothing written.
+        let mut again = read.clone();
+        again.last_checked = Some(Timestamp::now());
+        assert!(!s.put_fetch_state_over("a", &read, &again, hour).unwrap());
+        assert_eq!(s.fetch_state("a").unwrap(), st);
+        // A new validator is written.
+        again.validators.etag = Some("\"x\"".into());
+        assert!(s.put_fetch_state_over("a", &read, &again, hour).unwrap());
+        assert_eq!(
+            s.fetch_state("a").unwrap().validators.etag,
+            again.validators.etag
+        );
+    }
+
+    #[test]
+    fn the_page_cache_grows_with_the_sources_within_its_bounds() {
+        use super::super::{cache_for, DEFAULT_CACHE, MAX_CACHE};
+        if std::env::var_os("BULLETIN_WATCH_CACHE_MB").is_some() {
+            return;
+        }
+        assert_eq!(cache_for(0), DEFAULT_CACHE);
+        assert_eq!(cache_for(10_000), DEFAULT_CACHE);
+        assert!(cache_for(50_000) > DEFAULT_CACHE);
+        assert!(cache_for(100_000) > cache_for(50_000));
+        assert_eq!(cache_for(10_000_000), MAX_CACHE);
     }
 }
