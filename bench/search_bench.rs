@@ -160,8 +160,8 @@ fn new_version(id: &str, doc: &Document) -> NewVersion {
 }
 
 fn catalog(sources: usize) -> Catalog {
-    Catalog {
-        sources: (0..sources)
+    Catalog::new(
+        (0..sources)
             .map(|n| {
                 let (province, region) = PROVINCES[n % PROVINCES.len()];
                 SourceEntry {
@@ -178,7 +178,7 @@ fn catalog(sources: usize) -> Catalog {
                 }
             })
             .collect(),
-    }
+    )
 }
 
 /// Commits every version of every source into a fresh store at `dir`.

@@ -9,6 +9,9 @@
 //! [`crate::alert::AlertConfig`] and [`crate::audit::Query`]). What the
 //! store knows (discovered articles, stored versions) is passed in.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, Region, Source, SourceKind};
@@ -120,27 +123,63 @@ pub struct Stored {
 }
 
 /// Every configured source, in the order of the sources file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Catalog {
     pub sources: Vec<SourceEntry>,
+    /// Each id's position in `sources` (its first), built on the first
+    /// lookup: at 100,000 sources a walk per lookup is what every alert
+    /// and every indexed version would pay.
+    #[serde(skip)]
+    by_id: OnceLock<(usize, HashMap<String, usize>)>,
 }
 
+/// Two catalogues are equal when they list the same sources, whether or
+/// not either has been asked anything yet.
+impl PartialEq for Catalog {
+    fn eq(&self, other: &Catalog) -> bool {
+        self.sources == other.sources
+    }
+}
+
+impl Eq for Catalog {}
+
 impl Catalog {
-    pub fn from_config(config: &Config) -> Catalog {
+    pub fn new(sources: Vec<SourceEntry>) -> Catalog {
         Catalog {
-            sources: config
+            sources,
+            by_id: OnceLock::new(),
+        }
+    }
+
+    pub fn from_config(config: &Config) -> Catalog {
+        Catalog::new(
+            config
                 .sources
                 .iter()
                 .enumerate()
                 .map(|(order, s)| SourceEntry::configured(s, order))
                 .collect(),
-        }
+        )
     }
 
     /// The configured source `id`.
     pub fn configured(&self, id: &str) -> Option<&SourceEntry> {
-        self.sources.iter().find(|s| s.id == id)
+        let (len, by_id) = self.by_id.get_or_init(|| {
+            let mut m = HashMap::with_capacity(self.sources.len());
+            for (i, s) in self.sources.iter().enumerate() {
+                m.entry(s.id.clone()).or_insert(i);
+            }
+            (self.sources.len(), m)
+        });
+        if *len != self.sources.len() {
+            // `sources` grew or shrank after the index was built.
+            return self.sources.iter().find(|s| s.id == id);
+        }
+        by_id
+            .get(id)
+            .and_then(|&i| self.sources.get(i))
+            .filter(|s| s.id == id)
     }
 
     /// Who `id` is, from the configuration and what the store knows of it:
@@ -220,20 +259,46 @@ mod tests {
     use super::*;
 
     fn catalog() -> Catalog {
-        Catalog {
-            sources: vec![SourceEntry {
-                id: "zj-list".into(),
-                name: "浙江省应急管理厅".into(),
-                province: "浙江省".into(),
-                region: Some(Region::parse("华东").unwrap()),
-                url: "https://yjt.zj.gov.cn/list.html".into(),
-                origin: Origin::Listing,
-                listing: None,
-                recipients: vec!["zj@example.org".into()],
-                channels: vec!["zj-ding".into()],
-                order: 3,
-            }],
-        }
+        Catalog::new(vec![SourceEntry {
+            id: "zj-list".into(),
+            name: "浙江省应急管理厅".into(),
+            province: "浙江省".into(),
+            region: Some(Region::parse("华东").unwrap()),
+            url: "https://yjt.zj.gov.cn/list.html".into(),
+            origin: Origin::Listing,
+            listing: None,
+            recipients: vec!["zj@example.org".into()],
+            channels: vec!["zj-ding".into()],
+            order: 3,
+        }])
+    }
+
+    #[test]
+    fn configured_sources_are_found_by_id_before_and_after_a_change() {
+        let entry = |id: &str, order| SourceEntry {
+            id: id.into(),
+            name: format!("{id} 厅"),
+            province: "浙江省".into(),
+            region: None,
+            url: format!("https://example.org/{id}.html"),
+            origin: Origin::Article,
+            listing: None,
+            recipients: Vec::new(),
+            channels: Vec::new(),
+            order,
+        };
+        let mut c = Catalog::new((0..500).map(|n| entry(&format!("s{n}"), n)).collect());
+        let fresh = c.clone();
+        assert_eq!(c.configured("s377").map(|e| e.order), Some(377));
+        assert_eq!(c.configured("s0").map(|e| e.order), Some(0));
+        assert!(c.configured("s500").is_none());
+        assert!(c.configured("").is_none());
+        // Asking builds the index; equality is about the sources only.
+        assert_eq!(c, fresh);
+        // A catalogue changed after it was asked still answers right.
+        c.sources.push(entry("late", 500));
+        assert_eq!(c.configured("late").map(|e| e.order), Some(500));
+        assert_eq!(c.configured("s12").map(|e| e.order), Some(12));
     }
 
     #[test]

@@ -342,20 +342,18 @@ mod tests {
         AlertConfig {
             from: "watch@example.org".into(),
             to: Vec::new(),
-            sources: Catalog {
-                sources: vec![SourceEntry {
-                    id: "zj-list".into(),
-                    name: "浙江省应急管理厅".into(),
-                    province: "浙江省".into(),
-                    region: None,
-                    url: "https://yjt.zj.gov.cn/list.html".into(),
-                    origin: Origin::Listing,
-                    listing: None,
-                    recipients: vec!["zj@example.org".into()],
-                    channels: Vec::new(),
-                    order: 0,
-                }],
-            },
+            sources: Catalog::new(vec![SourceEntry {
+                id: "zj-list".into(),
+                name: "浙江省应急管理厅".into(),
+                province: "浙江省".into(),
+                region: None,
+                url: "https://yjt.zj.gov.cn/list.html".into(),
+                origin: Origin::Listing,
+                listing: None,
+                recipients: vec!["zj@example.org".into()],
+                channels: Vec::new(),
+                order: 0,
+            }]),
         }
     }
 
