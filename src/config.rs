@@ -23,6 +23,7 @@ mod evidence;
 mod index;
 mod mail;
 mod position;
+mod region;
 
 pub(crate) use index::SourceIndex;
 use position::{field_at, line_col};
@@ -32,62 +33,10 @@ pub use channels::{ChannelConfig, WebConfig};
 pub use evidence::{EvidenceConfig, TsaConfig, DEFAULT_ANCHOR_INTERVAL};
 pub use mail::MailConfig;
 use mail::RawMail;
+pub use region::Region;
 
 /// Sender address when `[mail] from` is not set.
 pub const DEFAULT_FROM: &str = "bulletin-watch@localhost";
-
-/// The seven geographic regions used to group provinces in the compilation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Region {
-    #[serde(rename = "华东")]
-    EastChina,
-    #[serde(rename = "华北")]
-    NorthChina,
-    #[serde(rename = "华中")]
-    CentralChina,
-    #[serde(rename = "华南")]
-    SouthChina,
-    #[serde(rename = "西南")]
-    Southwest,
-    #[serde(rename = "西北")]
-    Northwest,
-    #[serde(rename = "东北")]
-    Northeast,
-}
-
-impl Region {
-    pub const ALL: [Region; 7] = [
-        Region::EastChina,
-        Region::NorthChina,
-        Region::CentralChina,
-        Region::SouthChina,
-        Region::Southwest,
-        Region::Northwest,
-        Region::Northeast,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Region::EastChina => "华东",
-            Region::NorthChina => "华北",
-            Region::CentralChina => "华中",
-            Region::SouthChina => "华南",
-            Region::Southwest => "西南",
-            Region::Northwest => "西北",
-            Region::Northeast => "东北",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Region> {
-        Region::ALL.into_iter().find(|r| r.name() == s)
-    }
-}
-
-impl fmt::Display for Region {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
