@@ -11,7 +11,7 @@ use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 
 use super::query::Parsed;
 use super::schema::{self, Fields};
-use super::{fold, snippet, Engine, Result, SearchError, SearchIndex};
+use super::{fold, snippet, Engine, Result, SearchIndex};
 
 /// Matches in the word field count this much more than character pairs.
 const WORD_BOOST: f32 = 2.0;
@@ -166,10 +166,7 @@ impl SearchIndex {
     /// The best `limit` hits, best first.
     pub(crate) fn top(&self, parsed: &Parsed, filters: &Filters, limit: usize) -> Result<Vec<Hit>> {
         let engine = self.engine()?;
-        let t = |e| SearchError::Index {
-            path: self.dir.clone(),
-            source: e,
-        };
+        let t = |e| self.tantivy(e);
         let searcher = engine.reader.searcher();
         let q = build(&engine, parsed, filters);
         let limit = limit.max(1);
@@ -201,10 +198,7 @@ impl SearchIndex {
     /// Every hit, in no particular order (for the matrix and facets).
     pub(crate) fn all(&self, parsed: &Parsed, filters: &Filters) -> Result<Vec<Hit>> {
         let engine = self.engine()?;
-        let t = |e| SearchError::Index {
-            path: self.dir.clone(),
-            source: e,
-        };
+        let t = |e| self.tantivy(e);
         let searcher = engine.reader.searcher();
         let q = build(&engine, parsed, filters);
         let found = searcher.search(&q, &DocSetCollector).map_err(t)?;

@@ -11,7 +11,7 @@ use tantivy::{TantivyDocument, Term};
 
 use super::find::Filters;
 use super::query::{parse, Parsed};
-use super::{schema, Result, SearchError, SearchIndex};
+use super::{schema, Result, SearchIndex};
 use crate::config::Region;
 use crate::model::MatrixRequest;
 
@@ -120,10 +120,7 @@ impl SearchIndex {
     fn provinces(&self, filters: &Filters) -> Result<BTreeSet<(String, String)>> {
         let engine = self.engine()?;
         let f = engine.fields;
-        let t = |e| SearchError::Index {
-            path: self.dir.clone(),
-            source: e,
-        };
+        let t = |e| self.tantivy(e);
         let term = |field, text: &str| -> Box<dyn Query> {
             Box::new(TermQuery::new(
                 Term::from_field_text(field, text),
