@@ -414,8 +414,13 @@ impl SearchIndex {
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
-            let who = Who::of(&catalog, id, tracked(id)?.as_ref(), store)?;
-            let n = self.sync_source(store, &engine, w, &who)?;
+            // One read of the latest record serves both the name and the
+            // versions to index.
+            let Some(latest) = store.latest(id)? else {
+                continue;
+            };
+            let who = Who::of(&catalog, id, tracked(id)?.as_ref(), &latest);
+            let n = self.sync_source(store, &engine, w, &who, &latest)?;
             done.versions += n.versions;
             done.entries += n.entries;
             if w.pending >= COMMIT_EVERY {
@@ -441,10 +446,8 @@ impl SearchIndex {
         engine: &Engine,
         w: &mut Writer,
         who: &Who,
+        latest: &VersionRecord,
     ) -> Result<Indexed> {
-        let Some(latest) = store.latest(&who.id)? else {
-            return Ok(Indexed::default());
-        };
         let have = w.present.get(&who.id).cloned().unwrap_or_default();
         if have.latest == Some(latest.version) && have.versions.len() == latest.version as usize {
             return Ok(Indexed::default());
@@ -518,20 +521,15 @@ struct Who {
 }
 
 impl Who {
-    fn of(
-        catalog: &Catalog,
-        id: &str,
-        tracked: Option<&Tracked>,
-        store: &Store,
-    ) -> std::result::Result<Who, StoreError> {
+    fn of(catalog: &Catalog, id: &str, tracked: Option<&Tracked>, latest: &VersionRecord) -> Who {
         let stored = match catalog.configured(id) {
             Some(_) => None,
-            None => store.latest(id)?.map(|r| Stored {
-                title: r.title,
-                url: r.url,
+            None => Some(Stored {
+                title: latest.title.clone(),
+                url: latest.url.clone(),
             }),
         };
-        Ok(match catalog.resolve(id, tracked, stored) {
+        match catalog.resolve(id, tracked, stored) {
             Some(e) => Who {
                 id: id.to_string(),
                 region: e.region.map(|r| r.name().to_string()).unwrap_or_default(),
@@ -548,7 +546,7 @@ impl Who {
                 region: String::new(),
                 origin: "stored",
             },
-        })
+        }
     }
 }
 
