@@ -600,27 +600,6 @@ fn delivered_entries_past_their_retention_are_pruned_and_versions_kept() {
     assert_eq!(versions.len(), 2, "versions are never pruned");
 }
 
-fn spawn_daemon(config_path: &Path) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_bulletin-watch"))
-        .arg("--config")
-        .arg(config_path)
-        .arg("run")
-        .env_remove("BULLETIN_WATCH_STORE")
-        .env("BULLETIN_WATCH_LOG", "bulletin_watch=info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("daemon starts")
-}
-
-fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn kill_9_during_a_burst_loses_nothing_and_repeats_at_most_one_message() {
     let rt = rt();
@@ -645,30 +624,24 @@ fn kill_9_during_a_burst_loses_nothing_and_repeats_at_most_one_message() {
     drop(store);
     let config_path = dir.path().join("sources.toml");
 
-    let mut daemon = spawn_daemon(&config_path);
-    wait_until("a part of the burst", Duration::from_secs(30), || {
+    let mut daemon = Daemon::run_config(&config_path, &[]);
+    daemon.wait_for("a part of the burst", Duration::from_secs(30), || {
         fakes[0].accepted().len() >= 8
     });
-    daemon.kill().expect("kill -9");
-    daemon.wait().expect("reaped");
+    daemon.kill();
     let at_kill = fakes[0].accepted().len();
     assert!(at_kill < 30, "killed during the burst, not after it");
     // The robot's window closes before the restart: a new process has a
     // new limiter, and DingTalk would throttle for ten minutes (130101).
     std::thread::sleep(per + Duration::from_millis(200));
 
-    let mut daemon = spawn_daemon(&config_path);
-    wait_until("the rest of the burst", Duration::from_secs(60), || {
+    let mut daemon = Daemon::run_config(&config_path, &[]);
+    daemon.wait_for("the rest of the burst", Duration::from_secs(60), || {
         fakes[0].accepted().len() >= 30
     });
     // Let the last answers be recorded, then stop cleanly.
     std::thread::sleep(Duration::from_millis(500));
-    let pid = daemon.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    daemon.wait().expect("stops");
+    daemon.terminate();
     let store = reopen(&store_path);
     let entries: Vec<OutboxEntry> = store
         .outbox()

@@ -2,42 +2,13 @@
 //! whose pages change while it runs.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::*;
 use bulletin_watch::site::Page;
 use bulletin_watch::store::{DeliveryState, Store};
 
 const PATTERN: &str = "应急管理工作会议";
-
-fn spawn_daemon(project: &Project, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_bulletin-watch"))
-        .arg("--config")
-        .arg(project.config_path())
-        .arg("run")
-        .args(extra)
-        .env("BULLETIN_WATCH_LOG", "bulletin_watch=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("daemon starts")
-}
-
-fn wait_for(daemon: &mut Child, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = daemon.kill();
-    let mut err = String::new();
-    use std::io::Read;
-    daemon.stderr.take().map(|mut s| s.read_to_string(&mut err));
-    panic!("timed out after {timeout:?} waiting for {what}; daemon log:\n{err}");
-}
 
 /// `history SOURCE --json` through the CLI (which reaches the running daemon
 /// over its control socket, since the daemon holds the store).
@@ -61,10 +32,9 @@ fn version_count(project: &Project, source: &str) -> usize {
 
 /// Waits until the daemon answers on its control socket (signal handlers
 /// and store are set up by then).
-fn wait_running(daemon: &mut Child, project: &Project) {
+fn wait_running(daemon: &mut Daemon, project: &Project) {
     let store = project.store_path();
-    wait_for(
-        daemon,
+    daemon.wait_for(
         "daemon answering on its control socket",
         Duration::from_secs(20),
         || {
@@ -80,32 +50,6 @@ fn wait_running(daemon: &mut Child, project: &Project) {
     );
 }
 
-/// A plain HTTP/1.1 GET on loopback; returns the whole response text. A
-/// connection-level error is retried a few times (ports picked by
-/// `free_port` can race with other tests' sockets); an HTTP error is not.
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut last = None;
-    for _ in 0..5 {
-        let attempt = (|| -> std::io::Result<String> {
-            let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-            write!(
-                s,
-                "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-            )?;
-            let mut out = Vec::new();
-            s.read_to_end(&mut out)?;
-            Ok(String::from_utf8_lossy(&out).into_owned())
-        })();
-        match attempt {
-            Ok(text) => return text,
-            Err(e) => last = Some(e),
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("GET {path} on port {port} failed: {last:?}");
-}
-
 fn eml_files(store: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(store.join("mail"))
         .map(|rd| {
@@ -117,30 +61,6 @@ fn eml_files(store: &Path) -> Vec<String> {
     v.retain(|n| n.ends_with(".eml"));
     v.sort();
     v
-}
-
-fn terminate(mut child: Child) -> String {
-    let pid = child.id().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "daemon exited with {status}");
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "daemon did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut err = String::new();
-    use std::io::Read;
-    child.stderr.take().map(|mut s| s.read_to_string(&mut err));
-    err
 }
 
 #[test]
@@ -163,21 +83,17 @@ fn daemon_stores_alerts_discovers_and_recovers() {
     let (metrics_port, web_port) = (free_port(), free_port());
     let metrics_addr = format!("127.0.0.1:{metrics_port}");
     let web_addr = format!("127.0.0.1:{web_port}");
-    let mut daemon = spawn_daemon(
+    let mut daemon = Daemon::run(
         &project,
         &["--metrics", &metrics_addr, "--serve", &web_addr],
     );
 
-    wait_for(
-        &mut daemon,
-        "first version of sh",
-        Duration::from_secs(20),
-        || version_count(&project, "sh") == 1,
-    );
+    daemon.wait_for("first version of sh", Duration::from_secs(20), || {
+        version_count(&project, "sh") == 1
+    });
     // Unchanged re-checks are 304s: the page is downloaded once.
     let full_before = site.hits("/watched.html").0;
-    wait_for(
-        &mut daemon,
+    daemon.wait_for(
         "a few conditional re-checks",
         Duration::from_secs(20),
         || site.hits("/watched.html").1 >= 2,
@@ -197,58 +113,38 @@ fn daemon_stores_alerts_discovers_and_recovers() {
         "/watched.html",
         fixture_page(&m, "shanghai/article.v2-edit.html"),
     );
-    wait_for(&mut daemon, "version 2", Duration::from_secs(20), || {
+    daemon.wait_for("version 2", Duration::from_secs(20), || {
         version_count(&project, "sh") == 2
     });
-    wait_for(
-        &mut daemon,
-        "changed alert file",
-        Duration::from_secs(20),
-        || {
-            eml_files(&store)
-                .iter()
-                .any(|f| f.starts_with("changed.sh.v2"))
-        },
-    );
+    daemon.wait_for("changed alert file", Duration::from_secs(20), || {
+        eml_files(&store)
+            .iter()
+            .any(|f| f.starts_with("changed.sh.v2"))
+    });
 
     // A newly listed deployment: exactly one published alert.
     site.set(
         "/jiangxi/list.v1.html",
         fixture_page(&m, "jiangxi/list.v2.html"),
     );
-    wait_for(
-        &mut daemon,
-        "published alert",
-        Duration::from_secs(20),
-        || {
-            eml_files(&store)
-                .iter()
-                .any(|f| f.starts_with("published.jx."))
-        },
-    );
+    daemon.wait_for("published alert", Duration::from_secs(20), || {
+        eml_files(&store)
+            .iter()
+            .any(|f| f.starts_with("published.jx."))
+    });
 
     // The flaky source: one failing alert, then one recovered alert.
-    wait_for(
-        &mut daemon,
-        "failing alert",
-        Duration::from_secs(20),
-        || {
-            eml_files(&store)
-                .iter()
-                .any(|f| f.starts_with("failing.flaky"))
-        },
-    );
+    daemon.wait_for("failing alert", Duration::from_secs(20), || {
+        eml_files(&store)
+            .iter()
+            .any(|f| f.starts_with("failing.flaky"))
+    });
     site.set("/flaky.html", fixture_page(&m, "jiangsu/article.v1.html"));
-    wait_for(
-        &mut daemon,
-        "recovered alert",
-        Duration::from_secs(30),
-        || {
-            eml_files(&store)
-                .iter()
-                .any(|f| f.starts_with("recovered.flaky"))
-        },
-    );
+    daemon.wait_for("recovered alert", Duration::from_secs(30), || {
+        eml_files(&store)
+            .iter()
+            .any(|f| f.starts_with("recovered.flaky"))
+    });
 
     // The same process serves health, metrics and the web view.
     assert!(http_get(metrics_port, "/healthz").contains("ok"));
@@ -282,24 +178,19 @@ fn daemon_stores_alerts_discovers_and_recovers() {
     // The daemon writes an alert's file before it records the delivery, and
     // its shutdown aborts a delivery in flight: SIGTERM only once every
     // delivery is recorded (read through the control socket).
-    wait_for(
-        &mut daemon,
-        "every delivery recorded",
-        Duration::from_secs(20),
-        || {
-            bulletin_watch::control::ask(
-                &store,
-                &bulletin_watch::audit::Query::Outbox {
-                    json: true,
-                    config: Default::default(),
-                },
-            )
-            .ok()
-            .and_then(|out| serde_json::from_slice::<Vec<serde_json::Value>>(&out).ok())
-            .is_some_and(|all| all.iter().all(|e| e["state"] == "delivered"))
-        },
-    );
-    let log = terminate(daemon);
+    daemon.wait_for("every delivery recorded", Duration::from_secs(20), || {
+        bulletin_watch::control::ask(
+            &store,
+            &bulletin_watch::audit::Query::Outbox {
+                json: true,
+                config: Default::default(),
+            },
+        )
+        .ok()
+        .and_then(|out| serde_json::from_slice::<Vec<serde_json::Value>>(&out).ok())
+        .is_some_and(|all| all.iter().all(|e| e["state"] == "delivered"))
+    });
+    let log = daemon.terminate();
     assert!(
         log.contains("source=sh"),
         "one log line per check names the source:\n{log}"
@@ -333,13 +224,10 @@ fn writing_commands_refuse_clearly_while_daemon_runs_and_reload_keeps_good_confi
         article_source("zj", "浙江省", &site.url("/a.html"))
     );
     let project = Project::new(&good);
-    let mut daemon = spawn_daemon(&project, &[]);
-    wait_for(
-        &mut daemon,
-        "first version",
-        Duration::from_secs(20),
-        || version_count(&project, "zj") == 1,
-    );
+    let mut daemon = Daemon::run(&project, &[]);
+    daemon.wait_for("first version", Duration::from_secs(20), || {
+        version_count(&project, "zj") == 1
+    });
 
     let out = project.cli(&["check"]);
     assert!(!out.status.success());
@@ -348,14 +236,10 @@ fn writing_commands_refuse_clearly_while_daemon_runs_and_reload_keeps_good_confi
 
     // A broken file on SIGHUP is refused; the daemon keeps watching.
     std::fs::write(project.config_path(), "[[source]\nbroken").unwrap();
-    Command::new("kill")
-        .args(["-HUP", &daemon.id().to_string()])
-        .status()
-        .unwrap();
+    daemon.signal("HUP");
     std::thread::sleep(Duration::from_millis(500));
     site.set("/a.html", fixture_page(&m, "zhejiang/article.v2-edit.html"));
-    wait_for(
-        &mut daemon,
+    daemon.wait_for(
         "version 2 after a refused reload",
         Duration::from_secs(20),
         || version_count(&project, "zj") == 2,
@@ -371,17 +255,13 @@ fn writing_commands_refuse_clearly_while_daemon_runs_and_reload_keeps_good_confi
         ),
     )
     .unwrap();
-    Command::new("kill")
-        .args(["-HUP", &daemon.id().to_string()])
-        .status()
-        .unwrap();
-    wait_for(
-        &mut daemon,
+    daemon.signal("HUP");
+    daemon.wait_for(
         "the source added by a reload",
         Duration::from_secs(20),
         || version_count(&project, "sh") == 1,
     );
-    let log = terminate(daemon);
+    let log = daemon.terminate();
     assert!(log.contains("reload refused"), "{log}");
     assert!(log.contains("configuration reloaded"), "{log}");
 }
@@ -411,13 +291,9 @@ fn kill_9_loses_and_duplicates_nothing() {
             "/p.html",
             fixture_page(&m, variants[cycle % variants.len()]),
         );
-        let mut child = spawn_daemon(&project, &[]);
+        let child = Daemon::run(&project, &[]);
         std::thread::sleep(Duration::from_millis(300 + rng.u64(0..1500)));
-        child.kill().expect("kill -9");
-        let _ = child.wait();
-        let mut err = String::new();
-        use std::io::Read;
-        child.stderr.take().map(|mut s| s.read_to_string(&mut err));
+        let err = child.kill();
         // Every version the daemon said it stored must survive the kill.
         for line in err
             .lines()
@@ -441,9 +317,9 @@ fn kill_9_loses_and_duplicates_nothing() {
         full + conditional
     };
     let before = fetches();
-    let mut daemon = spawn_daemon(&project, &[]);
+    let mut daemon = Daemon::run(&project, &[]);
     wait_running(&mut daemon, &project);
-    wait_for(&mut daemon, "settled", Duration::from_secs(30), || {
+    daemon.wait_for("settled", Duration::from_secs(30), || {
         if fetches() < before + 2 {
             return false;
         }
@@ -453,7 +329,7 @@ fn kill_9_loses_and_duplicates_nothing() {
             .unwrap_or(1);
         version_count(&project, "fj") > 0 && pending == 0
     });
-    terminate(daemon);
+    daemon.terminate();
 
     let s = Store::open(&store).unwrap();
     let versions = s.versions("fj").unwrap();
@@ -520,14 +396,13 @@ fn sigterm_lets_an_in_flight_check_finish() {
         "{FAST_SETTINGS}{}",
         article_source("slow", "安徽省", &site.url("/slow.html"))
     ));
-    let mut daemon = spawn_daemon(&project, &[]);
-    wait_for(
-        &mut daemon,
+    let mut daemon = Daemon::run(&project, &[]);
+    daemon.wait_for(
         "the slow request to arrive",
         Duration::from_secs(20),
         || site.hits("/slow.html").0 >= 1,
     );
-    let log = terminate(daemon);
+    let log = daemon.terminate();
     let s = Store::open(&project.store_path()).expect("store reopens");
     assert_eq!(
         s.versions("slow").unwrap().len(),

@@ -5,8 +5,8 @@
 //! that OpenSSL alone accepts.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::common::*;
 use crate::tsa::{Mode, Tsa};
@@ -407,31 +407,14 @@ fn openssl_accepts_every_exported_token_with_the_exported_data() {
     assert_eq!(jsonl.matches("\"record\":\"anchor\"").count(), 4);
 }
 
-fn spawn_daemon(env: &Env, log: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_bulletin-watch"))
-        .arg("--config")
+fn spawn_daemon(env: &Env) -> Daemon {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulletin-watch"));
+    cmd.arg("--config")
         .arg(env.project.config_path())
         .arg("run")
         .env("BULLETIN_WATCH_LOG", "bulletin_watch=info")
-        .env("BW_TEST_TSA_USER", USER)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("daemon starts")
-}
-
-fn wait_for(what: &str, log: &Path, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!(
-        "timed out waiting for {what}; daemon log:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
+        .env("BW_TEST_TSA_USER", USER);
+    Daemon::start(cmd)
 }
 
 fn notices(env: &Env) -> Vec<String> {
@@ -450,8 +433,7 @@ fn notices(env: &Env) -> Vec<String> {
 #[test]
 fn a_tsa_down_for_a_while_gets_one_failing_and_one_recovered_notice() {
     let env = Env::new("2s", true);
-    let log = env.project.dir.path().join("daemon.log");
-    let daemon = spawn_daemon(&env, &log);
+    let mut daemon = spawn_daemon(&env);
     let history = |source: &str| -> usize {
         let out = env.cli(&["history", source, "--json"]);
         serde_json::from_slice::<Vec<Value>>(&out.stdout)
@@ -460,15 +442,12 @@ fn a_tsa_down_for_a_while_gets_one_failing_and_one_recovered_notice() {
     };
     // Checks go on while the TSA is down, and after two intervals without
     // an anchor one `anchor-failing` notice is queued.
-    wait_for("versions stored", &log, Duration::from_secs(30), || {
+    daemon.wait_for("versions stored", Duration::from_secs(30), || {
         history("shanghai") == 1 && history("jiangsu") == 1
     });
-    wait_for(
-        "an anchor-failing notice",
-        &log,
-        Duration::from_secs(30),
-        || notices(&env).contains(&"anchor-failing".to_string()),
-    );
+    daemon.wait_for("an anchor-failing notice", Duration::from_secs(30), || {
+        notices(&env).contains(&"anchor-failing".to_string())
+    });
     // Still failing for a few more rounds: no second notice.
     std::thread::sleep(Duration::from_secs(5));
     assert_eq!(notices(&env), vec!["anchor-failing"]);
@@ -478,20 +457,18 @@ fn a_tsa_down_for_a_while_gets_one_failing_and_one_recovered_notice() {
         "/watched/jiangsu.html",
         fixture_page(&m, "jiangsu/article.v2-edit.html"),
     );
-    wait_for(
+    daemon.wait_for(
         "a check while the TSA is down",
-        &log,
         Duration::from_secs(30),
         || history("jiangsu") == 2,
     );
 
     env.tsa.set(Mode::Good);
-    wait_for("an anchor", &log, Duration::from_secs(30), || {
+    daemon.wait_for("an anchor", Duration::from_secs(30), || {
         !env.anchors().is_empty()
     });
-    wait_for(
+    daemon.wait_for(
         "an anchor-recovered notice",
-        &log,
         Duration::from_secs(30),
         || notices(&env).contains(&"anchor-recovered".to_string()),
     );
@@ -503,43 +480,24 @@ fn a_tsa_down_for_a_while_gets_one_failing_and_one_recovered_notice() {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(notices(&env), vec!["anchor-failing", "anchor-recovered"]);
     // The notices went out by e-mail (.eml files, the default setup).
-    wait_for(
-        "the notices delivered",
-        &log,
-        Duration::from_secs(20),
-        || {
-            let out = env.cli(&["outbox", "--json"]);
-            serde_json::from_slice::<Vec<Value>>(&out.stdout)
-                .unwrap_or_default()
-                .iter()
-                .filter(|e| {
-                    e["kind"].as_str().is_some_and(|k| k.starts_with("anchor-"))
-                        && e["state"] == "delivered"
-                })
-                .count()
-                == 2
-        },
-    );
+    daemon.wait_for("the notices delivered", Duration::from_secs(20), || {
+        let out = env.cli(&["outbox", "--json"]);
+        serde_json::from_slice::<Vec<Value>>(&out.stdout)
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| {
+                e["kind"].as_str().is_some_and(|k| k.starts_with("anchor-"))
+                    && e["state"] == "delivered"
+            })
+            .count()
+            == 2
+    });
     let verified = ok(&env.cli(&["verify"]));
     assert!(verified.contains("verified (test-tsa)"), "{verified}");
-    stop(daemon);
-    let log = std::fs::read_to_string(&log).unwrap();
+    let log = daemon.terminate();
     assert!(
         log.contains("anchoring failed") && log.contains("test-tsa"),
         "{log}"
     );
     assert!(!log.contains(PASSWORD));
-}
-
-fn stop(mut child: Child) {
-    let pid = child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "daemon did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }

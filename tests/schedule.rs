@@ -4,9 +4,8 @@
 //! exports and the web view, an adapted interval survives a restart, and
 //! the web sources index filters and paginates.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::*;
 use bulletin_watch::config::Config;
@@ -16,59 +15,6 @@ use bulletin_watch::store::{OutboxEntry, Store};
 use bulletin_watch::web::WebState;
 
 const PATTERN: &str = "应急管理工作会议";
-
-fn spawn_daemon(project: &Project, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_bulletin-watch"))
-        .arg("--config")
-        .arg(project.config_path())
-        .arg("run")
-        .args(extra)
-        .env("BULLETIN_WATCH_LOG", "bulletin_watch=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("daemon starts")
-}
-
-fn terminate(mut child: Child) -> String {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "daemon exited with {status}");
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "daemon did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut err = String::new();
-    use std::io::Read;
-    child.stderr.take().map(|mut s| s.read_to_string(&mut err));
-    err
-}
-
-/// Polls `cond` for up to `timeout`; on a timeout stops the daemon and
-/// fails with its log.
-fn wait_for(daemon: &mut Child, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = daemon.kill();
-    let mut err = String::new();
-    use std::io::Read;
-    daemon.stderr.take().map(|mut s| s.read_to_string(&mut err));
-    panic!("timed out after {timeout:?} waiting for {what}; daemon log:\n{err}");
-}
 
 /// The outbox through the CLI (from the daemon while it holds the store).
 fn outbox(project: &Project) -> Vec<serde_json::Value> {
@@ -147,13 +93,10 @@ fn a_host_over_budget_gets_one_notice_per_streak_and_its_listing_stays_on_time()
         "{text}"
     );
 
-    let mut daemon = spawn_daemon(&project, &[]);
-    wait_for(
-        &mut daemon,
-        "a host-over-budget notice",
-        Duration::from_secs(20),
-        || kinds(&outbox(&project), "host-over-budget") >= 1,
-    );
+    let mut daemon = Daemon::run(&project, &[]);
+    daemon.wait_for("a host-over-budget notice", Duration::from_secs(20), || {
+        kinds(&outbox(&project), "host-over-budget") >= 1
+    });
     let listed = hits(&site, "/list.html");
     std::thread::sleep(Duration::from_secs(7));
     // The listing goes first whenever it is due: every ~2 s, not starved.
@@ -170,11 +113,11 @@ fn a_host_over_budget_gets_one_notice_per_streak_and_its_listing_stays_on_time()
         ),
         "{list}"
     );
-    let log = terminate(daemon);
+    let log = daemon.terminate();
     assert!(log.contains("host-over-budget"), "{log}");
 
     // A restart in the middle of the streak says nothing new.
-    let mut daemon = spawn_daemon(&project, &[]);
+    let mut daemon = Daemon::run(&project, &[]);
     std::thread::sleep(Duration::from_secs(3));
     let notices = outbox(&project);
     assert_eq!(kinds(&notices, "host-over-budget"), 1, "{notices:#?}");
@@ -182,17 +125,13 @@ fn a_host_over_budget_gets_one_notice_per_streak_and_its_listing_stays_on_time()
     // Faster pacing (a reload) ends the streak: one line says so.
     let fine = format!("{}{listing}", settings("host_interval = \"10ms\""));
     std::fs::write(project.config_path(), fine).unwrap();
-    Command::new("kill")
-        .args(["-HUP", &daemon.id().to_string()])
-        .status()
-        .unwrap();
-    wait_for(
-        &mut daemon,
+    daemon.signal("HUP");
+    daemon.wait_for(
         "a host-within-budget notice",
         Duration::from_secs(20),
         || kinds(&outbox(&project), "host-within-budget") == 1,
     );
-    terminate(daemon);
+    daemon.terminate();
     let store = reopen(&project.store_path());
     let entries: Vec<OutboxEntry> = store.outbox().unwrap();
     let over: Vec<&OutboxEntry> = entries
@@ -232,15 +171,12 @@ fn a_retired_article_is_not_checked_but_stays_in_history_verify_exports_and_the_
 
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let mut daemon = spawn_daemon(&project, &["--serve", &addr]);
+    let mut daemon = Daemon::run(&project, &["--serve", &addr]);
     let article_hits = hits(&site, "/a/0.html");
     let listing_hits = hits(&site, "/list.html");
-    wait_for(
-        &mut daemon,
-        "two listing checks",
-        Duration::from_secs(20),
-        || hits(&site, "/list.html") >= listing_hits + 2,
-    );
+    daemon.wait_for("two listing checks", Duration::from_secs(20), || {
+        hits(&site, "/list.html") >= listing_hits + 2
+    });
     assert_eq!(
         hits(&site, "/a/0.html"),
         article_hits,
@@ -264,7 +200,7 @@ fn a_retired_article_is_not_checked_but_stays_in_history_verify_exports_and_the_
     );
     let page = http_get(port, &format!("/source/{id}"));
     assert!(page.contains("past retire_after"), "{page}");
-    terminate(daemon);
+    daemon.terminate();
     // A `check` pass leaves it out too.
     let out = project.cli(&["check"]);
     assert!(out.status.success());
@@ -284,12 +220,12 @@ fn an_adapted_interval_survives_a_restart() {
     let before = String::from_utf8_lossy(&before.stdout).into_owned();
     assert!(!before.contains("now;"), "nothing known yet: {before}");
 
-    let mut daemon = spawn_daemon(&project, &[]);
+    let mut daemon = Daemon::run(&project, &[]);
     // 1 s, 1.5 s, 2.25 s, 3.4 s: five checks take about 8 s.
-    wait_for(&mut daemon, "five checks", Duration::from_secs(30), || {
+    daemon.wait_for("five checks", Duration::from_secs(30), || {
         hits(&site, "/a.html") >= 5
     });
-    terminate(daemon);
+    daemon.terminate();
     let interval = |p: &Project| {
         let store = reopen(&p.store_path());
         let ms = store.fetch_state("zj").unwrap().interval_ms;
@@ -302,29 +238,15 @@ fn an_adapted_interval_survives_a_restart() {
     assert!(list.contains("now; next "), "{list}");
 
     // A restart goes on from the grown interval instead of the base.
-    let daemon = spawn_daemon(&project, &[]);
+    let daemon = Daemon::run(&project, &[]);
     std::thread::sleep(Duration::from_secs(3));
-    let log = terminate(daemon);
+    let log = daemon.terminate();
     assert!(log.contains("adapted intervals restored"), "{log}");
     let after = interval(&project);
     assert!(
         after >= grown,
         "{after} ms after the restart, {grown} before"
     );
-}
-
-/// A plain HTTP/1.1 GET on loopback; the whole response as text.
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A view over `config` and an empty store, served in-process.

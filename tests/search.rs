@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -519,18 +519,6 @@ fn an_index_deleted_or_damaged_by_hand_is_rebuilt() {
     drop(fx.site);
 }
 
-fn spawn_daemon(project: &Project) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_bulletin-watch"))
-        .arg("--config")
-        .arg(project.config_path())
-        .arg("run")
-        .env("BULLETIN_WATCH_LOG", "bulletin_watch=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("daemon starts")
-}
-
 /// Many versions written straight into the store (no index yet), so that
 /// indexing them takes long enough to be interrupted.
 fn many_versions(store_dir: &Path, sources: usize, versions: u32) {
@@ -574,14 +562,13 @@ fn kill_9_while_indexing_then_a_restart_agrees_with_the_store() {
     let want = stored_versions(&store);
     let mut rng = fastrand::Rng::with_seed(15);
     for _ in 0..4 {
-        let mut child = spawn_daemon(&fx.project);
+        let child = Daemon::run(&fx.project, &[]);
         std::thread::sleep(Duration::from_millis(400 + rng.u64(0..1200)));
-        child.kill().expect("kill -9");
-        let _ = child.wait();
+        child.kill();
     }
     // A last start catches up; `search` reaches the daemon's index over
     // the control socket, since the daemon holds the store.
-    let mut child = spawn_daemon(&fx.project);
+    let child = Daemon::run(&fx.project, &[]);
     let start = Instant::now();
     let mut got = Vec::new();
     while start.elapsed() < Duration::from_secs(90) {
@@ -626,12 +613,7 @@ fn kill_9_while_indexing_then_a_restart_agrees_with_the_store() {
     assert_eq!(latest.len(), 40, "{latest:#?}");
     assert!(latest.iter().all(|h| h["version"] == 6));
     assert!(hits_of(&fx.project, "第5版第0节").is_empty());
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    let _ = child.wait();
+    child.terminate();
     // The same question answered by this process prints the same bytes.
     let here = fx
         .project
@@ -648,7 +630,7 @@ fn hits_of(project: &Project, q: &str) -> Vec<Value> {
 fn a_running_daemon_indexes_what_it_stores() {
     let fx = fill();
     let m = manifest();
-    let mut child = spawn_daemon(&fx.project);
+    let child = Daemon::run(&fx.project, &[]);
     // An edit the daemon stores while running: v3 of Zhejiang.
     let file = "zhejiang/article.v2-edit.html";
     let html = String::from_utf8(fixture(file)).unwrap();
@@ -673,12 +655,7 @@ fn a_running_daemon_indexes_what_it_stores() {
         std::thread::sleep(Duration::from_millis(300));
         found = hits_of(&fx.project, "嵊泗列岛");
     }
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    let _ = child.wait();
+    child.terminate();
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(s(&found[0], "source"), "zhejiang");
     assert_eq!(found[0]["version"], 3);

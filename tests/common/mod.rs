@@ -12,6 +12,9 @@ use bulletin_watch::site::{Page, Site};
 use bulletin_watch::store::{Store, StoreError};
 use serde::Deserialize;
 
+mod daemon;
+pub use daemon::{http_get, Daemon};
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
