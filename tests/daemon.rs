@@ -10,26 +10,6 @@ use bulletin_watch::store::{DeliveryState, Store};
 
 const PATTERN: &str = "应急管理工作会议";
 
-/// `history SOURCE --json` through the CLI (which reaches the running daemon
-/// over its control socket, since the daemon holds the store).
-fn version_count(project: &Project, source: &str) -> usize {
-    // --store: the sources file may be broken on purpose (reload test).
-    let store = project.store_path();
-    let out = project.cli(&[
-        "--store",
-        store.to_str().unwrap(),
-        "history",
-        source,
-        "--json",
-    ]);
-    if !out.status.success() {
-        return 0;
-    }
-    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
-        .map(|v| v.len())
-        .unwrap_or(0)
-}
-
 /// Waits until the daemon answers on its control socket (signal handlers
 /// and store are set up by then).
 fn wait_running(daemon: &mut Daemon, project: &Project) {

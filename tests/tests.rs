@@ -21,6 +21,7 @@ mod chat_outbox;
 mod compat;
 mod daemon;
 mod demo;
+mod deploy;
 mod diff_fixtures;
 mod evidence;
 mod extract_fixtures;

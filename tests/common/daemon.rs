@@ -149,6 +149,26 @@ impl Drop for Daemon {
     }
 }
 
+/// `history SOURCE --json` through the CLI (which reaches the running daemon
+/// over its control socket, since the daemon holds the store).
+pub fn version_count(project: &Project, source: &str) -> usize {
+    // --store: the sources file may be broken on purpose (reload test).
+    let store = project.store_path();
+    let out = project.cli(&[
+        "--store",
+        store.to_str().unwrap(),
+        "history",
+        source,
+        "--json",
+    ]);
+    if !out.status.success() {
+        return 0;
+    }
+    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
+        .map(|v| v.len())
+        .unwrap_or(0)
+}
+
 /// A plain HTTP/1.1 GET on loopback; returns the whole response text. A
 /// connection-level error is retried a few times (a server just started
 /// may not listen yet); an HTTP error is not.

@@ -13,7 +13,7 @@ use bulletin_watch::store::{Store, StoreError};
 use serde::Deserialize;
 
 mod daemon;
-pub use daemon::{http_get, Daemon};
+pub use daemon::{http_get, version_count, Daemon};
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
