@@ -7,7 +7,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+mod harness;
+
 use std::hint::black_box;
 
 use bulletin_watch::evidence::{merkle, tsp};
@@ -23,15 +24,15 @@ fn heads(n: usize) -> Vec<ChainHead> {
         .collect()
 }
 
-fn root(c: &mut Criterion) {
-    let mut g = c.benchmark_group("merkle-root");
+fn main() {
+    let h = harness::Harness::from_args();
     for n in [1_000, 10_000] {
-        let h = heads(n);
-        g.bench_function(format!("{n}-heads"), |b| {
-            b.iter(|| merkle::root(black_box(&h)))
+        let heads = heads(n);
+        h.bench(&format!("merkle-root/{n}-heads"), None, || {
+            merkle::root(black_box(&heads))
         });
     }
-    g.finish();
+    token(&h);
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -44,7 +45,7 @@ fn openssl(dir: &Path, args: &[&str]) {
     assert!(ok, "openssl {args:?} failed");
 }
 
-fn token(c: &mut Criterion) {
+fn token(h: &harness::Harness) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     std::fs::write(
@@ -142,10 +143,7 @@ fn token(c: &mut Criterion) {
     let reply = std::fs::read(dir.join("r.tsr")).unwrap();
     let ca = std::fs::read_to_string(dir.join("ca.pem")).unwrap();
     tsp::check_reply(&reply, &req.imprint, &req.nonce, &ca).expect("the token checks");
-    c.bench_function("check-token-rsa2048", |b| {
-        b.iter(|| tsp::check_reply(black_box(&reply), &req.imprint, &req.nonce, &ca))
+    h.bench("check-token-rsa2048", None, || {
+        tsp::check_reply(black_box(&reply), &req.imprint, &req.nonce, &ca)
     });
 }
-
-criterion_group!(benches, root, token);
-criterion_main!(benches);

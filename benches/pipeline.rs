@@ -10,7 +10,8 @@
 //! generator: a 35 KB UTF-8 page, the same page with one paragraph edited,
 //! and a 23 KB GBK page.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+mod harness;
+
 use std::hint::black_box;
 
 use bulletin_watch::extract;
@@ -28,22 +29,20 @@ fn parse(bytes: &[u8], ctype: &str) -> Document {
         .0
 }
 
-fn extraction(c: &mut Criterion) {
+fn main() {
+    let h = harness::Harness::from_args();
     let opts = ExtractOptions::default();
-    let mut g = c.benchmark_group("extract+sections");
     for (name, page, ctype) in [
         ("utf8-35KB", V1, "text/html; charset=utf-8"),
         ("gbk-23KB", GBK, "text/html; charset=gbk"),
     ] {
-        g.throughput(Throughput::Bytes(page.len() as u64));
-        g.bench_function(name, |b| {
-            b.iter(|| extract::document(black_box(page), Some(ctype), &opts).map(|d| d.0))
-        });
+        h.bench(
+            &format!("extract+sections/{name}"),
+            Some(page.len() as u64),
+            || extract::document(black_box(page), Some(ctype), &opts).map(|d| d.0),
+        );
     }
-    g.finish();
-}
 
-fn section_diff(c: &mut Criterion) {
     let old = parse(V1, "text/html; charset=utf-8");
     let new = parse(V2, "text/html; charset=utf-8");
     assert!(!diff::diff(&old, &new).is_empty(), "the versions differ");
@@ -54,27 +53,16 @@ fn section_diff(c: &mut Criterion) {
             .sum::<u64>()
             + d.preamble.len() as u64
     };
-    let mut g = c.benchmark_group("diff");
     // Throughput counts the text of both versions that the diff reads.
-    g.throughput(Throughput::Bytes(text_bytes(&old) + text_bytes(&new)));
-    g.bench_function("one-paragraph-edit", |b| {
-        b.iter(|| diff::diff(black_box(&old), black_box(&new)))
+    let both = Some(text_bytes(&old) + text_bytes(&new));
+    h.bench("diff/one-paragraph-edit", both, || {
+        diff::diff(black_box(&old), black_box(&new))
     });
-    g.bench_function("identical", |b| {
-        b.iter(|| diff::diff(black_box(&old), black_box(&old)))
+    h.bench("diff/identical", both, || {
+        diff::diff(black_box(&old), black_box(&old))
     });
-    g.finish();
-}
 
-fn fingerprint(c: &mut Criterion) {
-    let doc = parse(V1, "text/html; charset=utf-8");
-    let mut g = c.benchmark_group("fingerprint");
-    g.throughput(Throughput::Bytes(V1.len() as u64));
-    g.bench_function("utf8-35KB", |b| {
-        b.iter(|| store::fingerprint(black_box(&doc)))
+    h.bench("fingerprint/utf8-35KB", Some(V1.len() as u64), || {
+        store::fingerprint(black_box(&old))
     });
-    g.finish();
 }
-
-criterion_group!(benches, extraction, section_diff, fingerprint);
-criterion_main!(benches);
