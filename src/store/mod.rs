@@ -136,6 +136,25 @@ pub fn cache_for(sources: usize) -> u64 {
         .clamp(DEFAULT_CACHE, MAX_CACHE)
 }
 
+/// The largest page cache [`daemon_cache_for`] gives.
+pub const DAEMON_MAX_CACHE: u64 = 16 * 1024 * 1024;
+
+/// The daemon's page cache for `sources` sources: [`cache_for`], but at
+/// most [`DAEMON_MAX_CACHE`]. A `check` re-checks every source at once and
+/// a cache miss per check adds up; the daemon spreads its checks over
+/// their intervals, where the misses cost it a fraction of a core's
+/// percent, and the memory is held for as long as it runs.
+/// `BULLETIN_WATCH_CACHE_MB` overrides it.
+pub fn daemon_cache_for(sources: usize) -> u64 {
+    let overridden = std::env::var_os("BULLETIN_WATCH_CACHE_MB").is_some();
+    let cache = cache_for(sources);
+    if overridden {
+        cache
+    } else {
+        cache.min(DAEMON_MAX_CACHE)
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store folder. A folder held by another process
     /// is reported as such at once, never waited on; a full disk as
