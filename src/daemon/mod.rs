@@ -163,10 +163,9 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         tracing::info!(store = %store.path().display(), "store recovered after an unclean stop");
     }
     // The search index catches up in the background: never a reason to
-    // wait or to refuse to start. It is told of commits through the
-    // checker, so it starts with an empty catalogue and is given the
-    // configuration's once that is built.
-    let index = SearchIndex::start(store.clone(), Catalog::default());
+    // wait or to refuse to start. Its catalogue is a view of the
+    // configuration, as `Live`'s is: nothing is copied.
+    let index = SearchIndex::start(store.clone(), Catalog::of(config.clone()));
     let live = Live::build(
         config,
         store.clone(),
@@ -174,7 +173,6 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         None,
         Some(index.clone()),
     )?;
-    index.set_catalog(live.catalog.clone());
     let (live_tx, live_rx) = watch::channel(Arc::new(live));
     let metrics = Arc::new(Metrics::default());
     let wake_delivery = Arc::new(Notify::new());

@@ -55,8 +55,11 @@ use schema::Fields;
 const GATHER: Duration = Duration::from_millis(300);
 /// The longest it waits for such a pause.
 const MAX_LAG: Duration = Duration::from_secs(120);
-/// Entries added before an intermediate commit (a rebuild keeps its progress).
-const COMMIT_EVERY: usize = 20_000;
+/// Entries added before an intermediate commit (a rebuild keeps its
+/// progress). A commit waits for every entry added to be indexed; in
+/// between, tantivy queues up to 10,000 of them (~4.5 KB each here), so
+/// this also bounds what waits in memory.
+const COMMIT_EVERY: usize = 4_000;
 /// The writer's memory budget (tantivy's minimum is 15 MB per thread).
 const WRITER_BYTES: usize = 16_000_000;
 /// Decompressed blocks of stored text each segment keeps (tantivy's
