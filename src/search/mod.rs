@@ -66,8 +66,11 @@ const WRITER_BYTES: usize = 16_000_000;
 /// default is 100, per segment: tens of MB over a large index, for a few
 /// snippets per search).
 const DOC_CACHE_BLOCKS: usize = 8;
-/// Segments with more entries than this are not merged further.
-const MERGE_MAX_DOCS: usize = 250_000;
+/// Segments with more entries than this are not merged further: with a
+/// commit every [`COMMIT_EVERY`] entries, a merge joins at most eight
+/// young segments (~45 MB of files here, which it reads through the
+/// memory map: they count in the resident set while it runs).
+const MERGE_MAX_DOCS: usize = 20_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -530,9 +533,10 @@ fn writer_options() -> tantivy::indexer::IndexWriterOptions {
 }
 
 /// tantivy's log merge policy, but segments past [`MERGE_MAX_DOCS`] are
-/// left alone: a merge's memory grows with the segments it merges, and a
-/// catch-up of 100,000 versions would otherwise end in one merge of them
-/// all.
+/// left alone: a merge's memory (its buffers, and the mapped files it
+/// reads) grows with the segments it merges, and a catch-up of 100,000
+/// versions would otherwise end in merges of hundreds of MB. A search
+/// visits more segments instead (a few dozen at 100,000 versions).
 fn merge_policy() -> tantivy::merge_policy::LogMergePolicy {
     let mut p = tantivy::merge_policy::LogMergePolicy::default();
     p.set_max_docs_before_merge(MERGE_MAX_DOCS);

@@ -267,5 +267,6 @@ mod tests {
         assert_eq!(daemon_cache_for(10_000), DEFAULT_CACHE);
         assert_eq!(daemon_cache_for(100_000), DAEMON_MAX_CACHE);
         assert!(daemon_cache_for(100_000) < cache_for(100_000));
+        assert_eq!(daemon_cache_for(10_000_000), DAEMON_MAX_CACHE);
     }
 }
