@@ -215,31 +215,6 @@ impl Config {
         self.channels.iter().find(|c| c.id == id)
     }
 
-    /// The configured source `id` (a binary search of the index; a walk
-    /// if `sources` was changed after loading).
-    pub fn source(&self, id: &str) -> Option<&Source> {
-        self.position(id)
-            .and_then(|i| self.sources.get(i))
-            .map(|s| &**s)
-    }
-
-    /// Where the configured source `id` is in `sources` (its order in the
-    /// sources file), found as [`Config::source`] finds it.
-    pub fn position(&self, id: &str) -> Option<usize> {
-        let at = self
-            .by_id
-            .0
-            .binary_search_by(|&i| {
-                self.sources
-                    .get(i as usize)
-                    .map_or(std::cmp::Ordering::Greater, |s| s.id.as_str().cmp(id))
-            })
-            .ok()
-            .map(|k| self.by_id.0[k] as usize)
-            .filter(|&i| self.sources.get(i).is_some_and(|s| s.id == id));
-        at.or_else(|| self.sources.iter().position(|s| s.id == id))
-    }
-
     /// The politeness policy for a host: its `[hosts]` entry or the defaults.
     pub fn host_policy(&self, host: &str) -> HostPolicy {
         self.hosts.get(host).cloned().unwrap_or(HostPolicy {
