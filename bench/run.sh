@@ -14,7 +14,9 @@
 # the binaries already in target/release), BENCH_STORAGE_VERSIONS (100),
 # BENCH_URLWATCH_ROUNDS (BENCH_REPEAT), BENCH_FIXTURE_CONCURRENCY (96:
 # connections against the fixture server), BENCH_SCALE_N (100000),
-# BENCH_SCALE_DAEMON_SECS (60: how long `run` re-checks the scale store).
+# BENCH_SCALE_DAEMON_SECS (60: how long `run` is watched in each of its
+# states), BENCH_SCALE_INDEX_SECS (1800: how long `run` may take to build
+# the search index of the scale store).
 #
 # Writes raw figures to $BENCH_OUT/*.tsv and prints tables. Needs cargo,
 # python3 (with venv and network access to PyPI for urlwatch) and GNU time
@@ -27,7 +29,9 @@ SIZES=${BENCH_SIZES:-"1000 10000"}
 REPEAT=${BENCH_REPEAT:-3}
 SOAK_SECS=${BENCH_SOAK_SECS:-300}
 SOAK_PAGES=${BENCH_SOAK_PAGES:-1000}
-PORT=${BENCH_PORT:-18765}
+# A free port unless BENCH_PORT names one: two benches run at once must
+# not meet on the same server.
+PORT=${BENCH_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 BW=${BENCH_BIN:-$ROOT/target/release/bulletin-watch}
 SERVER=$ROOT/target/release/examples/bench-server
 PARTS=${*:-budget storage urlwatch soak}
@@ -255,29 +259,60 @@ EOF
     python3 "$ROOT/bench/report.py" urlwatch "$rows"
 }
 
+# daemon_phase LABEL CONFIG STORE SECS [caught-up]: runs `run` for SECS (or,
+# with caught-up, until the search index has caught up with the store, at
+# most SECS) and appends one row: label, seconds, peak RSS (VmHWM, kB),
+# checks made, and how long the index took to catch up ("-": not in time).
+daemon_phase() {
+    local label=$1 cfg=$2 store=$3 secs=$4 until=${5:-} err="$OUT/scale-run-$1.err"
+    BULLETIN_WATCH_LOG=info "$BW" --config "$cfg" run 2>"$err" >/dev/null &
+    local pid=$! t=0 hwm=0 caught=-
+    while [ "$t" -lt "$secs" ]; do
+        sleep 5
+        t=$((t + 5))
+        hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+        if grep -q 'search index caught up' "$err"; then
+            caught=$(grep 'search index caught up' "$err" | grep -o 'ms=[0-9]*' | tail -1 | cut -d= -f2)
+            caught=$((caught / 1000))
+            [ -n "$until" ] && break
+        fi
+    done
+    printf '%s\tdaemon %s\t%s s\tpeak RSS %s kB\tchecks %s\tindex caught up after %s s\n' "$n" "$label" "$t" \
+        "$hwm" "$(grep -c 'checked source' "$err" || true)" "$caught" | tee -a "$rows"
+    kill -TERM "$pid"
+    wait "$pid" || true
+}
+
 scale() {
     # BENCH_SCALE_N sources against bench-server: one first pass and one
     # unchanged re-check under /usr/bin/time, then `run` over the same
-    # store for BENCH_SCALE_DAEMON_SECS with every source due at once, its
-    # peak RSS (VmHWM) read at the end.
+    # store in each of its states, its peak RSS (VmHWM) read at the end:
+    # * idle: schedules restored from the fetch states, nothing due, the
+    #   search index unusable (a plain file at index/);
+    # * re-checking: the same with a 1-minute interval, so every source is
+    #   due at once and again every minute;
+    # * indexing: the store of the first pass (`check` does not index), so
+    #   the daemon builds the index of every version; watched until it has
+    #   caught up, at most BENCH_SCALE_INDEX_SECS.
     local n=${BENCH_SCALE_N:-100000} rows="$OUT/scale.tsv"
     local pristine="$OUT/pages-$n" cfg="$OUT/sources-$n.toml" store="$OUT/store-$n"
+    local secs=${BENCH_SCALE_DAEMON_SECS:-60}
     [ -f "$pristine/state.json" ] || python3 "$ROOT/bench/gen_pages.py" "$pristine" --pages "$n"
     write_config "$cfg" "$store" "$n" "http://127.0.0.1:$PORT"
-    rm -rf "$store"
+    rm -rf "$store" "$store-first"
     start_static "$pristine"
     : >"$rows"
     echo "== scale N=$n (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
     printf '%s\t%s\n' "$n" "$(measure first "$cfg" "$store")" | tee -a "$rows"
+    cp -a "$store" "$store-first"
     printf '%s\t%s\n' "$n" "$(measure unchanged-conditional "$cfg" "$store")" | tee -a "$rows"
-    "$BW" --config "$cfg" run 2>"$OUT/scale-run.err" &
-    local pid=$!
-    sleep "${BENCH_SCALE_DAEMON_SECS:-60}"
-    printf '%s\tdaemon\t%s s\tpeak RSS %s kB\tchecks %s\n' "$n" "${BENCH_SCALE_DAEMON_SECS:-60}" \
-        "$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")" \
-        "$(grep -c 'checked' "$OUT/scale-run.err" || true)" | tee -a "$rows"
-    kill -TERM "$pid"
-    wait "$pid" || true
+    rm -rf "$store/index"
+    touch "$store/index"
+    daemon_phase idle "$cfg" "$store" "$secs"
+    SOURCE_INTERVAL=1m write_config "$OUT/sources-$n-1m.toml" "$store" "$n" "http://127.0.0.1:$PORT"
+    daemon_phase re-checking "$OUT/sources-$n-1m.toml" "$store" "$secs"
+    write_config "$OUT/sources-$n-first.toml" "$store-first" "$n" "http://127.0.0.1:$PORT"
+    daemon_phase indexing "$OUT/sources-$n-first.toml" "$store-first" "${BENCH_SCALE_INDEX_SECS:-1800}" caught-up
     stop_server
 }
 

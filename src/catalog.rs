@@ -10,7 +10,7 @@
 //! store knows (discovered articles, stored versions) is passed in.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -123,22 +123,47 @@ pub struct Stored {
 }
 
 /// Every configured source, in the order of the sources file.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(transparent)]
+///
+/// Either a list of entries (what a read-only command sends the daemon,
+/// a test), or a view of a loaded configuration ([`Catalog::of`]), which
+/// builds an entry only when one is asked for: the daemon keeps one per
+/// loaded configuration and hands it to delivery, the search index and
+/// the web view, instead of a copy of every source (at 100,000 sources a
+/// listed catalogue is some 25 MB). A clone is a few pointers.
+/// (De)serialised as the list of its entries.
+#[derive(Debug, Clone, Default)]
 pub struct Catalog {
-    pub sources: Vec<SourceEntry>,
+    /// The listed entries (none when it is a view of `config`); changed
+    /// through `Arc::make_mut` (a copy, if it is shared).
+    pub sources: Arc<Vec<SourceEntry>>,
+    /// The configuration it is a view of.
+    config: Option<Arc<Config>>,
     /// Each id's position in `sources` (its first), built on the first
     /// lookup: at 100,000 sources a walk per lookup is what every alert
     /// and every indexed version would pay.
-    #[serde(skip)]
-    by_id: OnceLock<(usize, HashMap<String, usize>)>,
+    by_id: Arc<OnceLock<ById>>,
+}
+
+/// How many sources the index was built over, and each id's position.
+type ById = (usize, HashMap<String, usize>);
+
+impl Serialize for Catalog {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.entries().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Catalog {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Catalog, D::Error> {
+        Vec::<SourceEntry>::deserialize(d).map(Catalog::new)
+    }
 }
 
 /// Two catalogues are equal when they list the same sources, whether or
 /// not either has been asked anything yet.
 impl PartialEq for Catalog {
     fn eq(&self, other: &Catalog) -> bool {
-        self.sources == other.sources
+        self.entries() == other.entries()
     }
 }
 
@@ -147,11 +172,14 @@ impl Eq for Catalog {}
 impl Catalog {
     pub fn new(sources: Vec<SourceEntry>) -> Catalog {
         Catalog {
-            sources,
-            by_id: OnceLock::new(),
+            sources: Arc::new(sources),
+            config: None,
+            by_id: Arc::default(),
         }
     }
 
+    /// A copy of every configured source of `config` (for a catalogue
+    /// that leaves the process, or outlives the configuration).
     pub fn from_config(config: &Config) -> Catalog {
         Catalog::new(
             config
@@ -163,8 +191,36 @@ impl Catalog {
         )
     }
 
+    /// A view of `config`: nothing is copied until an entry is asked for.
+    pub fn of(config: Arc<Config>) -> Catalog {
+        Catalog {
+            sources: Arc::default(),
+            config: Some(config),
+            by_id: Arc::default(),
+        }
+    }
+
+    /// Every entry, in the order of the sources file.
+    pub fn entries(&self) -> std::borrow::Cow<'_, [SourceEntry]> {
+        match &self.config {
+            Some(c) => std::borrow::Cow::Owned(
+                c.sources
+                    .iter()
+                    .enumerate()
+                    .map(|(order, s)| SourceEntry::configured(s, order))
+                    .collect(),
+            ),
+            None => std::borrow::Cow::Borrowed(self.sources.as_slice()),
+        }
+    }
+
     /// The configured source `id`.
-    pub fn configured(&self, id: &str) -> Option<&SourceEntry> {
+    pub fn configured(&self, id: &str) -> Option<SourceEntry> {
+        if let Some(c) = &self.config {
+            return c
+                .position(id)
+                .and_then(|i| c.sources.get(i).map(|s| SourceEntry::configured(s, i)));
+        }
         let (len, by_id) = self.by_id.get_or_init(|| {
             let mut m = HashMap::with_capacity(self.sources.len());
             for (i, s) in self.sources.iter().enumerate() {
@@ -174,12 +230,13 @@ impl Catalog {
         });
         if *len != self.sources.len() {
             // `sources` grew or shrank after the index was built.
-            return self.sources.iter().find(|s| s.id == id);
+            return self.sources.iter().find(|s| s.id == id).cloned();
         }
         by_id
             .get(id)
             .and_then(|&i| self.sources.get(i))
             .filter(|s| s.id == id)
+            .cloned()
     }
 
     /// Who `id` is, from the configuration and what the store knows of it:
@@ -194,7 +251,7 @@ impl Catalog {
         stored: Option<Stored>,
     ) -> Option<SourceEntry> {
         if let Some(s) = self.configured(id) {
-            return Some(s.clone());
+            return Some(s);
         }
         let stored = stored.unwrap_or_default();
         let listing_id = tracked
@@ -230,7 +287,7 @@ impl Catalog {
     /// [`Catalog::resolve`] with the store's records read here.
     pub fn find(&self, store: &Store, id: &str) -> Result<Option<SourceEntry>, StoreError> {
         if let Some(s) = self.configured(id) {
-            return Ok(Some(s.clone()));
+            return Ok(Some(s));
         }
         let tracked = store.tracked_one(id)?;
         let stored = store.latest(id)?.map(|r| Stored {
@@ -239,6 +296,38 @@ impl Catalog {
         });
         Ok(self.resolve(id, tracked.as_ref(), stored))
     }
+}
+
+/// [`Catalog::find`] without building a catalogue of every source: the
+/// configured source `id`, or the listing a discovered article belongs to,
+/// looked up in the configuration's index (one web page asks for one
+/// source; 100,000 copies for it would be wasted).
+pub fn find_in(
+    config: &Config,
+    store: &Store,
+    id: &str,
+) -> Result<Option<SourceEntry>, StoreError> {
+    let entry = |i: usize| config.sources.get(i).map(|s| SourceEntry::configured(s, i));
+    if let Some(e) = config.position(id).and_then(entry) {
+        return Ok(Some(e));
+    }
+    let tracked = store.tracked_one(id)?;
+    let listing = tracked
+        .as_ref()
+        .map(|t| t.listing.as_str())
+        .or_else(|| derived_listing(id));
+    let few = Catalog::new(
+        listing
+            .and_then(|l| config.position(l))
+            .and_then(entry)
+            .into_iter()
+            .collect(),
+    );
+    let stored = store.latest(id)?.map(|r| Stored {
+        title: r.title,
+        url: r.url,
+    });
+    Ok(few.resolve(id, tracked.as_ref(), stored))
 }
 
 /// A stable id for an article found on a listing: the listing's id and a
@@ -296,7 +385,7 @@ mod tests {
         // Asking builds the index; equality is about the sources only.
         assert_eq!(c, fresh);
         // A catalogue changed after it was asked still answers right.
-        c.sources.push(entry("late", 500));
+        Arc::make_mut(&mut c.sources).push(entry("late", 500));
         assert_eq!(c.configured("late").map(|e| e.order), Some(500));
         assert_eq!(c.configured("s12").map(|e| e.order), Some(12));
     }
@@ -354,6 +443,64 @@ mod tests {
         for plain in ["jiangsu", "zj.list", "a.0123", ".0123456789"] {
             assert_eq!(derived_listing(plain), None, "{plain}");
         }
+    }
+
+    fn two_sources() -> Config {
+        let text = "[settings]\ninterval = \"60s\"\n\
+            \n[[source]]\nid = \"sh\"\nname = \"上海\"\nprovince = \"上海市\"\nregion = \"华东\"\nurl = \"http://127.0.0.1:1/a.html\"\nkind = \"article\"\nrecipients = [\"sh@example.org\"]\n\
+            \n[[source]]\nid = \"js-list\"\nprovince = \"江苏省\"\nregion = \"华东\"\nurl = \"http://127.0.0.1:1/list/\"\nkind = \"listing\"\nlink_pattern = \"会议\"\n";
+        crate::config::parse(text, std::path::Path::new("sources.toml")).unwrap()
+    }
+
+    #[test]
+    fn a_view_of_the_configuration_answers_as_a_copy_of_it() {
+        let config = Arc::new(two_sources());
+        let copy = Catalog::from_config(&config);
+        let view = Catalog::of(config.clone());
+        assert!(view.sources.is_empty(), "a view copies nothing");
+        assert_eq!(view, copy);
+        assert_eq!(
+            serde_json::to_string(&view).unwrap(),
+            serde_json::to_string(&copy).unwrap()
+        );
+        for id in ["sh", "js-list", "nobody"] {
+            assert_eq!(view.configured(id), copy.configured(id), "{id}");
+        }
+        assert_eq!(view.configured("js-list").map(|e| e.order), Some(1));
+        let found = derived_id("js-list", "http://127.0.0.1:1/art/1.html");
+        let e = view.resolve(&found, None, None).unwrap();
+        assert_eq!(e, copy.resolve(&found, None, None).unwrap());
+        assert_eq!(
+            (e.origin, e.province.as_str()),
+            (Origin::Discovered, "江苏省")
+        );
+    }
+
+    #[test]
+    fn one_source_is_found_without_a_catalogue_as_with_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let config = two_sources();
+        let t = Tracked {
+            id: derived_id("js-list", "http://127.0.0.1:1/art/2.html"),
+            url: "http://127.0.0.1:1/art/2.html".into(),
+            title: "全省会议".into(),
+            listing: "js-list".into(),
+            discovered_at: jiff::Timestamp::UNIX_EPOCH,
+        };
+        store.track(&t).unwrap();
+        let fresh = derived_id("js-list", "http://127.0.0.1:1/art/3.html");
+        let all = Catalog::from_config(&config);
+        for id in ["sh", "js-list", t.id.as_str(), fresh.as_str(), "nobody"] {
+            assert_eq!(
+                find_in(&config, &store, id).unwrap(),
+                all.find(&store, id).unwrap(),
+                "{id}"
+            );
+        }
+        let e = find_in(&config, &store, &t.id).unwrap().unwrap();
+        assert_eq!((e.name.as_str(), e.order), ("全省会议", 1));
+        assert!(find_in(&config, &store, "nobody").unwrap().is_none());
     }
 
     #[test]

@@ -120,10 +120,13 @@ pub struct Source {
     pub region: Region,
     pub url: Url,
     pub kind: SourceKind,
-    pub extract: ExtractOptions,
+    /// Shared by every source that sets none of its keys (most of them:
+    /// one copy instead of four empty fields per source).
+    pub extract: Arc<ExtractOptions>,
     pub interval: Duration,
     pub recipients: Vec<String>,
-    pub link_pattern: Option<Regex>,
+    /// Boxed: only listings have one.
+    pub link_pattern: Option<Box<Regex>>,
     pub allowed_hosts: Vec<String>,
     pub ignore: Vec<Regex>,
     pub alert_on_first: bool,
@@ -169,6 +172,22 @@ pub fn host_allowed(own: &Url, allowed: &[String], url: &Url) -> bool {
     })
 }
 
+/// `extract`, or the one shared copy of the defaults when it sets nothing.
+fn shared_extract(extract: ExtractOptions) -> Arc<ExtractOptions> {
+    static DEFAULT: std::sync::OnceLock<Arc<ExtractOptions>> = std::sync::OnceLock::new();
+    let ExtractOptions {
+        content,
+        title,
+        date,
+        encoding,
+    } = &extract;
+    if content.is_none() && title.is_none() && date.is_none() && encoding.is_none() {
+        DEFAULT.get_or_init(Arc::default).clone()
+    } else {
+        Arc::new(extract)
+    }
+}
+
 /// A loaded, validated `sources.toml`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -194,24 +213,6 @@ impl Config {
     /// The configured channel `id`.
     pub fn channel(&self, id: &str) -> Option<&ChannelConfig> {
         self.channels.iter().find(|c| c.id == id)
-    }
-
-    /// The configured source `id` (a binary search of the index; a walk
-    /// if `sources` was changed after loading).
-    pub fn source(&self, id: &str) -> Option<&Source> {
-        let at = self
-            .by_id
-            .0
-            .binary_search_by(|&i| {
-                self.sources
-                    .get(i as usize)
-                    .map_or(std::cmp::Ordering::Greater, |s| s.id.as_str().cmp(id))
-            })
-            .ok()
-            .and_then(|k| self.sources.get(self.by_id.0[k] as usize))
-            .filter(|s| s.id == id);
-        at.or_else(|| self.sources.iter().find(|s| s.id == id))
-            .map(|s| &**s)
     }
 
     /// The politeness policy for a host: its `[hosts]` entry or the defaults.
@@ -823,7 +824,8 @@ impl Validator<'_> {
         let link_pattern = raw
             .link_pattern
             .as_ref()
-            .and_then(|p| self.regex(p, &f("link_pattern")));
+            .and_then(|p| self.regex(p, &f("link_pattern")))
+            .map(Box::new);
         match (raw.kind, &raw.link_pattern) {
             (SourceKind::Listing, None) => self.push(
                 spanned.span().start,
@@ -874,7 +876,7 @@ impl Validator<'_> {
             region: region?,
             url: url?,
             kind: raw.kind,
-            extract,
+            extract: shared_extract(extract),
             interval,
             recipients,
             link_pattern,

@@ -478,7 +478,7 @@ fn sources_explain(cli: &Cli, id: &str) -> Result<ExitCode> {
         .sources
         .iter()
         .find(|s| s.id == id)
-        .map(|s| s.extract.clone())
+        .map(|s| ExtractOptions::clone(&s.extract))
         .or_else(|| {
             // A discovered article is read with its listing's charset and
             // the generic extractor, as a check reads it.

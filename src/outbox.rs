@@ -26,6 +26,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::alert::{self, message_id, AlertConfig, Message, Renderer};
+use crate::catalog::Catalog;
 use crate::channel;
 use crate::config::Config;
 use crate::delivery::{Channels, Mailer, Verdict};
@@ -65,7 +66,7 @@ pub async fn drain(
     mailer: &Mailer,
     force: bool,
 ) -> Result<Drained, StoreError> {
-    drain_inner(store, config, mailer, None, force).await
+    drain_inner(store, config, None, mailer, None, force).await
 }
 
 /// Attempts every pending alert whose backoff has expired — or every
@@ -80,12 +81,26 @@ pub async fn drain_all(
     channels: &Channels,
     force: bool,
 ) -> Result<Drained, StoreError> {
-    drain_inner(store, config, mailer, Some(channels), force).await
+    drain_inner(store, config, None, mailer, Some(channels), force).await
+}
+
+/// [`drain_all`] naming sources from `catalog` (the configuration's,
+/// built once) instead of a catalogue built for the drain.
+pub async fn drain_shared(
+    store: &Store,
+    config: &Config,
+    catalog: &Catalog,
+    mailer: &Mailer,
+    channels: &Channels,
+    force: bool,
+) -> Result<Drained, StoreError> {
+    drain_inner(store, config, Some(catalog), mailer, Some(channels), force).await
 }
 
 async fn drain_inner(
     store: &Store,
     config: &Config,
+    catalog: Option<&Catalog>,
     mailer: &Mailer,
     channels: Option<&Channels>,
     force: bool,
@@ -113,7 +128,14 @@ async fn drain_inner(
     if due.is_empty() && chat.is_empty() {
         return Ok(out);
     }
-    let alerts = AlertConfig::from_config(config);
+    let alerts = match catalog {
+        Some(c) => AlertConfig {
+            from: config.mail.from.clone(),
+            to: config.mail.to.clone(),
+            sources: c.clone(),
+        },
+        None => AlertConfig::from_config(config),
+    };
     let renderer = Renderer::new(store, &alerts);
     // E-mail first: a chat burst paced at a robot's rate must not hold
     // the e-mail back.

@@ -237,7 +237,7 @@ impl<'a> Renderer<'a> {
     /// knows any more is named by its id.
     fn about(&self, source: &str) -> Result<SourceEntry, StoreError> {
         if let Some(s) = self.config.sources.configured(source) {
-            return Ok(s.clone());
+            return Ok(s);
         }
         let tracked = readable(self.tracked())?.and_then(|t| t.get(source));
         let stored = match tracked {

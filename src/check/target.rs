@@ -37,7 +37,7 @@ impl Target {
             s,
             SourceEntry::configured(s, 0),
             s.url.clone(),
-            s.extract.clone(),
+            ExtractOptions::clone(&s.extract),
         )
     }
 

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::Source;
+use super::{Config, Source};
 
 /// Positions into `Config::sources`, in the order of their ids.
 #[derive(Clone, Default)]
@@ -18,6 +18,33 @@ impl SourceIndex {
         let mut at: Vec<u32> = (0..sources.len() as u32).collect();
         at.sort_unstable_by(|&a, &b| sources[a as usize].id.cmp(&sources[b as usize].id));
         SourceIndex(at)
+    }
+}
+
+impl Config {
+    /// The configured source `id` (a binary search of the index; a walk
+    /// if `sources` was changed after loading).
+    pub fn source(&self, id: &str) -> Option<&Source> {
+        self.position(id)
+            .and_then(|i| self.sources.get(i))
+            .map(|s| &**s)
+    }
+
+    /// Where the configured source `id` is in `sources` (its order in the
+    /// sources file), found as [`Config::source`] finds it.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        let at = self
+            .by_id
+            .0
+            .binary_search_by(|&i| {
+                self.sources
+                    .get(i as usize)
+                    .map_or(std::cmp::Ordering::Greater, |s| s.id.as_str().cmp(id))
+            })
+            .ok()
+            .map(|k| self.by_id.0[k] as usize)
+            .filter(|&i| self.sources.get(i).is_some_and(|s| s.id == id));
+        at.or_else(|| self.sources.iter().position(|s| s.id == id))
     }
 }
 

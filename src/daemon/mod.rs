@@ -105,6 +105,9 @@ pub struct Live {
     pub mailer: Arc<Mailer>,
     /// The chat robots and their rate limiters, shared by every drain.
     pub channels: Arc<Channels>,
+    /// Who every configured source is, built once per configuration and
+    /// shared by delivery, the search index and the web view.
+    pub catalog: Catalog,
 }
 
 impl Live {
@@ -139,6 +142,7 @@ impl Live {
         checker.politeness = politeness;
         checker.on_commit = on_commit;
         Ok(Live {
+            catalog: Catalog::of(config.clone()),
             config,
             checker: Arc::new(checker),
             mailer: Arc::new(mailer),
@@ -153,14 +157,15 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let (stop_signals, hangup) = shutdown::install()?;
     let shutdown = Shutdown::new();
     let config = Arc::new(opts.load()?);
-    let cache = crate::store::cache_for(config.sources.len());
+    let cache = crate::store::daemon_cache_for(config.sources.len());
     let store = Arc::new(open_store_waiting(&config.settings.store, cache).await?);
     if store.was_recovered() {
         tracing::info!(store = %store.path().display(), "store recovered after an unclean stop");
     }
     // The search index catches up in the background: never a reason to
-    // wait or to refuse to start.
-    let index = SearchIndex::start(store.clone(), Catalog::from_config(&config));
+    // wait or to refuse to start. Its catalogue is a view of the
+    // configuration, as `Live`'s is: nothing is copied.
+    let index = SearchIndex::start(store.clone(), Catalog::of(config.clone()));
     let live = Live::build(
         config,
         store.clone(),
@@ -203,9 +208,11 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         tracing::info!(%addr, "serving the web view");
         let rx = live_rx.clone();
         let config = ConfigHandle::from_fn(move || rx.borrow().config.clone());
+        let rx = live_rx.clone();
         let state = WebState::new(store.clone(), config)
             .with_token(token.clone())
-            .with_search(index.clone());
+            .with_search(index.clone())
+            .with_catalog(move || rx.borrow().catalog.clone());
         let stop = shutdown.wait_owned();
         services.spawn(async move {
             if let Err(e) = crate::web::serve(listener, state, stop).await {
@@ -297,7 +304,7 @@ async fn deliver(
         }
         tokio::select! {
             _ = shutdown.wait() => return,
-            drained = outbox::drain_all(&store, &current.config, &current.mailer, &current.channels, false) => match drained {
+            drained = outbox::drain_shared(&store, &current.config, &current.catalog, &current.mailer, &current.channels, false) => match drained {
                 Ok(d) => metrics.delivered(d.sent, d.failed),
                 Err(e) => tracing::error!(error = %e, "outbox drain failed"),
             },
@@ -338,7 +345,7 @@ async fn reload(
                     Err(e) => tracing::error!(error = %e, "cannot retry refused deliveries"),
                 }
                 // Versions indexed from now on are named by the new sources.
-                index.set_catalog(Catalog::from_config(&new.config));
+                index.set_catalog(new.catalog.clone());
                 live.send_replace(Arc::new(new));
                 tracing::info!(sources, "configuration reloaded");
             }

@@ -55,10 +55,22 @@ use schema::Fields;
 const GATHER: Duration = Duration::from_millis(300);
 /// The longest it waits for such a pause.
 const MAX_LAG: Duration = Duration::from_secs(120);
-/// Entries added before an intermediate commit (a rebuild keeps its progress).
-const COMMIT_EVERY: usize = 20_000;
+/// Entries added before an intermediate commit (a rebuild keeps its
+/// progress). A commit waits for every entry added to be indexed; in
+/// between, tantivy queues up to 10,000 of them (~4.5 KB each here), so
+/// this also bounds what waits in memory.
+const COMMIT_EVERY: usize = 4_000;
 /// The writer's memory budget (tantivy's minimum is 15 MB per thread).
 const WRITER_BYTES: usize = 16_000_000;
+/// Decompressed blocks of stored text each segment keeps (tantivy's
+/// default is 100, per segment: tens of MB over a large index, for a few
+/// snippets per search).
+const DOC_CACHE_BLOCKS: usize = 8;
+/// Segments with more entries than this are not merged further: with a
+/// commit every [`COMMIT_EVERY`] entries, a merge joins at most eight
+/// young segments (~45 MB of files here, which it reads through the
+/// memory map: they count in the resident set while it runs).
+const MERGE_MAX_DOCS: usize = 20_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -98,17 +110,25 @@ pub(crate) struct Engine {
     pub fields: Fields,
 }
 
-/// What the index holds of one source.
+/// What the index holds of one source: kept for every source while the
+/// index is open, so it is small (sorted version numbers in one
+/// allocation, not a tree).
 #[derive(Debug, Default, Clone)]
 struct Present {
-    versions: BTreeSet<u32>,
+    versions: Box<[u32]>,
     latest: Option<u32>,
+}
+
+impl Present {
+    fn has(&self, version: u32) -> bool {
+        self.versions.binary_search(&version).is_ok()
+    }
 }
 
 /// The writer and what has been written, held by one thread at a time.
 struct Writer {
     writer: IndexWriter<TantivyDocument>,
-    present: HashMap<String, Present>,
+    present: HashMap<Box<str>, Present>,
     /// Entries added since the last commit.
     pending: usize,
 }
@@ -349,6 +369,7 @@ impl SearchIndex {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
+            .doc_store_cache_num_blocks(DOC_CACHE_BLOCKS)
             .try_into()
             .map_err(|e| self.tantivy(e))?;
         let engine = Arc::new(Engine {
@@ -359,8 +380,9 @@ impl SearchIndex {
         let present = present(&engine).map_err(|e| self.tantivy(e))?;
         let writer = engine
             .index
-            .writer_with_num_threads(1, WRITER_BYTES)
+            .writer_with_options(writer_options())
             .map_err(|e| self.tantivy(e))?;
+        writer.set_merge_policy(Box::new(merge_policy()));
         *self.engine.write().unwrap_or_else(|e| e.into_inner()) = Some(engine);
         *lock(&self.writer) = Some(Writer {
             writer,
@@ -448,7 +470,7 @@ impl SearchIndex {
         who: &Who,
         latest: &VersionRecord,
     ) -> Result<Indexed> {
-        let have = w.present.get(&who.id).cloned().unwrap_or_default();
+        let have = w.present.get(who.id.as_str()).cloned().unwrap_or_default();
         if have.latest == Some(latest.version) && have.versions.len() == latest.version as usize {
             return Ok(Indexed::default());
         }
@@ -458,7 +480,7 @@ impl SearchIndex {
         for rec in &records {
             let is_latest = rec.version == latest.version;
             let stale_latest = have.latest == Some(rec.version) && !is_latest;
-            if have.versions.contains(&rec.version) && !stale_latest {
+            if have.has(rec.version) && !stale_latest {
                 continue;
             }
             if stale_latest {
@@ -477,10 +499,13 @@ impl SearchIndex {
             done.versions += 1;
         }
         w.pending += done.entries;
+        let mut versions: Vec<u32> = records.iter().map(|r| r.version).collect();
+        versions.sort_unstable();
+        versions.dedup();
         w.present.insert(
-            who.id.clone(),
+            who.id.as_str().into(),
             Present {
-                versions: records.iter().map(|r| r.version).collect(),
+                versions: versions.into_boxed_slice(),
                 latest: Some(latest.version),
             },
         );
@@ -494,6 +519,28 @@ impl VersionSink for SearchIndex {
             let _ = tx.send(source.to_string());
         }
     }
+}
+
+/// One indexing thread with tantivy's smallest budget, and one merge at a
+/// time (tantivy's default runs four at once, each holding its own
+/// buffers).
+fn writer_options() -> tantivy::indexer::IndexWriterOptions {
+    tantivy::indexer::IndexWriterOptions::builder()
+        .num_worker_threads(1)
+        .memory_budget_per_thread(WRITER_BYTES)
+        .num_merge_threads(1)
+        .build()
+}
+
+/// tantivy's log merge policy, but segments past [`MERGE_MAX_DOCS`] are
+/// left alone: a merge's memory (its buffers, and the mapped files it
+/// reads) grows with the segments it merges, and a catch-up of 100,000
+/// versions would otherwise end in merges of hundreds of MB. A search
+/// visits more segments instead (a few dozen at 100,000 versions).
+fn merge_policy() -> tantivy::merge_policy::LogMergePolicy {
+    let mut p = tantivy::merge_policy::LogMergePolicy::default();
+    p.set_max_docs_before_merge(MERGE_MAX_DOCS);
+    p
 }
 
 /// Indexing yields to checks: this thread, and the writer's threads it
@@ -616,14 +663,14 @@ fn entries(
 }
 
 /// What the index holds, read back from each version's `_title` entry.
-fn present(engine: &Engine) -> tantivy::Result<HashMap<String, Present>> {
+fn present(engine: &Engine) -> tantivy::Result<HashMap<Box<str>, Present>> {
     let f = engine.fields;
     let searcher = engine.reader.searcher();
     let q = TermQuery::new(
         Term::from_field_text(f.kind, schema::KIND_TITLE),
         IndexRecordOption::Basic,
     );
-    let mut out: HashMap<String, Present> = HashMap::new();
+    let mut out: HashMap<Box<str>, (Vec<u32>, Option<u32>)> = HashMap::new();
     for addr in searcher.search(&q, &DocSetCollector)? {
         let d: TantivyDocument = searcher.doc(addr)?;
         let source = d.get_first(f.source).and_then(|v| v.as_str());
@@ -635,11 +682,22 @@ fn present(engine: &Engine) -> tantivy::Result<HashMap<String, Present>> {
         let Ok(version) = u32::try_from(version) else {
             continue;
         };
-        let p = out.entry(source.to_string()).or_default();
-        p.versions.insert(version);
+        let p = match out.get_mut(source) {
+            Some(p) => p,
+            None => out.entry(source.into()).or_default(),
+        };
+        p.0.push(version);
         if latest {
-            p.latest = Some(p.latest.map_or(version, |l| l.max(version)));
+            p.1 = Some(p.1.map_or(version, |l| l.max(version)));
         }
     }
-    Ok(out)
+    Ok(out
+        .into_iter()
+        .map(|(id, (mut versions, latest))| {
+            versions.sort_unstable();
+            versions.dedup();
+            let versions = versions.into_boxed_slice();
+            (id, Present { versions, latest })
+        })
+        .collect())
 }

@@ -253,7 +253,9 @@ mod tests {
 
     #[test]
     fn the_page_cache_grows_with_the_sources_within_its_bounds() {
-        use super::super::{cache_for, DEFAULT_CACHE, MAX_CACHE};
+        use super::super::{
+            cache_for, daemon_cache_for, DAEMON_MAX_CACHE, DEFAULT_CACHE, MAX_CACHE,
+        };
         if std::env::var_os("BULLETIN_WATCH_CACHE_MB").is_some() {
             return;
         }
@@ -262,5 +264,9 @@ mod tests {
         assert!(cache_for(50_000) > DEFAULT_CACHE);
         assert!(cache_for(100_000) > cache_for(50_000));
         assert_eq!(cache_for(10_000_000), MAX_CACHE);
+        assert_eq!(daemon_cache_for(10_000), DEFAULT_CACHE);
+        assert_eq!(daemon_cache_for(100_000), DAEMON_MAX_CACHE);
+        assert!(daemon_cache_for(100_000) < cache_for(100_000));
+        assert_eq!(daemon_cache_for(10_000_000), DAEMON_MAX_CACHE);
     }
 }

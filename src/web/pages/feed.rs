@@ -102,7 +102,12 @@ pub(crate) fn feed_xml(
 pub(crate) async fn feed(State(st): State<WebState>, headers: HeaderMap) -> Response {
     let base = base_url(&headers);
     blocking(move || {
-        let config = AlertConfig::from_config(&st.config.current());
+        let current = st.config.current();
+        let config = AlertConfig {
+            from: current.mail.from.clone(),
+            to: current.mail.to.clone(),
+            sources: st.catalog(&current),
+        };
         let body = feed_xml(&st.store, &config, &base)?;
         Ok((
             StatusCode::OK,

@@ -238,10 +238,15 @@ impl Row {
 
 /// Every source in the overview's order: each configured source with the
 /// articles found on it, then what only the store still holds.
-fn rows(store: &Store, config: &Config, tracked: &[Tracked]) -> Result<Vec<Row>, StoreError> {
-    let catalog = Catalog::from_config(config);
+fn rows(
+    store: &Store,
+    config: &Config,
+    catalog: &Catalog,
+    tracked: &[Tracked],
+) -> Result<Vec<Row>, StoreError> {
+    let entries = catalog.entries();
     let configured: HashMap<&str, &SourceEntry> =
-        catalog.sources.iter().map(|s| (s.id.as_str(), s)).collect();
+        entries.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut by_listing: HashMap<&str, Vec<&Tracked>> = HashMap::new();
     for t in tracked {
         by_listing.entry(t.listing.as_str()).or_default().push(t);
@@ -423,6 +428,7 @@ fn pager(f: &Filter, pages: usize) -> String {
 pub(crate) fn index_html(
     store: &Store,
     config: &Config,
+    catalog: &Catalog,
     query: Option<&str>,
 ) -> Result<String, StoreError> {
     let now = Timestamp::now();
@@ -439,7 +445,7 @@ pub(crate) fn index_html(
         .iter()
         .map(|t| (t.id.as_str(), t))
         .collect();
-    let all = rows(store, config, &standings.tracked)?;
+    let all = rows(store, config, catalog, &standings.tracked)?;
     let total = all.len();
     let failing = all
         .iter()
@@ -590,7 +596,7 @@ pub(crate) async fn index(State(st): State<WebState>, RawQuery(query): RawQuery)
         let config = st.config.current();
         Ok(html(
             StatusCode::OK,
-            index_html(&st.store, &config, query.as_deref())?,
+            index_html(&st.store, &config, &st.catalog(&config), query.as_deref())?,
         ))
     })
     .await

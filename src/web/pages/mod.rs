@@ -10,7 +10,7 @@ pub(crate) mod search;
 pub(crate) mod source;
 pub(crate) mod version;
 
-use crate::catalog::{Catalog, SourceEntry};
+use crate::catalog::SourceEntry;
 use crate::config::{Config, Region};
 use crate::present::beijing_minutes;
 use crate::store::{FetchState, Store, StoreError, VersionRecord};
@@ -78,7 +78,7 @@ pub(crate) fn find_entry(
     config: &Config,
     id: &str,
 ) -> Result<Option<Entry>, StoreError> {
-    match Catalog::from_config(config).find(store, id)? {
+    match crate::catalog::find_in(config, store, id)? {
         Some(who) => Ok(Some(Entry::of(store, who)?)),
         None => Ok(None),
     }

@@ -121,7 +121,12 @@ pub(crate) fn outbox_html(store: &Store, config: &AlertConfig) -> Result<String,
 
 pub(crate) async fn outbox_page(State(st): State<WebState>) -> Response {
     blocking(move || {
-        let config = AlertConfig::from_config(&st.config.current());
+        let current = st.config.current();
+        let config = AlertConfig {
+            from: current.mail.from.clone(),
+            to: current.mail.to.clone(),
+            sources: st.catalog(&current),
+        };
         Ok(html(StatusCode::OK, outbox_html(&st.store, &config)?))
     })
     .await
