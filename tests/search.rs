@@ -553,7 +553,7 @@ fn many_versions(store_dir: &Path, sources: usize, versions: u32) {
 }
 
 #[test]
-fn kill_9_while_indexing_then_a_restart_agrees_with_the_store() {
+fn stopped_while_indexing_by_kill_9_or_sigterm_then_a_restart_agrees_with_the_store() {
     let fx = fill();
     let store = fx.project.store_path();
     // A one-shot `check` leaves indexing to the daemon and `search`.
@@ -566,6 +566,11 @@ fn kill_9_while_indexing_then_a_restart_agrees_with_the_store() {
         std::thread::sleep(Duration::from_millis(400 + rng.u64(0..1200)));
         child.kill();
     }
+    // SIGTERM while indexing: a clean exit within the systemd unit's stop
+    // bound, however far the index's commit has got.
+    let daemon = Daemon::run(&fx.project, &[]);
+    std::thread::sleep(Duration::from_millis(800));
+    daemon.terminate_within(Duration::from_secs(45));
     // A last start catches up; `search` reaches the daemon's index over
     // the control socket, since the daemon holds the store.
     let child = Daemon::run(&fx.project, &[]);

@@ -51,6 +51,12 @@ pub use shutdown::Shutdown;
 
 /// How long the other services get to stop once the scheduler is done.
 const SERVICES_GRACE: Duration = Duration::from_secs(5);
+
+/// How long the search index's thread gets to stop: it may be inside a
+/// tantivy commit, which cannot be cut short and under load takes minutes.
+/// After this the daemon exits without it; an index left mid-commit is
+/// caught up at the next start, as after a crash.
+const INDEX_GRACE: Duration = Duration::from_secs(5);
 /// How often delivery looks at the outbox without being woken.
 /// How often the delivery service prunes delivered entries past their retention.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -252,8 +258,19 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     {
         services.abort_all();
     }
+    // A thread of its own, not `spawn_blocking`: dropping the runtime
+    // would wait for a blocking task however long its commit takes.
     let closing = index.clone();
-    let _ = tokio::task::spawn_blocking(move || closing.close(false)).await;
+    let (closed, on_closed) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        closing.close(false);
+        let _ = closed.send(());
+    });
+    if tokio::time::timeout(INDEX_GRACE, on_closed).await.is_err() {
+        tracing::warn!(
+            "the search index is still committing; exiting without it (it catches up at the next start)"
+        );
+    }
     store.flush()?;
     let _ = std::fs::remove_file(crate::control::socket_path(store.path()));
     tracing::info!("stopped");
