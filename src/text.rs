@@ -12,18 +12,67 @@ use unicode_normalization::UnicodeNormalization;
 /// True for every character that counts as layout rather than content:
 /// ASCII and Unicode whitespace, NBSP, the ideographic space U+3000, and
 /// zero-width characters that editors paste in by accident.
+///
+/// Written out rather than as `char::is_whitespace` plus extras: the
+/// White_Space property (U+0009–000D, U+0020, U+0085, U+00A0, U+1680,
+/// U+2000–200A, U+2028, U+2029, U+202F, U+205F, U+3000) is fixed, and a
+/// unit test checks this list against it for every character.
 pub fn is_space(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '\u{00A0}'
-                | '\u{3000}'
-                | '\u{200B}'
-                | '\u{200C}'
-                | '\u{200D}'
-                | '\u{2060}'
-                | '\u{FEFF}'
-        )
+    matches!(
+        c as u32,
+        0x09..=0x0D
+            | 0x20
+            | 0x85
+            | 0xA0
+            | 0x1680
+            | 0x2000..=0x200D
+            | 0x2028
+            | 0x2029
+            | 0x202F
+            | 0x205F
+            | 0x2060
+            | 0x3000
+            | 0xFEFF
+    )
+}
+
+/// The bytes an [`is_space`] character can start with, looked up before
+/// anything else: almost every byte of Chinese text is ruled out by it.
+static MAY_START_SPACE: [bool; 256] = {
+    let mut t = [false; 256];
+    let starts: [u8; 11] = [
+        0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0xC2, 0xE1, 0xE2, 0xE3, 0xEF,
+    ];
+    let mut k = 0;
+    while k < starts.len() {
+        t[starts[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
+
+/// The UTF-8 length of the [`is_space`] character that starts at byte `i`
+/// of `b`, or 0 when none does. Looks at bytes only: text is scanned this
+/// way instead of decoding every character, and a continuation byte never
+/// starts a match. `i` must be in bounds.
+#[inline]
+fn space_len_at(b: &[u8], i: usize) -> usize {
+    if !MAY_START_SPACE[usize::from(b[i])] {
+        return 0;
+    }
+    let at = |k: usize| b.get(i + k).copied().unwrap_or(0);
+    match b[i] {
+        0x09..=0x0D | 0x20 => 1,
+        0xC2 if matches!(at(1), 0x85 | 0xA0) => 2,
+        0xE1 if at(1) == 0x9A && at(2) == 0x80 => 3,
+        0xE2 => match (at(1), at(2)) {
+            (0x80, 0x80..=0x8D | 0xA8 | 0xA9 | 0xAF) | (0x81, 0x9F | 0xA0) => 3,
+            _ => 0,
+        },
+        0xE3 if at(1) == 0x80 && at(2) == 0x80 => 3,
+        0xEF if at(1) == 0xBB && at(2) == 0xBF => 3,
+        _ => 0,
+    }
 }
 
 /// The manifest's comparison form: NFKC, then every whitespace character removed.
@@ -36,20 +85,56 @@ pub fn is_space(c: char) -> bool {
 /// page's fingerprint.
 pub fn comparable(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut run = 0;
-    for (i, c) in s.char_indices() {
-        if is_stable_ideograph(c) {
-            if run < i {
-                push_nfkc(&mut out, &s[run..i]);
-            }
-            out.push(c);
-            run = i + c.len_utf8();
+    push_comparable(&mut out, s);
+    out
+}
+
+/// [`comparable`] of `s`, appended to `out`.
+///
+/// Works on the bytes: runs of stable ideographs are copied whole, and
+/// only the runs between them are decoded and normalised.
+pub fn push_comparable(out: &mut String, s: &str) {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && stable_ideograph_at(b, i) {
+            i += 3;
+        }
+        out.push_str(&s[start..i]);
+        let run = i;
+        while i < b.len() && !stable_ideograph_at(b, i) {
+            i += utf8_len(b[i]);
+        }
+        if run < i {
+            push_nfkc(out, &s[run..i]);
         }
     }
-    if run < s.len() {
-        push_nfkc(&mut out, &s[run..]);
+}
+
+/// Whether a stable ideograph (U+3400–4DBF, U+4E00–9FFF) starts at byte `i` (a
+/// character boundary). U+3400–9FFF is lead byte 0xE3 with a second byte
+/// from 0x90, or lead bytes 0xE4–0xE9; U+4DC0–4DFF (E4 B7 xx), the Yijing
+/// hexagrams, lies between the two blocks and is left out.
+#[inline]
+fn stable_ideograph_at(b: &[u8], i: usize) -> bool {
+    match b[i] {
+        0xE3 => b.get(i + 1).is_some_and(|&x| x >= 0x90),
+        0xE4 => b.get(i + 1).is_some_and(|&x| x != 0xB7),
+        0xE5..=0xE9 => true,
+        _ => false,
     }
-    out
+}
+
+/// The length of the UTF-8 sequence a lead byte starts.
+#[inline]
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    }
 }
 
 /// `run` in NFKC without whitespace. A run the quick check finds already
@@ -97,7 +182,9 @@ fn simple_nfkc(c: char) -> Option<char> {
 }
 
 /// CJK Unified Ideographs and Extension A: no decomposition, combining
-/// class 0, and part of no composition.
+/// class 0, and part of no composition. `stable_ideograph_at` is this
+/// test on UTF-8 bytes (a unit test compares them on every character).
+#[cfg(test)]
 fn is_stable_ideograph(c: char) -> bool {
     matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF)
 }
@@ -106,32 +193,34 @@ fn is_stable_ideograph(c: char) -> bool {
 /// space, and dropped entirely where it separates CJK characters (Chinese
 /// has no spaces between words; a space there is only layout).
 pub fn display(s: &str) -> String {
+    let b = s.as_bytes();
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;
-    // Where the current run of non-space characters began: runs are copied
-    // whole when they end, not a character at a time.
-    let mut run: Option<usize> = None;
-    for (i, c) in s.char_indices() {
-        if is_space(c) {
-            if let Some(start) = run.take() {
-                out.push_str(&s[start..i]);
-            }
+    // Scanned on the bytes ([`space_len_at`]); runs of non-space characters
+    // are copied whole, and only the two characters around a collapsed
+    // space are decoded.
+    let mut i = 0;
+    while i < b.len() {
+        let sp = space_len_at(b, i);
+        if sp > 0 {
             pending_space = !out.is_empty();
+            i += sp;
             continue;
         }
-        if run.is_none() {
-            if pending_space {
-                let prev = out.chars().next_back();
-                if !(prev.is_some_and(is_cjk_like) || is_cjk_like(c)) {
-                    out.push(' ');
-                }
-                pending_space = false;
-            }
-            run = Some(i);
+        let start = i;
+        while i < b.len() && space_len_at(b, i) == 0 {
+            i += 1;
         }
-    }
-    if let Some(start) = run {
-        out.push_str(&s[start..]);
+        let run = &s[start..i];
+        if pending_space {
+            let prev = out.chars().next_back();
+            let next = run.chars().next();
+            if !(prev.is_some_and(is_cjk_like) || next.is_some_and(is_cjk_like)) {
+                out.push(' ');
+            }
+            pending_space = false;
+        }
+        out.push_str(run);
     }
     out
 }
@@ -190,7 +279,7 @@ mod tests {
     /// Characters that exercise NFKC around ideographs: full-width forms,
     /// combining marks, Hangul jamo, compatibility ideographs, spaces.
     fn tricky() -> impl Strategy<Value = String> {
-        let chars: Vec<char> = "中文一二（）：，。、《》“”—·～a1Ａ１ｶ\u{0301}\u{0323}\u{3099}\u{1100}\u{1161}\u{11A8}\u{F900}\u{FA10}\u{2F00}\u{3000} \u{00A0}é\u{212B}ﬁ①㈱\u{3400}\u{9FFF}"
+        let chars: Vec<char> = "中文一二（）：，。、《》“”—·～a1Ａ１ｶ\u{0301}\u{0323}\u{3099}\u{1100}\u{1161}\u{11A8}\u{F900}\u{FA10}\u{2F00}\u{3000} \u{00A0}é\u{212B}ﬁ①㈱\u{3400}\u{9FFF}\u{4DC0}\u{4DBF}\u{200B}\u{FEFF}\u{2029}\u{1680}\u{85}\t\n𠀀"
             .chars()
             .collect();
         proptest::collection::vec(proptest::sample::select(chars), 0..24)
@@ -223,6 +312,37 @@ mod tests {
             assert_eq!(around.nfkc().collect::<String>(), format!("a{m}b"), "{c:?}");
         }
         assert!(n > 200, "{n}");
+    }
+
+    /// [`is_space`] is the White_Space property plus the extras, for
+    /// every character; [`space_len_at`] finds exactly those characters in
+    /// their UTF-8 form, and [`stable_ideograph_at`] exactly the stable
+    /// ideographs.
+    #[test]
+    fn space_and_ideograph_tables_match_their_definitions() {
+        let old = |c: char| {
+            c.is_whitespace()
+                || matches!(
+                    c,
+                    '\u{00A0}'
+                        | '\u{3000}'
+                        | '\u{200B}'
+                        | '\u{200C}'
+                        | '\u{200D}'
+                        | '\u{2060}'
+                        | '\u{FEFF}'
+                )
+        };
+        for c in (0..=0x10_FFFFu32).filter_map(char::from_u32) {
+            assert_eq!(is_space(c), old(c), "{c:?}");
+            let mut buf = [0u8; 4];
+            let enc = c.encode_utf8(&mut buf).as_bytes();
+            let want = if old(c) { enc.len() } else { 0 };
+            assert_eq!(space_len_at(enc, 0), want, "{c:?}");
+            assert!(!old(c) || MAY_START_SPACE[usize::from(enc[0])], "{c:?}");
+            assert_eq!(stable_ideograph_at(enc, 0), is_stable_ideograph(c), "{c:?}");
+            assert_eq!(utf8_len(enc[0]), enc.len(), "{c:?}");
+        }
     }
 
     #[test]

@@ -135,6 +135,7 @@ pub(super) fn densest(doc: &Html) -> Option<ElementRef<'_>> {
 fn scored(doc: &Html) -> Vec<(NodeRef<'_>, f64, f64)> {
     let mut scores: Vec<(NodeRef<'_>, f64)> = Vec::new();
     let mut index = HashMap::new();
+    let mut own = String::new();
     for n in doc.root_element().descendants() {
         let Some(el) = n.value().as_element() else {
             continue;
@@ -144,16 +145,16 @@ fn scored(doc: &Html) -> Vec<(NodeRef<'_>, f64, f64)> {
         }
         // Only the text this element holds directly (or in inline children)
         // counts; nested blocks score on their own.
-        let own: String = n
-            .children()
-            .filter_map(|c| match c.value() {
-                Node::Text(t) => Some(t.to_string()),
+        own.clear();
+        for c in n.children() {
+            match c.value() {
+                Node::Text(t) => own.push_str(t),
                 Node::Element(e) if !is_block_tag(e.name()) && !is_hard_skip(e.name()) => {
-                    Some(subtree_text(c, true))
+                    own.push_str(&subtree_text(c, true));
                 }
-                _ => None,
-            })
-            .collect();
+                _ => {}
+            }
+        }
         let len = text_len(&own);
         if len < 20 || in_noise(n) {
             continue;

@@ -70,11 +70,13 @@ pub(super) fn looks_like_site_name(s: &str) -> bool {
 
 pub(super) fn is_title_candidate(el: &scraper::node::Element) -> bool {
     matches!(el.name(), "h1" | "h2" | "h3")
-        || el
-            .id()
-            .into_iter()
-            .chain(el.classes())
-            .any(|c| c.to_ascii_lowercase().contains("tit"))
+        || el.id().into_iter().chain(el.classes()).any(|c| {
+            // ASCII-case-insensitive, without a lower-cased copy of
+            // every class of every element.
+            c.as_bytes()
+                .windows(3)
+                .any(|w| w.eq_ignore_ascii_case(b"tit"))
+        })
 }
 
 /// The article title and the element it came from (which anchors the

@@ -55,21 +55,28 @@ impl VersionRecord {
 /// The comparison fingerprint of a document: what must change for a new
 /// version to be stored. Layout, width and whitespace never count.
 pub fn fingerprint(doc: &Document) -> String {
-    use crate::text::comparable;
-    let mut s = String::new();
-    s.push_str(&comparable(&doc.title));
+    use crate::text::push_comparable;
+    let size = doc.title.len()
+        + doc.preamble.len()
+        + doc
+            .sections
+            .iter()
+            .map(|s| s.heading.len() + s.text.len() + 16)
+            .sum::<usize>();
+    let mut s = String::with_capacity(size + 16);
+    push_comparable(&mut s, &doc.title);
     s.push('\u{1}');
     if let Some(d) = doc.published {
         s.push_str(&d.to_string());
     }
     s.push('\u{1}');
-    s.push_str(&comparable(&doc.preamble));
+    push_comparable(&mut s, &doc.preamble);
     for sec in &doc.sections {
         s.push('\u{1}');
         s.push_str(&sec.path_str());
         s.push('\u{2}');
-        s.push_str(&comparable(&sec.heading));
-        s.push_str(&comparable(&sec.text));
+        push_comparable(&mut s, &sec.heading);
+        push_comparable(&mut s, &sec.text);
     }
     sha256_hex(s.as_bytes())
 }
