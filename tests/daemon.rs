@@ -290,8 +290,10 @@ fn kill_9_loses_and_duplicates_nothing() {
     }
     // Let a last run settle: everything fetched and every alert delivered.
     let last = variants[9 % variants.len()];
-    // Settled means this run has finished a check of the page (it fetches a
-    // second time only then), and its alert, if any, is delivered.
+    // Settled means this run has finished a check of the page and its
+    // alert, if any, is delivered. A check that stores a change fetches the
+    // page twice (the second fetch confirms it), so only a fourth fetch
+    // shows that the first check, and its commit, are over.
     let fetches = || {
         let (full, conditional) = site.hits("/p.html");
         full + conditional
@@ -300,7 +302,7 @@ fn kill_9_loses_and_duplicates_nothing() {
     let mut daemon = Daemon::run(&project, &[]);
     wait_running(&mut daemon, &project);
     daemon.wait_for("settled", Duration::from_secs(30), || {
-        if fetches() < before + 2 {
+        if fetches() < before + 4 {
             return false;
         }
         let out = project.cli(&["outbox", "--json"]);
