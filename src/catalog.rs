@@ -290,11 +290,7 @@ impl Catalog {
             return Ok(Some(s));
         }
         let tracked = store.tracked_one(id)?;
-        let stored = store.latest(id)?.map(|r| Stored {
-            title: r.title,
-            url: r.url,
-        });
-        Ok(self.resolve(id, tracked.as_ref(), stored))
+        Ok(self.resolve(id, tracked.as_ref(), stored(store, id)?))
     }
 }
 
@@ -323,11 +319,15 @@ pub fn find_in(
             .into_iter()
             .collect(),
     );
-    let stored = store.latest(id)?.map(|r| Stored {
+    Ok(few.resolve(id, tracked.as_ref(), stored(store, id)?))
+}
+
+/// What the store knows of `id`'s latest version, for [`Catalog::resolve`].
+fn stored(store: &Store, id: &str) -> Result<Option<Stored>, StoreError> {
+    Ok(store.latest(id)?.map(|r| Stored {
         title: r.title,
         url: r.url,
-    });
-    Ok(few.resolve(id, tracked.as_ref(), stored))
+    }))
 }
 
 /// A stable id for an article found on a listing: the listing's id and a

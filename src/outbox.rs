@@ -129,11 +129,7 @@ async fn drain_inner(
         return Ok(out);
     }
     let alerts = match catalog {
-        Some(c) => AlertConfig {
-            from: config.mail.from.clone(),
-            to: config.mail.to.clone(),
-            sources: c.clone(),
-        },
+        Some(c) => AlertConfig::with_sources(config, c.clone()),
         None => AlertConfig::from_config(config),
     };
     let renderer = Renderer::new(store, &alerts);

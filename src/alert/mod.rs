@@ -95,10 +95,16 @@ pub struct AlertConfig {
 
 impl AlertConfig {
     pub fn from_config(config: &Config) -> AlertConfig {
+        AlertConfig::with_sources(config, Catalog::from_config(config))
+    }
+
+    /// `config`'s mail settings, sources named by `sources` (a catalogue
+    /// already built for `config`, such as a view of it).
+    pub fn with_sources(config: &Config, sources: Catalog) -> AlertConfig {
         AlertConfig {
             from: config.mail.from.clone(),
             to: config.mail.to.clone(),
-            sources: Catalog::from_config(config),
+            sources,
         }
     }
 }

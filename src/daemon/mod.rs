@@ -111,8 +111,8 @@ pub struct Live {
     pub mailer: Arc<Mailer>,
     /// The chat robots and their rate limiters, shared by every drain.
     pub channels: Arc<Channels>,
-    /// Who every configured source is, built once per configuration and
-    /// shared by delivery, the search index and the web view.
+    /// Who every configured source is: a view of `config`, shared by
+    /// delivery and (after a reload) the search index.
     pub catalog: Catalog,
 }
 
@@ -214,11 +214,9 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         tracing::info!(%addr, "serving the web view");
         let rx = live_rx.clone();
         let config = ConfigHandle::from_fn(move || rx.borrow().config.clone());
-        let rx = live_rx.clone();
         let state = WebState::new(store.clone(), config)
             .with_token(token.clone())
-            .with_search(index.clone())
-            .with_catalog(move || rx.borrow().catalog.clone());
+            .with_search(index.clone());
         let stop = shutdown.wait_owned();
         services.spawn(async move {
             if let Err(e) = crate::web::serve(listener, state, stop).await {

@@ -113,13 +113,7 @@ pub struct WebState {
     pub token: Option<String>,
     /// The search index, for the search and matrix pages.
     pub search: Option<Arc<crate::search::SearchIndex>>,
-    /// The catalogue of the current configuration, when its holder keeps
-    /// one (the daemon); otherwise each page that needs it builds it.
-    catalog: Option<CatalogHandle>,
 }
-
-/// Where the view gets the current configuration's catalogue from.
-type CatalogHandle = Arc<dyn Fn() -> crate::catalog::Catalog + Send + Sync>;
 
 impl WebState {
     pub fn new(store: Arc<Store>, config: impl Into<ConfigHandle>) -> Self {
@@ -128,25 +122,6 @@ impl WebState {
             config: config.into(),
             token: None,
             search: None,
-            catalog: None,
-        }
-    }
-
-    /// Pages name sources from the catalogue `f` returns (the one built
-    /// with the configuration `config` returns), not from one of their own.
-    pub fn with_catalog(
-        mut self,
-        f: impl Fn() -> crate::catalog::Catalog + Send + Sync + 'static,
-    ) -> Self {
-        self.catalog = Some(Arc::new(f));
-        self
-    }
-
-    /// The catalogue of `config`: the shared one, or one built for it.
-    pub(crate) fn catalog(&self, config: &Config) -> crate::catalog::Catalog {
-        match &self.catalog {
-            Some(f) => f(),
-            None => crate::catalog::Catalog::from_config(config),
         }
     }
 

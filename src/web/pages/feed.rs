@@ -10,6 +10,7 @@ use super::super::{blocking, seg, WebState};
 use jiff::Timestamp;
 
 use crate::alert::{AlertConfig, Renderer};
+use crate::catalog::Catalog;
 use crate::present::alert_kind_name;
 use crate::store::{OutboxEntry, Store, StoreError};
 use crate::text::escape_html as esc;
@@ -103,11 +104,7 @@ pub(crate) async fn feed(State(st): State<WebState>, headers: HeaderMap) -> Resp
     let base = base_url(&headers);
     blocking(move || {
         let current = st.config.current();
-        let config = AlertConfig {
-            from: current.mail.from.clone(),
-            to: current.mail.to.clone(),
-            sources: st.catalog(&current),
-        };
+        let config = AlertConfig::with_sources(&current, Catalog::of(current.clone()));
         let body = feed_xml(&st.store, &config, &base)?;
         Ok((
             StatusCode::OK,

@@ -596,7 +596,12 @@ pub(crate) async fn index(State(st): State<WebState>, RawQuery(query): RawQuery)
         let config = st.config.current();
         Ok(html(
             StatusCode::OK,
-            index_html(&st.store, &config, &st.catalog(&config), query.as_deref())?,
+            index_html(
+                &st.store,
+                &config,
+                &Catalog::of(config.clone()),
+                query.as_deref(),
+            )?,
         ))
     })
     .await

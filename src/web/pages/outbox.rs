@@ -11,6 +11,7 @@ use super::super::layout::page;
 use super::super::{blocking, html, seg, short, WebState, ERROR_CHARS};
 use super::{bj, bj_opt};
 use crate::alert::{AlertConfig, Renderer};
+use crate::catalog::Catalog;
 use crate::present::alert_kind_name;
 use crate::store::{DeliveryState, OutboxEntry, Store, StoreError};
 use crate::text::escape_html as esc;
@@ -122,11 +123,7 @@ pub(crate) fn outbox_html(store: &Store, config: &AlertConfig) -> Result<String,
 pub(crate) async fn outbox_page(State(st): State<WebState>) -> Response {
     blocking(move || {
         let current = st.config.current();
-        let config = AlertConfig {
-            from: current.mail.from.clone(),
-            to: current.mail.to.clone(),
-            sources: st.catalog(&current),
-        };
+        let config = AlertConfig::with_sources(&current, Catalog::of(current.clone()));
         Ok(html(StatusCode::OK, outbox_html(&st.store, &config)?))
     })
     .await
