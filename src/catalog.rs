@@ -90,8 +90,8 @@ impl SourceEntry {
                 SourceKind::Listing => Origin::Listing,
             },
             listing: None,
-            recipients: s.recipients.clone(),
-            channels: s.channels.clone(),
+            recipients: s.rules.recipients.clone(),
+            channels: s.rules.channels.clone(),
             order,
         }
     }

@@ -612,7 +612,7 @@ impl Checker {
         }
         let items = listing_items(source, &fetched)?;
         let matching: Vec<_> = items.iter().filter(|i| link_matches(source, i)).collect();
-        let first_alert = if first_check && !source.alert_on_first {
+        let first_alert = if first_check && !source.rules.alert_on_first {
             None
         } else {
             Some(AlertKind::Published)
@@ -834,6 +834,7 @@ fn listing_items(source: &Source, fetched: &Fetched) -> Result<Vec<ListingItem>,
 fn link_matches(source: &Source, item: &ListingItem) -> bool {
     source.host_allowed(&item.url)
         && source
+            .rules
             .link_pattern
             .as_ref()
             .is_some_and(|p| p.is_match(item.title()) || p.is_match(&item.text))

@@ -24,6 +24,7 @@ mod index;
 mod mail;
 mod position;
 mod region;
+mod rules;
 
 pub(crate) use index::SourceIndex;
 use position::{field_at, line_col};
@@ -34,6 +35,7 @@ pub use evidence::{EvidenceConfig, TsaConfig, DEFAULT_ANCHOR_INTERVAL};
 pub use mail::MailConfig;
 use mail::RawMail;
 pub use region::Region;
+pub use rules::SourceRules;
 
 /// Sender address when `[mail] from` is not set.
 pub const DEFAULT_FROM: &str = "bulletin-watch@localhost";
@@ -124,27 +126,15 @@ pub struct Source {
     /// one copy instead of four empty fields per source).
     pub extract: Arc<ExtractOptions>,
     pub interval: Duration,
-    pub recipients: Vec<String>,
-    /// Boxed: only listings have one.
-    pub link_pattern: Option<Box<Regex>>,
-    pub allowed_hosts: Vec<String>,
-    pub ignore: Vec<Regex>,
-    pub alert_on_first: bool,
-    pub confirm_changes: bool,
-    /// The chat channels (ids of `[[channel]]`s) its alerts go to: its own
-    /// `channels`, else `[settings] channels`.
-    pub channels: Vec<String>,
-    /// An article source's own `max_interval` (`None`: it keeps `interval`).
-    pub max_interval: Option<Duration>,
-    /// A listing's: how the articles discovered on it are scheduled.
-    pub articles: Cadence,
+    /// Shared by every source that sets none of its keys, like `extract`.
+    pub rules: Arc<SourceRules>,
 }
 
 impl Source {
     /// Whether `url` may be fetched on behalf of this source: its own host,
     /// or one listed in `allowed_hosts`.
     pub fn host_allowed(&self, url: &Url) -> bool {
-        host_allowed(&self.url, &self.allowed_hosts, url)
+        host_allowed(&self.url, &self.rules.allowed_hosts, url)
     }
 }
 
@@ -445,10 +435,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     settings.channels = v.channel_ids(raw.settings.channels.as_deref(), &channels, "settings");
     let mut seen = HashSet::new();
     let mut sources = Vec::new();
+    let defaults = SourceRules::shared(&settings);
     let mut one = |v: &mut Validator, i: usize, s: &Spanned<RawSource>| {
-        if let Some(mut src) = v.source(i, s, &settings, &mut seen) {
+        if let Some(mut src) = v.source(i, s, &settings, &defaults, &mut seen) {
             if let Some(ids) = &s.get_ref().channels {
-                src.channels = v.channel_ids(Some(ids), &channels, &format!("source[{i}]"));
+                // A source with its own channels has rules of its own.
+                Arc::make_mut(&mut src.rules).channels =
+                    v.channel_ids(Some(ids), &channels, &format!("source[{i}]"));
             }
             sources.push(Arc::new(src));
         }
@@ -738,6 +731,7 @@ impl Validator<'_> {
         i: usize,
         spanned: &Spanned<RawSource>,
         settings: &Settings,
+        defaults: &Arc<SourceRules>,
         seen: &mut HashSet<String>,
     ) -> Option<Source> {
         let raw = spanned.get_ref();
@@ -824,8 +818,7 @@ impl Validator<'_> {
         let link_pattern = raw
             .link_pattern
             .as_ref()
-            .and_then(|p| self.regex(p, &f("link_pattern")))
-            .map(Box::new);
+            .and_then(|p| self.regex(p, &f("link_pattern")));
         match (raw.kind, &raw.link_pattern) {
             (SourceKind::Listing, None) => self.push(
                 spanned.span().start,
@@ -863,13 +856,38 @@ impl Validator<'_> {
         if self.problems.len() > before {
             return None;
         }
+        let sets_none = raw.recipients.is_empty()
+            && raw.link_pattern.is_none()
+            && raw.allowed_hosts.is_empty()
+            && raw.ignore.is_empty()
+            && raw.alert_on_first.is_none()
+            && raw.confirm_changes.is_none()
+            && raw.channels.is_none()
+            && keys.iter().all(|k| k.is_none());
+        let rules = if sets_none {
+            defaults.clone()
+        } else {
+            Arc::new(SourceRules {
+                max_interval: raw
+                    .max_interval
+                    .as_ref()
+                    .filter(|_| raw.kind == SourceKind::Article)
+                    .and(articles.max_interval),
+                articles,
+                recipients,
+                link_pattern,
+                allowed_hosts: raw
+                    .allowed_hosts
+                    .iter()
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .collect(),
+                ignore,
+                alert_on_first: raw.alert_on_first.unwrap_or(settings.alert_on_first),
+                confirm_changes: raw.confirm_changes.unwrap_or(settings.confirm_changes),
+                channels: settings.channels.clone(),
+            })
+        };
         Some(Source {
-            max_interval: raw
-                .max_interval
-                .as_ref()
-                .filter(|_| raw.kind == SourceKind::Article)
-                .and(articles.max_interval),
-            articles,
             name: raw.name.clone().unwrap_or_else(|| id.clone()),
             id,
             province: raw.province.trim().to_string(),
@@ -878,17 +896,7 @@ impl Validator<'_> {
             kind: raw.kind,
             extract: shared_extract(extract),
             interval,
-            recipients,
-            link_pattern,
-            allowed_hosts: raw
-                .allowed_hosts
-                .iter()
-                .map(|h| h.trim().to_ascii_lowercase())
-                .collect(),
-            ignore,
-            alert_on_first: raw.alert_on_first.unwrap_or(settings.alert_on_first),
-            confirm_changes: raw.confirm_changes.unwrap_or(settings.confirm_changes),
-            channels: settings.channels.clone(),
+            rules,
         })
     }
 }
@@ -914,6 +922,27 @@ kind = "article"
             Err(ConfigError::Invalid { problems, .. }) => problems,
             other => panic!("expected Invalid, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn sources_that_set_no_rules_share_one_copy_of_the_settings() {
+        let text = format!(
+            "[settings]\ninterval = \"2s\"\nalert_on_first = true\n{}{}{}",
+            "\n[[source]]\nid = \"a\"\nprovince = \"上海市\"\nregion = \"华东\"\nurl = \"http://127.0.0.1:1/a.html\"\nkind = \"article\"\n",
+            "\n[[source]]\nid = \"b\"\nprovince = \"上海市\"\nregion = \"华东\"\nurl = \"http://127.0.0.1:1/b.html\"\nkind = \"article\"\n",
+            "\n[[source]]\nid = \"c\"\nprovince = \"上海市\"\nregion = \"华东\"\nurl = \"http://127.0.0.1:1/c.html\"\nkind = \"article\"\nignore = [\"访问量\"]\nconfirm_changes = false\n",
+        );
+        let c = parse(&text, Path::new("t/sources.toml")).unwrap();
+        let [a, b, own] = [0, 1, 2].map(|i| &c.sources[i].rules);
+        assert!(Arc::ptr_eq(a, b), "one shared copy");
+        assert!(!Arc::ptr_eq(a, own));
+        assert!(a.alert_on_first && a.ignore.is_empty() && a.confirm_changes);
+        assert!(
+            own.alert_on_first,
+            "what it does not set comes from [settings]"
+        );
+        assert_eq!(own.ignore.len(), 1);
+        assert!(!own.confirm_changes);
     }
 
     #[test]
@@ -1002,12 +1031,12 @@ kind = "article"
         assert_eq!(a.retire_after, Some(Duration::from_secs(3 * 31_557_600)));
         let s = &c.sources[0];
         assert_eq!(
-            (s.articles.max_interval, s.articles.fresh_for),
+            (s.rules.articles.max_interval, s.rules.articles.fresh_for),
             (Some(day * 2), day * 10)
         );
-        assert_eq!(s.articles.retire_after, a.retire_after, "inherited");
+        assert_eq!(s.rules.articles.retire_after, a.retire_after, "inherited");
         assert_eq!(
-            s.max_interval, None,
+            s.rules.max_interval, None,
             "a listing's own interval does not grow"
         );
         let p = problems(&GOOD.replace(
@@ -1023,7 +1052,7 @@ kind = "article"
             Path::new("t/sources.toml"),
         )
         .unwrap();
-        assert_eq!(c.sources[0].max_interval, Some(day));
+        assert_eq!(c.sources[0].rules.max_interval, Some(day));
         assert_eq!(
             c.settings.articles.max_interval,
             Some(day * 7),

@@ -337,7 +337,7 @@ fn without_retired(checker: &Checker, jobs: Vec<Target>) -> Result<Vec<Target>, 
     let retire: HashMap<&str, Option<Duration>> = config
         .sources
         .iter()
-        .map(|s| (s.id.as_str(), s.articles.retire_after))
+        .map(|s| (s.id.as_str(), s.rules.articles.retire_after))
         .collect();
     if retire.values().all(Option::is_none) && config.settings.articles.retire_after.is_none() {
         return Ok(jobs);

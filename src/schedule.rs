@@ -34,7 +34,7 @@ pub enum Verdict {
 }
 
 /// How one job is scheduled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Plan {
     pub base: Duration,
     /// The interval never grows past this (`base`: it does not grow).
@@ -53,7 +53,7 @@ impl Plan {
     /// read side asks this of tracked articles).
     pub fn article(listing: Option<&Source>, config: &Config, born: Option<i64>) -> Plan {
         let base = listing.map_or(config.settings.interval, |s| s.interval);
-        let c: Cadence = listing.map_or(config.settings.articles, |s| s.articles);
+        let c: Cadence = listing.map_or(config.settings.articles, |s| s.rules.articles);
         Plan {
             base,
             max: c.max_interval.unwrap_or(base).max(base),

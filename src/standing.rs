@@ -44,7 +44,7 @@ impl Standing {
     pub fn configured(s: &Source, sched: &Schedule, now: Timestamp) -> Standing {
         let max = match s.kind {
             SourceKind::Listing => s.interval,
-            SourceKind::Article => s.max_interval.unwrap_or(s.interval).max(s.interval),
+            SourceKind::Article => s.rules.max_interval.unwrap_or(s.interval).max(s.interval),
         };
         Standing::with(s.interval, max, false, sched, now)
     }

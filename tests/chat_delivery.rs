@@ -129,9 +129,9 @@ fn sources_default_to_the_settings_channels_and_name_their_own() {
         listing_source("zj", "浙江省", "http://127.0.0.1:1/list.html", "通知"),
     );
     let c = config::parse(&text, &dir.path().join("sources.toml")).unwrap();
-    assert_eq!(c.source("sh").unwrap().channels, ["zj-ding"]);
-    assert_eq!(c.source("js").unwrap().channels, ["hook", "zj-ding"]);
-    assert!(c.source("zj").unwrap().channels.is_empty());
+    assert_eq!(c.source("sh").unwrap().rules.channels, ["zj-ding"]);
+    assert_eq!(c.source("js").unwrap().rules.channels, ["hook", "zj-ding"]);
+    assert!(c.source("zj").unwrap().rules.channels.is_empty());
     let ding = c.channel("zj-ding").unwrap();
     assert_eq!(ding.url.to_string(), "https://oapi.dingtalk.com/robot/send");
     assert_eq!(ding.rates.len(), 1);

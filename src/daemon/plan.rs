@@ -41,7 +41,7 @@ impl Plan {
                 max: match s.kind {
                     // A listing is never stretched: it is how articles are found.
                     SourceKind::Listing => base,
-                    SourceKind::Article => s.max_interval.unwrap_or(base).max(base),
+                    SourceKind::Article => s.rules.max_interval.unwrap_or(base).max(base),
                 },
                 configured: true,
                 born: None,
@@ -116,21 +116,91 @@ type Id = Arc<str>;
 
 struct Entry {
     job: Job,
-    plan: Plan,
     host: Id,
+    /// Its plan: the shared rules at this index of [`Timetable::rules`],
+    /// with its own date.
+    rules: u32,
+    born: Option<i64>,
     /// The current (adapted) interval.
     interval: Duration,
-    /// When it is next due; `None` while it waits for its host, runs, or
-    /// is retired.
-    due: Option<Instant>,
-    /// Its key in its host's lane while it waits there.
-    waiting: Option<(u8, Instant)>,
-    retired: bool,
+    stage: Stage,
     /// The last [`Timetable::replace`] that named it.
     epoch: u32,
     /// The interval as the store last recorded it (`Some(None)`: the
     /// base; `None`: the store records no schedule for it yet).
     saved: Option<Option<Duration>>,
+}
+
+/// Where a job stands between its checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Idle, due at this time (and in the queue under it).
+    Due(Instant),
+    /// Due since this time, waiting in its host's lane with this rank.
+    Waiting(u8, Instant),
+    /// Being checked.
+    Running,
+    /// No longer checked.
+    Retired,
+}
+
+impl Stage {
+    fn due(self) -> Option<Instant> {
+        match self {
+            Stage::Due(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    fn waiting(self) -> Option<(u8, Instant)> {
+        match self {
+            Stage::Waiting(rank, t) => Some((rank, t)),
+            _ => None,
+        }
+    }
+
+    fn retired(self) -> bool {
+        self == Stage::Retired
+    }
+}
+
+/// The rules of one job's plan without its date, one shared copy per
+/// distinct set: a timetable of 100,000 sources holds a handful, where a
+/// [`Plan`] in every entry would cost 88 bytes each.
+#[derive(Default)]
+struct Rules {
+    plans: Vec<Plan>,
+    ids: HashMap<Plan, u32>,
+}
+
+impl Rules {
+    /// The index of `plan`'s rules (its date is kept apart).
+    fn intern(&mut self, plan: Plan) -> u32 {
+        let rules = Plan { born: None, ..plan };
+        if let Some(&i) = self.ids.get(&rules) {
+            return i;
+        }
+        let i = self.plans.len() as u32;
+        self.plans.push(rules);
+        self.ids.insert(rules, i);
+        i
+    }
+
+    /// The whole plan of `e`.
+    fn of(&self, e: &Entry) -> Plan {
+        let rules = self.plans.get(e.rules as usize).copied().unwrap_or(Plan {
+            base: e.interval,
+            max: e.interval,
+            configured: false,
+            born: None,
+            fresh_for: Duration::ZERO,
+            retire_after: None,
+        });
+        Plan {
+            born: e.born,
+            ..rules
+        }
+    }
 }
 
 /// A host's share of the schedule as `/metrics` shows it: aggregates, so
@@ -184,6 +254,7 @@ pub struct ToSave {
 /// host's lane.
 pub struct Timetable {
     entries: HashMap<Id, Entry>,
+    rules: Rules,
     queue: BTreeSet<(Instant, Id)>,
     lanes: HashMap<Id, Lane>,
     /// Every host name an entry or lane holds, one copy each.
@@ -211,6 +282,7 @@ impl Timetable {
     pub fn new(start: Instant, wall_start: i64) -> Timetable {
         Timetable {
             entries: HashMap::new(),
+            rules: Rules::default(),
             queue: BTreeSet::new(),
             lanes: HashMap::new(),
             hosts: HashSet::new(),
@@ -263,11 +335,13 @@ impl Timetable {
         for job in jobs {
             let plan = Plan::of(&job, config, born.get(job.id()).copied());
             let host = self.intern(host_of(&job));
+            let rules = self.rules.intern(plan);
             if let Some(old) = self.entries.get_mut(job.id()) {
                 old.interval = old.interval.clamp(plan.base, plan.max);
                 old.host = host;
                 old.job = job;
-                old.plan = plan;
+                old.rules = rules;
+                old.born = plan.born;
                 old.epoch = epoch;
                 continue;
             }
@@ -275,11 +349,13 @@ impl Timetable {
             let spread = (plan.base / 10)
                 .min(Duration::from_secs(5))
                 .mul_f64(fastrand::f64());
-            let retired = plan.is_retired(wall);
-            let due = (!retired).then_some(self.start + spread);
-            if let Some(due) = due {
+            let stage = if plan.is_retired(wall) {
+                Stage::Retired
+            } else {
+                let due = self.start + spread;
                 self.queue.insert((due, id.clone()));
-            }
+                Stage::Due(due)
+            };
             let interval = if self.adaptive {
                 plan.derived_interval(wall)
             } else {
@@ -290,11 +366,10 @@ impl Timetable {
                 Entry {
                     host,
                     job,
-                    plan,
+                    rules,
+                    born: plan.born,
                     interval,
-                    due,
-                    waiting: None,
-                    retired,
+                    stage,
                     epoch,
                     saved: None,
                 },
@@ -311,10 +386,12 @@ impl Timetable {
             let Some(old) = self.entries.remove(&id) else {
                 continue;
             };
-            if let Some(due) = old.due {
+            if let Some(due) = old.stage.due() {
                 self.queue.remove(&(due, id.clone()));
             }
-            if let (Some(lane), Some((rank, due))) = (self.lanes.get_mut(&old.host), old.waiting) {
+            if let (Some(lane), Some((rank, due))) =
+                (self.lanes.get_mut(&old.host), old.stage.waiting())
+            {
                 lane.ready.remove(&(rank, due, id));
                 touched.push(old.host);
             }
@@ -347,13 +424,14 @@ impl Timetable {
                 continue;
             };
             let id = id.clone();
-            if e.retired || e.waiting.is_some() || e.due.is_none() {
+            let Stage::Due(old_due) = e.stage else {
                 continue;
-            }
+            };
+            let plan = self.rules.of(e);
             let interval = match (self.adaptive, k.interval) {
-                (true, Some(i)) => i.clamp(e.plan.base, e.plan.max),
-                (true, None) => e.plan.base,
-                (false, _) => e.plan.base,
+                (true, Some(i)) => i.clamp(plan.base, plan.max),
+                (true, None) => plan.base,
+                (false, _) => plan.base,
             };
             // The later of the recorded due time and one interval after
             // the last check (a check time is recorded less often than
@@ -363,8 +441,7 @@ impl Timetable {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
             };
-            let old_due = e.due;
-            let earliest = old_due.unwrap_or(start);
+            let earliest = old_due;
             let due = match next {
                 Some(w) if w > wall_start => self.instant(w).min(start + interval).max(earliest),
                 _ => earliest,
@@ -372,11 +449,9 @@ impl Timetable {
             if let Some(e) = self.entries.get_mut(&id) {
                 e.interval = interval;
                 e.saved = k.next_check.map(|_| k.interval);
-                e.due = Some(due);
+                e.stage = Stage::Due(due);
             }
-            if let Some(d) = old_due {
-                self.queue.remove(&(d, id.clone()));
-            }
+            self.queue.remove(&(old_due, id.clone()));
             self.queue.insert((due, id.clone()));
         }
         self.rebuild_lanes(config);
@@ -392,16 +467,16 @@ impl Timetable {
         self.lane(&host, config).demand += per_hour(plan.base);
         self.check_budget(&host);
         self.queue.insert((due, id.clone()));
+        let rules = self.rules.intern(plan);
         self.entries.insert(
             id,
             Entry {
                 job,
-                plan,
                 host,
+                rules,
+                born: plan.born,
                 interval: plan.base,
-                due: Some(due),
-                waiting: None,
-                retired: false,
+                stage: Stage::Due(due),
                 epoch: self.epoch,
                 saved: None,
             },
@@ -412,14 +487,14 @@ impl Timetable {
         let Some((id, old)) = self.entries.remove_entry(id) else {
             return;
         };
-        if let Some(due) = old.due {
+        if let Some(due) = old.stage.due() {
             self.queue.remove(&(due, id.clone()));
         }
         if let Some(lane) = self.lanes.get_mut(&old.host) {
-            if let Some((rank, due)) = old.waiting {
+            if let Some((rank, due)) = old.stage.waiting() {
                 lane.ready.remove(&(rank, due, id));
             }
-            if !old.retired {
+            if !old.stage.retired() {
                 lane.demand -= per_hour(old.interval);
             }
         }
@@ -479,7 +554,7 @@ impl Timetable {
 
     fn rebuild_lanes(&mut self, config: &Config) {
         let mut demand: HashMap<Id, f64> = HashMap::new();
-        for e in self.entries.values().filter(|e| !e.retired) {
+        for e in self.entries.values().filter(|e| !e.stage.retired()) {
             *demand.entry(e.host.clone()).or_default() += per_hour(e.interval);
         }
         let gone: Vec<Id> = self
@@ -559,7 +634,7 @@ impl Timetable {
         let mut by: HashMap<&str, (usize, usize, f64)> = HashMap::new();
         for e in self.entries.values() {
             let l = by.entry(&*e.host).or_default();
-            if e.retired {
+            if e.stage.retired() {
                 l.1 += 1;
             } else {
                 l.0 += 1;
@@ -590,9 +665,9 @@ impl Timetable {
     pub fn slot(&self, id: &str) -> Option<Slot> {
         self.entries.get(id).map(|e| Slot {
             interval: e.interval,
-            base: e.plan.base,
-            due: e.due,
-            retired: e.retired,
+            base: self.rules.of(e).base,
+            due: e.stage.due(),
+            retired: e.stage.retired(),
         })
     }
 
@@ -602,7 +677,7 @@ impl Timetable {
         self.entries
             .iter()
             .filter(|(_, e)| &*e.host == host)
-            .min_by_key(|(id, e)| (!e.plan.configured, &**id))
+            .min_by_key(|(id, e)| (!self.rules.of(e).configured, &**id))
             .map(|(id, _)| id.to_string())
     }
 
@@ -611,11 +686,11 @@ impl Timetable {
     /// writes it, and it counts as saved. A steady source writes nothing.
     pub fn unsaved(&mut self, id: &str) -> Option<ToSave> {
         let e = self.entries.get(id)?;
-        let interval = (e.interval != e.plan.base).then_some(e.interval);
+        let interval = (e.interval != self.rules.of(e).base).then_some(e.interval);
         if Some(interval) == e.saved {
             return None;
         }
-        let next_check = e.due.map(|d| self.wall(d));
+        let next_check = e.stage.due().map(|d| self.wall(d));
         if let Some(e) = self.entries.get_mut(id) {
             e.saved = Some(interval);
         }
@@ -648,9 +723,8 @@ impl Timetable {
             let Some(e) = self.entries.get_mut(&id) else {
                 continue;
             };
-            e.due = None;
-            let rank = e.plan.rank(wall);
-            e.waiting = Some((rank, due));
+            let rank = self.rules.of(e).rank(wall);
+            e.stage = Stage::Waiting(rank, due);
             let host = e.host.clone();
             if let Some(lane) = self.lanes.get_mut(&host) {
                 lane.ready.insert((rank, due, id));
@@ -682,7 +756,7 @@ impl Timetable {
         self.index_lane(&host);
         let (_, _, id) = popped?;
         let e = self.entries.get_mut(&id)?;
-        e.waiting = None;
+        e.stage = Stage::Running;
         Some(e.job.clone())
     }
 
@@ -699,22 +773,27 @@ impl Timetable {
         let Some(e) = self.entries.get_mut(id) else {
             return;
         };
+        let plan = self.rules.of(e);
         let old = e.interval;
         if adaptive {
-            e.interval = e.plan.next_interval(e.interval, verdict, wall);
+            e.interval = plan.next_interval(e.interval, verdict, wall);
         }
-        let retired = e.plan.is_retired(wall);
+        let retired = plan.is_retired(wall);
         let pause = match verdict {
-            Verdict::Failed { streak } => failure_backoff(e.plan.base, streak),
+            Verdict::Failed { streak } => failure_backoff(plan.base, streak),
             _ => e.interval,
         };
         let host = e.host.clone();
-        let (new, was_retired) = (e.interval, e.retired);
-        e.retired = retired;
+        let (new, was_retired) = (e.interval, e.stage.retired());
+        e.stage = if retired {
+            Stage::Retired
+        } else {
+            Stage::Running
+        };
         if !retired {
             let due = now + self.jittered(pause);
             if let Some(e) = self.entries.get_mut(id) {
-                e.due = Some(due);
+                e.stage = Stage::Due(due);
             }
             self.queue.insert((due, key));
         }
