@@ -568,9 +568,13 @@ mod prepared_tests {
         }
         let idle = prepared.idle.lock().unwrap();
         assert_eq!(idle.len(), 1);
+        let cdict = zstd::dict::EncoderDictionary::copy(&base, ZSTD_LEVEL);
         eprintln!(
-            "an idle context with the base attached: {} bytes",
-            idle[0].sizeof()
+            "base of {} bytes: an idle context with it attached {} bytes, \
+             it as a prepared dictionary {} bytes",
+            base.len(),
+            idle[0].sizeof(),
+            cdict.as_cdict().sizeof()
         );
     }
 }
