@@ -88,14 +88,13 @@ pub(super) struct Base {
 }
 
 impl Base {
-    /// This base as one to compress against at the usual level.
+    /// This base as one to compress against.
     pub(super) fn view(&self) -> BaseRef<'_> {
         BaseRef {
             at: &self.at,
             depth: self.depth,
             bytes: &self.bytes,
             prepared: self.prepared.as_deref(),
-            level: ZSTD_LEVEL,
         }
     }
 }
@@ -109,9 +108,6 @@ pub(super) struct BaseRef<'a> {
     pub(super) depth: u8,
     pub(super) bytes: &'a [u8],
     pub(super) prepared: Option<&'a Prepared>,
-    /// The zstd level of the delta (not stored: any level reads back the
-    /// same way).
-    pub(super) level: i32,
 }
 
 /// A base reused for many deltas (a site's base page), kept as a few
@@ -211,7 +207,7 @@ pub(super) fn delta_blob(bytes: &[u8], base: &BaseRef<'_>) -> Result<Vec<u8>> {
     match &base.prepared {
         Some(prepared) => prepared.compress(bytes, &mut data),
         None => with_cctx(|cctx| {
-            cctx.compress_using_dict(&mut data, bytes, base.bytes, base.level)
+            cctx.compress_using_dict(&mut data, bytes, base.bytes, ZSTD_LEVEL)
                 .map(drop)
                 .map_err(zstd_error)
         }),
@@ -539,7 +535,6 @@ mod prepared_tests {
                 depth: 0,
                 bytes: &base,
                 prepared: Some(&prepared),
-                level: ZSTD_LEVEL,
             };
             let plain = BaseRef {
                 prepared: None,

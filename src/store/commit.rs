@@ -219,7 +219,6 @@ impl Store {
                 depth: blob_depth(&raw_blob),
                 bytes: &new.raw,
                 prepared: None,
-                level: super::blobs::ZSTD_LEVEL,
             });
         }
         let doc_loc = self.pack_append(&encode_blob(&doc_json, &doc_bases)?)?;
