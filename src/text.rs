@@ -208,8 +208,17 @@ pub fn display(s: &str) -> String {
             continue;
         }
         let start = i;
-        while i < b.len() && space_len_at(b, i) == 0 {
-            i += 1;
+        while i < b.len() {
+            // A lead byte 0xE4–0xE9 (U+4000–9FFF, nearly all of Chinese
+            // text) never starts a space: its character is stepped over
+            // whole.
+            if matches!(b[i], 0xE4..=0xE9) {
+                i += 3;
+            } else if space_len_at(b, i) == 0 {
+                i += 1;
+            } else {
+                break;
+            }
         }
         let run = &s[start..i];
         if pending_space {

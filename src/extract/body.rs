@@ -17,16 +17,11 @@ use super::{NodeRef, KNOWN_CONTENT, MIN_BODY_CHARS};
 /// The article body and how it was found: a known CMS content container,
 /// else the densest text block.
 pub(super) fn find_body(doc: &Html) -> (Option<ElementRef<'_>>, String) {
-    for (sel_text, sel) in known_content() {
-        if let Some(el) = doc
-            .select(sel)
-            .find(|el| !in_noise(**el) && text_len(&subtree_text(**el, true)) >= MIN_BODY_CHARS)
-        {
-            return (
-                Some(el),
-                format!("a known CMS content container ({sel_text})"),
-            );
-        }
+    if let Some((el, sel_text)) = known_container(doc) {
+        return (
+            Some(el),
+            format!("a known CMS content container ({sel_text})"),
+        );
     }
     (
         densest(doc),
@@ -34,13 +29,85 @@ pub(super) fn find_body(doc: &Html) -> (Option<ElementRef<'_>>, String) {
     )
 }
 
+/// The first of [`KNOWN_CONTENT`], in list order, that matches a container
+/// outside the page's chrome with some text, and the first such container
+/// (in the order `Html::select` visits them). One pass over the page
+/// instead of one per selector; a selector is only tried on an element
+/// whose `id` and `class` attributes contain the names it requires.
+fn known_container(doc: &Html) -> Option<(ElementRef<'_>, &'static str)> {
+    let known = known_content();
+    // Selectors after the best found so far no longer matter.
+    let mut best = known.len();
+    let mut found = None;
+    let mut names = String::new();
+    for node in doc.tree.nodes() {
+        if best == 0 {
+            break;
+        }
+        let Some(el) = ElementRef::wrap(node).filter(|el| el.parent().is_some()) else {
+            continue;
+        };
+        let (id, class) = (el.value().attr("id"), el.value().attr("class"));
+        if id.is_none() && class.is_none() {
+            continue;
+        }
+        names.clear();
+        names.push_str(id.unwrap_or_default());
+        names.push(' ');
+        names.push_str(class.unwrap_or_default());
+        names.make_ascii_lowercase();
+        for (i, k) in known.iter().enumerate().take(best) {
+            if k.names.iter().all(|n| names.contains(n.as_str()))
+                && k.selector.matches(&el)
+                && !in_noise(*el)
+                && has_text_chars(*el, MIN_BODY_CHARS)
+            {
+                found = Some((el, k.text));
+                best = i;
+                break;
+            }
+        }
+    }
+    found
+}
+
+/// One of [`KNOWN_CONTENT`], parsed.
+struct Known {
+    text: &'static str,
+    selector: Selector,
+    /// The ids and classes (ASCII lower-cased) that the element it picks
+    /// carries: where they do not all occur in an element's `id` and
+    /// `class` (compared without ASCII case, as a quirks-mode page compares
+    /// them), it cannot match.
+    names: Vec<String>,
+}
+
+/// The ids and classes the last compound of a selector names (`div.a.b`,
+/// `x #c`), lower-cased.
+fn required_names(sel: &str) -> Vec<String> {
+    let subject = sel.rsplit([' ', '>', '+', '~']).next().unwrap_or(sel);
+    subject
+        .split(['#', '.'])
+        .skip(1)
+        .filter_map(|n| n.split(['[', ':']).next())
+        .filter(|n| !n.is_empty())
+        .map(|n| n.to_ascii_lowercase())
+        .collect()
+}
+
 /// [`KNOWN_CONTENT`], parsed once per process (in order; a selector that
 /// does not parse is left out, which a unit test rules out).
-fn known_content() -> &'static [(&'static str, Selector)] {
-    static PARSED: LazyLock<Vec<(&'static str, Selector)>> = LazyLock::new(|| {
+fn known_content() -> &'static [Known] {
+    static PARSED: LazyLock<Vec<Known>> = LazyLock::new(|| {
         KNOWN_CONTENT
             .iter()
-            .filter_map(|t| Selector::parse(t).ok().map(|s| (*t, s)))
+            .filter_map(|t| {
+                Selector::parse(t).ok().map(|selector| Known {
+                    text: t,
+                    selector,
+                    names: required_names(t),
+                })
+            })
             .collect()
     });
     &PARSED
@@ -98,6 +165,34 @@ pub(super) fn candidates(doc: &Html, chosen: Option<ElementRef<'_>>) -> Vec<Cand
 /// Characters that count as content (no whitespace).
 pub(super) fn text_len(s: &str) -> usize {
     s.chars().filter(|c| !text::is_space(*c)).count()
+}
+
+/// Whether the text [`subtree_text`] gathers from `node` (noise left out)
+/// holds at least `min` characters of content: the same walk, counting
+/// as it goes and stopping there, without collecting the text.
+pub(super) fn has_text_chars(node: NodeRef<'_>, min: usize) -> bool {
+    let mut n = 0;
+    walk(node, |d, open| {
+        if !open || n >= min {
+            return false;
+        }
+        match d.value() {
+            Node::Text(t) => {
+                for c in t.chars() {
+                    if !text::is_space(c) {
+                        n += 1;
+                        if n >= min {
+                            break;
+                        }
+                    }
+                }
+                false
+            }
+            Node::Element(el) => !(is_hard_skip(el.name()) || (d != node && is_noise(el))),
+            _ => d == node,
+        }
+    });
+    n >= min
 }
 
 /// Share of `el`'s visible text that sits inside links. Navigation and
@@ -298,4 +393,87 @@ pub(super) static BOILERPLATE: LazyLock<Regex> = LazyLock::new(|| {
 /// per request (counters, generation stamps) or carry no content.
 pub(super) fn is_boilerplate_line(s: &str) -> bool {
     s.chars().count() <= 60 && BOILERPLATE.is_match(s.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The early-stopping count agrees with counting the whole text, on
+    /// either side of the threshold, with noise, scripts and spaces around.
+    /// [`known_container`] tries a selector only where the names it
+    /// requires occur: every selector of the list requires one.
+    #[test]
+    fn every_known_selector_requires_an_id_or_a_class() {
+        assert_eq!(
+            required_names("div.view.TRS_UEDITOR"),
+            ["view", "trs_ueditor"]
+        );
+        assert_eq!(required_names("article .content"), ["content"]);
+        assert_eq!(required_names("#content.article"), ["content", "article"]);
+        for sel in KNOWN_CONTENT {
+            assert!(!required_names(sel).is_empty(), "{sel}");
+        }
+    }
+
+    /// The one pass finds what a `select` per selector, in list order,
+    /// finds: the first selector with a container that qualifies wins.
+    #[test]
+    fn known_container_is_the_first_selector_that_qualifies() {
+        let pages = [
+            // #zoom comes before div.article-content in the list.
+            r#"<div class="article-content"><p>一二三四五六七八九十甲乙</p></div>
+               <div id="zoom"><p>一二三四五六七八九十丙丁</p></div>"#,
+            // A match too short, or in the chrome, does not count.
+            r#"<div class="TRS_Editor">短</div><nav><div class="TRS_Editor">一二三四五六七八九十</div></nav>
+               <div id="zoom"><p>一二三四五六七八九十丙丁</p></div><div class="TRS_Editor">一二三四五六七八九十戊</div>"#,
+            r#"<article><div class="content"><p>一二三四五六七八九十己</p></div></article>"#,
+            r#"<div class="other"><p>一二三四五六七八九十庚</p></div>"#,
+            // Without a doctype the page is in quirks mode, where classes
+            // and ids compare without ASCII case.
+            r#"<div class="trs_editor x"><p>一二三四五六七八九十辛</p></div>"#,
+            r#"<!DOCTYPE html><div class="trs_editor"><p>一二三四五六七八九十壬</p></div><div id=ZOOM>一二三四五六七八九十癸</div>"#,
+        ];
+        for page in pages {
+            let doc = Html::parse_document(page);
+            let mut expected = None;
+            for k in known_content() {
+                if let Some(el) = doc.select(&k.selector).find(|el| {
+                    !in_noise(**el) && text_len(&subtree_text(**el, true)) >= MIN_BODY_CHARS
+                }) {
+                    expected = Some((el, k.text));
+                    break;
+                }
+            }
+            assert_eq!(known_container(&doc), expected, "{page}");
+        }
+        let doc = Html::parse_document(pages[1]);
+        let found =
+            known_container(&doc).map(|(el, s)| (subtree_text(*el, true).trim().to_string(), s));
+        assert_eq!(
+            found,
+            Some(("一二三四五六七八九十戊".to_string(), "div.TRS_Editor"))
+        );
+    }
+
+    #[test]
+    fn has_text_chars_agrees_with_the_whole_count() {
+        let pages = [
+            "<div id=c><p>一二三 四五</p><script>六七八九十甲乙</script></div>",
+            "<div id=c><p>一二三 四五</p><div class=share>六七八九十</div>六七八九十</div>",
+            "<div id=c> \u{3000}<p>一二三四五六七八九</p> <b>十</b></div>",
+            "<div id=c><nav>一二三四五六七八九十</nav><p>甲乙</p></div>",
+            "<div id=c><p>a b c d e f g h i j k</p></div>",
+            "<div id=c></div>",
+        ];
+        let sel = Selector::parse("#c").unwrap();
+        for page in pages {
+            let doc = Html::parse_document(page);
+            let el = doc.select(&sel).next().unwrap();
+            let whole = text_len(&subtree_text(*el, true));
+            for min in [1, 5, 9, 10, 11, 30] {
+                assert_eq!(has_text_chars(*el, min), whole >= min, "{page} {min}");
+            }
+        }
+    }
 }

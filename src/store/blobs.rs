@@ -82,13 +82,90 @@ pub(super) struct Base {
     pub(super) at: BlobRef,
     pub(super) depth: u8,
     pub(super) bytes: std::sync::Arc<Vec<u8>>,
-    /// `bytes` prepared as a compression dictionary, when it is reused.
-    pub(super) prepared: Option<std::sync::Arc<zstd::dict::EncoderDictionary<'static>>>,
+    /// Compression contexts with `bytes` loaded as their dictionary, when
+    /// the base is reused (a site's base page).
+    pub(super) prepared: Option<std::sync::Arc<Prepared>>,
+}
+
+impl Base {
+    /// This base as one to compress against.
+    pub(super) fn view(&self) -> BaseRef<'_> {
+        BaseRef {
+            at: &self.at,
+            depth: self.depth,
+            bytes: &self.bytes,
+            prepared: self.prepared.as_deref(),
+        }
+    }
+}
+
+/// A base as [`encode_blob`] compresses against it: a stored [`Base`], or
+/// bytes just written and still at hand (a page's own raw bytes, the base
+/// of its document).
+#[derive(Clone, Copy)]
+pub(super) struct BaseRef<'a> {
+    pub(super) at: &'a BlobRef,
+    pub(super) depth: u8,
+    pub(super) bytes: &'a [u8],
+    pub(super) prepared: Option<&'a Prepared>,
+}
+
+/// A base reused for many deltas (a site's base page), kept as a few
+/// compression contexts that each hold it as their dictionary, set to
+/// attach it to every frame: zstd then searches the dictionary's own match
+/// tables in place. Compressing with a prepared dictionary object instead
+/// copies its tables into the context for every frame once the input is
+/// larger than a few KB (zstd's attach cutoff, below the size of a page),
+/// which cost about as much as the compression itself. A context is taken
+/// out for one frame and put back, so threads never share one; the frames
+/// read back as any frame with a raw-content dictionary does.
+pub(super) struct Prepared {
+    bytes: std::sync::Arc<Vec<u8>>,
+    idle: std::sync::Mutex<Vec<zstd::zstd_safe::CCtx<'static>>>,
+}
+
+impl Prepared {
+    /// Contexts kept idle per base: one per thread that commits at the
+    /// same time (the runtime's workers), a few hundred KB each.
+    const KEEP: usize = 2;
+
+    pub(super) fn new(bytes: std::sync::Arc<Vec<u8>>) -> Prepared {
+        Prepared {
+            bytes,
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn context(&self) -> std::io::Result<zstd::zstd_safe::CCtx<'static>> {
+        use zstd::zstd_safe::{CCtx, CParameter, DictAttachPref};
+        if let Some(cctx) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(cctx);
+        }
+        let mut cctx =
+            CCtx::try_create().ok_or_else(|| std::io::Error::other("no zstd context"))?;
+        cctx.set_parameter(CParameter::CompressionLevel(ZSTD_LEVEL))
+            .map_err(zstd_error)?;
+        cctx.set_parameter(CParameter::ForceAttachDict(DictAttachPref::ForceAttach))
+            .map_err(zstd_error)?;
+        cctx.load_dictionary(&self.bytes).map_err(zstd_error)?;
+        Ok(cctx)
+    }
+
+    /// `bytes` compressed as one frame with this base as its dictionary.
+    fn compress(&self, bytes: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
+        let mut cctx = self.context()?;
+        cctx.compress2(out, bytes).map_err(zstd_error)?;
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < Self::KEEP {
+            idle.push(cctx);
+        }
+        Ok(())
+    }
 }
 
 /// Compresses `bytes` as the smallest of its deltas against `bases`, or on
 /// its own when there is no base.
-pub(super) fn encode_blob(bytes: &[u8], bases: &[Base]) -> Result<Vec<u8>> {
+pub(super) fn encode_blob(bytes: &[u8], bases: &[BaseRef<'_>]) -> Result<Vec<u8>> {
     let mut best: Option<Vec<u8>> = None;
     for b in bases {
         let delta = delta_blob(bytes, b)?;
@@ -119,24 +196,24 @@ pub(super) fn encode_blob(bytes: &[u8], bases: &[Base]) -> Result<Vec<u8>> {
 /// * 1 — zstd with the base blob as dictionary, the base named by its
 ///   64-hex-digit hash (looked up in the `blobs` tree);
 /// * 2 — the same, the base named by its place in the pack (12 bytes).
-pub(super) fn delta_blob(bytes: &[u8], base: &Base) -> Result<Vec<u8>> {
-    let (base_at, depth) = (&base.at, base.depth);
+pub(super) fn delta_blob(bytes: &[u8], base: &BaseRef<'_>) -> Result<Vec<u8>> {
+    let (base_at, depth) = (base.at, base.depth);
     let mut out = blob_header(depth + 1, bytes.len(), Some(base_at));
     // A base used once (`prepared` is `None`) is loaded into the context's
     // own tables for this frame only, without building a dictionary
     // object; both give the frame a raw-content dictionary gives, read
     // back the same way.
-    with_cctx(|cctx| {
-        let mut data = Vec::with_capacity(zstd::zstd_safe::compress_bound(bytes.len()));
-        match &base.prepared {
-            Some(dict) => cctx.compress_using_cdict(&mut data, bytes, dict.as_cdict()),
-            None => cctx.compress_using_dict(&mut data, bytes, &base.bytes, ZSTD_LEVEL),
-        }
-        .map_err(zstd_error)?;
-        out.extend_from_slice(&data);
-        Ok(())
-    })
+    let mut data = Vec::with_capacity(zstd::zstd_safe::compress_bound(bytes.len()));
+    match &base.prepared {
+        Some(prepared) => prepared.compress(bytes, &mut data),
+        None => with_cctx(|cctx| {
+            cctx.compress_using_dict(&mut data, bytes, base.bytes, ZSTD_LEVEL)
+                .map(drop)
+                .map_err(zstd_error)
+        }),
+    }
     .map_err(codec("compress a delta"))?;
+    out.extend_from_slice(&data);
     Ok(out)
 }
 
@@ -305,9 +382,7 @@ impl Store {
             return Ok(None);
         };
         if site.at.is_some() {
-            base.prepared = zstd::dict::EncoderDictionary::try_copy(&base.bytes, ZSTD_LEVEL)
-                .ok()
-                .map(std::sync::Arc::new);
+            base.prepared = Some(std::sync::Arc::new(Prepared::new(base.bytes.clone())));
             let mut bases = self.site_bases.lock().unwrap_or_else(|e| e.into_inner());
             if bases.len() >= KEEP {
                 bases.remove(0);
@@ -426,5 +501,75 @@ impl Store {
             };
         }
         Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod prepared_tests {
+    use super::*;
+
+    fn page(n: usize, body: &str) -> Vec<u8> {
+        let mut p = String::from("<html><head><title>省应急管理厅</title></head><body><div class=nav>首页 | 机构 | 政务公开 | 互动</div>");
+        for i in 0..n {
+            p.push_str(&format!(
+                "<p>第{i}段：{body}，全省应急管理工作会议在省会召开。</p>"
+            ));
+        }
+        p.push_str("<div class=footer>主办单位：省应急管理厅 版权所有</div></body></html>");
+        p.into_bytes()
+    }
+
+    /// Deltas against a prepared (attached) base read back with the base as
+    /// a plain dictionary, as every delta is read, and are as small as the
+    /// same delta made without preparing the base; the contexts are reused
+    /// and at most [`Prepared::KEEP`] of them are kept.
+    #[test]
+    fn a_prepared_base_gives_deltas_that_read_back_plainly() {
+        let base = std::sync::Arc::new(page(400, "基础"));
+        let prepared = Prepared::new(base.clone());
+        let at = BlobRef::Hash("0".repeat(64));
+        for k in 0..5 {
+            let new = page(300 + 40 * k, &format!("变化{k}"));
+            let attached = BaseRef {
+                at: &at,
+                depth: 0,
+                bytes: &base,
+                prepared: Some(&prepared),
+            };
+            let plain = BaseRef {
+                prepared: None,
+                ..attached
+            };
+            let blob = delta_blob(&new, &attached).unwrap();
+            let (_, data) = parse_blob(&blob).unwrap();
+            let back = zstd::bulk::Decompressor::with_dictionary(&base)
+                .unwrap()
+                .decompress(data, new.len())
+                .unwrap();
+            assert_eq!(back, new);
+            let loaded = delta_blob(&new, &plain).unwrap();
+            assert!(
+                blob.len() <= loaded.len() + loaded.len() / 20,
+                "{} {}",
+                blob.len(),
+                loaded.len()
+            );
+            assert!(
+                blob.len() < new.len() / 4,
+                "{} of {}",
+                blob.len(),
+                new.len()
+            );
+        }
+        let idle = prepared.idle.lock().unwrap();
+        assert_eq!(idle.len(), 1);
+        let cdict = zstd::dict::EncoderDictionary::copy(&base, ZSTD_LEVEL);
+        eprintln!(
+            "base of {} bytes: an idle context with it attached {} bytes, \
+             it as a prepared dictionary {} bytes",
+            base.len(),
+            idle[0].sizeof(),
+            cdict.as_cdict().sizeof()
+        );
     }
 }

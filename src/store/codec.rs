@@ -219,3 +219,182 @@ pub(super) fn unpack_record(packed: &[u8]) -> std::io::Result<Vec<u8>> {
 pub(super) fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(v).map_err(StoreError::Encode)
 }
+
+/// A document's JSON, byte for byte what [`to_json`] writes for it, written
+/// here directly: a page's text is most of a document, and serde_json
+/// looks every byte of a string up in its escape table, where this checks
+/// a string sixteen bytes at a time and copies the runs that need no
+/// escape whole. The destructuring stops compiling when either type gains
+/// a field; a unit test compares the bytes with serde_json's.
+pub(super) fn document_json(doc: &crate::model::Document) -> Result<Vec<u8>> {
+    use crate::model::{Document, Section};
+    let Document {
+        title,
+        published,
+        encoding,
+        preamble,
+        sections,
+    } = doc;
+    let size = 128
+        + title.len()
+        + preamble.len()
+        + sections
+            .iter()
+            .map(|s| 96 + s.heading.len() + s.text.len() + 8 * s.path.len() + 2 * s.label.len())
+            .sum::<usize>();
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(b"{\"title\":");
+    push_json_str(&mut out, title);
+    out.extend_from_slice(b",\"published\":");
+    serde_json::to_writer(&mut out, published).map_err(StoreError::Encode)?;
+    out.extend_from_slice(b",\"encoding\":");
+    push_json_str(&mut out, encoding);
+    out.extend_from_slice(b",\"preamble\":");
+    push_json_str(&mut out, preamble);
+    out.extend_from_slice(b",\"sections\":[");
+    for (i, s) in sections.iter().enumerate() {
+        let Section {
+            label,
+            raw_label,
+            path,
+            level,
+            heading,
+            text,
+        } = s;
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"label\":");
+        push_json_str(&mut out, label);
+        out.extend_from_slice(b",\"raw_label\":");
+        push_json_str(&mut out, raw_label);
+        out.extend_from_slice(b",\"path\":[");
+        for (k, p) in path.iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            push_json_str(&mut out, p);
+        }
+        out.extend_from_slice(b"],\"level\":");
+        serde_json::to_writer(&mut out, level).map_err(StoreError::Encode)?;
+        out.extend_from_slice(b",\"heading\":");
+        push_json_str(&mut out, heading);
+        out.extend_from_slice(b",\"text\":");
+        push_json_str(&mut out, text);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    Ok(out)
+}
+
+/// Whether serde_json writes byte `b` of a string as an escape: `"`, `\`
+/// and the control characters below U+0020.
+#[inline]
+fn escaped_in_json(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// `s` as a JSON string, escaped exactly as serde_json escapes it.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    out.push(b'"');
+    let mut done = 0;
+    let mut i = 0;
+    while i < b.len() {
+        // Sixteen bytes at a time without a branch per byte.
+        if let Some(chunk) = b.get(i..i + 16) {
+            if !chunk.iter().fold(false, |hit, &x| hit | escaped_in_json(x)) {
+                i += 16;
+                continue;
+            }
+        }
+        let x = b[i];
+        if escaped_in_json(x) {
+            out.extend_from_slice(&b[done..i]);
+            match x {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                0x08 => out.extend_from_slice(b"\\b"),
+                0x0C => out.extend_from_slice(b"\\f"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[usize::from(x >> 4)]);
+                    out.push(HEX[usize::from(x & 0xF)]);
+                }
+            }
+            done = i + 1;
+        }
+        i += 1;
+    }
+    out.extend_from_slice(&b[done..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Document, Section};
+    use proptest::prelude::*;
+
+    /// Text with everything serde_json escapes, and what it leaves alone.
+    fn tricky() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just('"'),
+                Just('\\'),
+                Just('\n'),
+                Just('\t'),
+                Just('\u{8}'),
+                Just('\u{c}'),
+                Just('\r'),
+                Just('\u{1}'),
+                Just('\u{1f}'),
+                Just('\u{7f}'),
+                Just('\u{2028}'),
+                Just('/'),
+                Just('a'),
+                Just('中'),
+                Just('，'),
+                Just('😀'),
+            ],
+            0..70,
+        )
+        .prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn document_json_is_serde_json(
+            title in tricky(),
+            preamble in tricky(),
+            texts in proptest::collection::vec((tricky(), tricky(), tricky()), 0..4),
+            level in any::<u8>(),
+            dated in any::<bool>(),
+        ) {
+            let doc = Document {
+                title,
+                published: dated.then(|| jiff::civil::date(2025, 1, 15)),
+                encoding: "UTF-8".into(),
+                preamble,
+                sections: texts
+                    .into_iter()
+                    .map(|(label, heading, text)| Section {
+                        raw_label: format!("（{label}）"),
+                        path: vec![label.clone(), "二、".into()],
+                        label,
+                        level,
+                        heading,
+                        text,
+                    })
+                    .collect(),
+            };
+            let ours = document_json(&doc).unwrap();
+            let serde = to_json(&doc).unwrap();
+            prop_assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&serde));
+        }
+    }
+}

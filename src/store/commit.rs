@@ -8,8 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use super::blobs::{blob_depth, encode_blob, Base, BlobRef, Part, SiteBase, MAX_DELTA_DEPTH};
-use super::codec::{encode_entry, to_json, RECORDS};
+use super::blobs::{
+    blob_depth, encode_blob, Base, BaseRef, BlobRef, Part, SiteBase, MAX_DELTA_DEPTH,
+};
+use super::codec::{document_json, encode_entry, to_json, RECORDS};
 use super::error::io_at;
 use super::keys::{version_key, VersionLocs};
 use super::{
@@ -150,7 +152,7 @@ impl Store {
                 return Ok(Staging::Unchanged(Box::new(prev.clone())));
             }
         }
-        let doc_json = to_json(&new.document)?;
+        let doc_json = document_json(&new.document)?;
         let doc_hash = sha256_hex(&doc_json);
         let raw_hash = sha256_hex(&new.raw);
         // A page shares most of its template with the other pages of its
@@ -174,7 +176,8 @@ impl Store {
                 raw_bases.extend(self.site_base(b)?);
             }
         }
-        let raw_blob = encode_blob(&new.raw, &raw_bases)?;
+        let raw_views: Vec<BaseRef<'_>> = raw_bases.iter().map(Base::view).collect();
+        let raw_blob = encode_blob(&new.raw, &raw_views)?;
         let mut record = VersionRecord {
             source: new.source.clone(),
             version: previous.as_ref().map_or(1, |p| p.version + 1),
@@ -204,15 +207,17 @@ impl Store {
         // the previous document; a UTF-8 page's document is also a copy of
         // the page's text, so a delta of its own raw bytes (a tenth of its
         // size on its own) serves a first version. The smaller one is kept.
-        let mut doc_bases = Vec::new();
-        if let Some(p) = &previous {
-            doc_bases.extend(self.delta_base(self.part_ref(p, Part::Doc)?)?);
-        }
+        let previous_doc = match &previous {
+            Some(p) => self.delta_base(self.part_ref(p, Part::Doc)?)?,
+            None => None,
+        };
+        let mut doc_bases: Vec<BaseRef<'_>> = previous_doc.iter().map(Base::view).collect();
+        let raw_at = BlobRef::At(raw_loc);
         if new.document.encoding == "UTF-8" && blob_depth(&raw_blob) < MAX_DELTA_DEPTH {
-            doc_bases.push(Base {
-                at: BlobRef::At(raw_loc),
+            doc_bases.push(BaseRef {
+                at: &raw_at,
                 depth: blob_depth(&raw_blob),
-                bytes: std::sync::Arc::new(new.raw.clone()),
+                bytes: &new.raw,
                 prepared: None,
             });
         }
