@@ -35,7 +35,7 @@ pub use evidence::{EvidenceConfig, TsaConfig, DEFAULT_ANCHOR_INTERVAL};
 pub use mail::MailConfig;
 use mail::RawMail;
 pub use region::Region;
-pub use rules::SourceRules;
+pub use rules::{host_allowed, SourceRules};
 
 /// Sender address when `[mail] from` is not set.
 pub const DEFAULT_FROM: &str = "bulletin-watch@localhost";
@@ -136,30 +136,6 @@ impl Source {
     pub fn host_allowed(&self, url: &Url) -> bool {
         host_allowed(&self.url, &self.rules.allowed_hosts, url)
     }
-}
-
-/// Whether `url` is on `own`'s host and port, or on one of `allowed`: an
-/// entry `host` allows that host on the URL scheme's standard port only,
-/// `host:port` that port — a listing link must not reach some other service
-/// on an allowed machine.
-pub fn host_allowed(own: &Url, allowed: &[String], url: &Url) -> bool {
-    let Some(h) = url.host_str() else {
-        return false;
-    };
-    let port = url.port_or_known_default();
-    if own.host_str() == Some(h) && own.port_or_known_default() == port {
-        return true;
-    }
-    allowed.iter().any(|a| {
-        match a
-            .rsplit_once(':')
-            .and_then(|(host, p)| Some((host, p.parse::<u16>().ok()?)))
-        {
-            Some((host, p)) => host.eq_ignore_ascii_case(h) && Some(p) == port,
-            // `url` reports no port when it is the scheme's standard one.
-            None => a.eq_ignore_ascii_case(h) && url.port().is_none(),
-        }
-    })
 }
 
 /// `extract`, or the one shared copy of the defaults when it sets nothing.

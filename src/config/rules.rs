@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use regex::Regex;
+use url::Url;
 
 use super::Settings;
 use crate::model::Cadence;
@@ -51,4 +52,28 @@ impl SourceRules {
     pub fn shared(settings: &Settings) -> Arc<SourceRules> {
         Arc::new(SourceRules::defaults(settings))
     }
+}
+
+/// Whether `url` is on `own`'s host and port, or on one of `allowed`: an
+/// entry `host` allows that host on the URL scheme's standard port only,
+/// `host:port` that port — a listing link must not reach some other service
+/// on an allowed machine.
+pub fn host_allowed(own: &Url, allowed: &[String], url: &Url) -> bool {
+    let Some(h) = url.host_str() else {
+        return false;
+    };
+    let port = url.port_or_known_default();
+    if own.host_str() == Some(h) && own.port_or_known_default() == port {
+        return true;
+    }
+    allowed.iter().any(|a| {
+        match a
+            .rsplit_once(':')
+            .and_then(|(host, p)| Some((host, p.parse::<u16>().ok()?)))
+        {
+            Some((host, p)) => host.eq_ignore_ascii_case(h) && Some(p) == port,
+            // `url` reports no port when it is the scheme's standard one.
+            None => a.eq_ignore_ascii_case(h) && url.port().is_none(),
+        }
+    })
 }
