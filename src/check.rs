@@ -354,7 +354,7 @@ impl Checker {
                 return Ok(Confirmed::Same);
             }
         }
-        if !target.confirm_changes {
+        if !target.rules.confirm_changes {
             return Ok(Confirmed::Changed);
         }
         let (_, again) = self.pipeline().article(target, None).await?;
@@ -403,7 +403,7 @@ impl Checker {
         let kind = match latest {
             None => match first_alert {
                 Some(k) => k,
-                None if target.alert_on_first => AlertKind::Published,
+                None if target.rules.alert_on_first => AlertKind::Published,
                 None => return Ok(Vec::new()),
             },
             Some(prev) => {
@@ -421,7 +421,7 @@ impl Checker {
         let version = latest.map_or(1, |p| p.version + 1);
         let key = format!("{}/{}/v{version}", kind.name(), target.id);
         let mail = OutboxEntry::new(key, kind, &target.id, Some(version));
-        Ok(with_channels(mail, &target.channels))
+        Ok(with_channels(mail, &target.rules.channels))
     }
 
     /// Records the result of a check in the source's fetch state and raises
@@ -455,7 +455,7 @@ impl Checker {
                     // What the alert reports is gone by the next check.
                     entry.detail = Some(error.clone());
                     entry.failures = Some(state.consecutive_failures);
-                    self.queue_state_alert(entry, &target.channels);
+                    self.queue_state_alert(entry, &target.rules.channels);
                 }
             }
             _ => {
@@ -467,7 +467,7 @@ impl Checker {
                             id,
                             None,
                         ),
-                        &target.channels,
+                        &target.rules.channels,
                     );
                 }
                 state.consecutive_failures = 0;
@@ -736,7 +736,7 @@ impl Pipeline<'_> {
             url: target.url.clone(),
             source,
         })?;
-        apply_ignore(&mut document, &target.ignore);
+        apply_ignore(&mut document, &target.rules.ignore);
         Ok((fetched, Some((document, encoding_source))))
     }
 

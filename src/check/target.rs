@@ -2,11 +2,12 @@
 //! it) and the rules of the source it is checked under — its own, or for
 //! a discovered article, its listing's.
 
-use regex::Regex;
+use std::sync::Arc;
+
 use url::Url;
 
 use crate::catalog::SourceEntry;
-use crate::config::{Region, Source};
+use crate::config::{Region, Source, SourceRules};
 use crate::model::ExtractOptions;
 
 /// An article to check: a configured `article` source, or one discovered on
@@ -19,16 +20,11 @@ pub struct Target {
     pub region: Region,
     pub url: Url,
     pub extract: ExtractOptions,
-    pub recipients: Vec<String>,
-    pub ignore: Vec<Regex>,
-    pub alert_on_first: bool,
-    /// Fetch a changed page once more and learn its volatile text.
-    pub confirm_changes: bool,
-    pub allowed_hosts: Vec<String>,
+    /// Its source's rules (for a discovered article, its listing's): the
+    /// same shared copy, not one per article.
+    pub rules: Arc<SourceRules>,
     /// The listing it was discovered on.
     pub listing: Option<String>,
-    /// The chat channels its alerts go to, besides e-mail.
-    pub channels: Vec<String>,
 }
 
 impl Target {
@@ -62,17 +58,12 @@ impl Target {
             region: settings.region,
             url,
             extract,
-            recipients: who.recipients,
-            ignore: settings.rules.ignore.clone(),
-            alert_on_first: settings.rules.alert_on_first,
-            confirm_changes: settings.rules.confirm_changes,
-            allowed_hosts: settings.rules.allowed_hosts.clone(),
+            rules: settings.rules.clone(),
             listing: who.listing,
-            channels: who.channels,
         }
     }
 
     pub(super) fn host_allowed(&self, url: &Url) -> bool {
-        crate::config::host_allowed(&self.url, &self.allowed_hosts, url)
+        crate::config::host_allowed(&self.url, &self.rules.allowed_hosts, url)
     }
 }
