@@ -33,9 +33,10 @@ pub struct SourceRules {
 }
 
 impl SourceRules {
-    /// The rules of a source that sets none of its own, under `settings`.
-    pub fn defaults(settings: &Settings) -> SourceRules {
-        SourceRules {
+    /// The rules of a source that sets none of its own under `settings`,
+    /// as the one copy such sources share.
+    pub fn shared(settings: &Settings) -> Arc<SourceRules> {
+        Arc::new(SourceRules {
             recipients: Vec::new(),
             link_pattern: None,
             allowed_hosts: Vec::new(),
@@ -45,12 +46,7 @@ impl SourceRules {
             channels: settings.channels.clone(),
             max_interval: None,
             articles: settings.articles,
-        }
-    }
-
-    /// The one shared copy of `settings`' defaults.
-    pub fn shared(settings: &Settings) -> Arc<SourceRules> {
-        Arc::new(SourceRules::defaults(settings))
+        })
     }
 }
 
