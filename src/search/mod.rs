@@ -25,6 +25,7 @@ mod query;
 mod render;
 mod schema;
 mod snippet;
+mod words;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

@@ -5,8 +5,8 @@
 //! source, province, region, year, version, fetch time, origin and whether
 //! it is the source's latest version. Its text is indexed twice, both
 //! times in [`fold`](super::fold)ed form:
-//! * `words`: Chinese words, cut by jieba (search mode, so a long word also
-//!   yields the shorter words inside it);
+//! * `words`: Chinese words, cut by jieba ([`words`](super::words); search
+//!   mode, so a long word also yields the shorter words inside it);
 //! * `grams`: every character and every pair of adjacent characters, so
 //!   that what the dictionary does not know — place names, document
 //!   numbers such as 应急〔2025〕12号 — is still found.
@@ -19,7 +19,7 @@ use tantivy::tokenizer::{NgramTokenizer, TextAnalyzer};
 use tantivy::Index;
 
 /// Bumped when entries change shape: an index of another format is rebuilt.
-pub const FORMAT: &str = "bulletin-watch-search-1";
+pub const FORMAT: &str = "bulletin-watch-search-2";
 
 pub const WORDS: &str = "jieba";
 pub const GRAMS: &str = "grams12";
@@ -92,10 +92,9 @@ pub fn schema() -> (Schema, Fields) {
 
 /// Registers the two analysers on `index`.
 pub fn register_tokenizers(index: &Index) -> tantivy::Result<()> {
-    index.tokenizers().register(
-        WORDS,
-        TextAnalyzer::from(tantivy_jieba::JiebaTokenizer::new()),
-    );
+    index
+        .tokenizers()
+        .register(WORDS, TextAnalyzer::from(super::words::WordsTokenizer));
     index
         .tokenizers()
         .register(GRAMS, TextAnalyzer::from(NgramTokenizer::new(1, 2, false)?));
