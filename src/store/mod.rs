@@ -136,18 +136,21 @@ pub fn cache_for(sources: usize) -> u64 {
         .clamp(DEFAULT_CACHE, MAX_CACHE)
 }
 
-/// The largest page cache [`daemon_cache_for`] gives: the default.
-pub const DAEMON_MAX_CACHE: u64 = DEFAULT_CACHE;
+/// The page cache [`daemon_cache_for`] gives: half the default.
+pub const DAEMON_MAX_CACHE: u64 = DEFAULT_CACHE / 2;
 
 /// The daemon's page cache for `sources` sources: [`cache_for`], but at
 /// most [`DAEMON_MAX_CACHE`]. A `check` re-checks every source at once and
 /// a cache miss per check adds up; the daemon spreads its checks over
-/// their intervals and holds the memory for as long as it runs. Measured
-/// at 100,000 sources, every source due at once: 8 MB against 16 MB costs
-/// 0.05 ms of CPU per check (38.0 s against 33.4 s for all of them) and
-/// saves 20 MB of peak memory (181 MB against 201 MB); at a 30-minute
-/// interval that is a quarter of a percent of one core.
-/// `BULLETIN_WATCH_CACHE_MB` overrides it.
+/// their intervals and holds the memory for as long as it runs. sled
+/// counts the cache in stored bytes; the nodes read back take more on the
+/// heap (~20 MB at the daemon's peak with 8 MB). Measured at 100,000 sources, every source due
+/// at once: 8 MB against 16 MB cost 0.05 ms of CPU per check (38.0 s
+/// against 33.4 s for all of them) and saved 20 MB of peak memory (181
+/// against 201 MB); 4 MB against 8 MB saved another 10 MB (120 against
+/// 130 MB, two 150 s runs each at a 1-minute interval), and the CPU per
+/// check did not move beyond the runs' own spread (0.81 against 0.91 ms,
+/// 0.74–1.15 ms between runs). `BULLETIN_WATCH_CACHE_MB` overrides it.
 pub fn daemon_cache_for(sources: usize) -> u64 {
     let overridden = std::env::var_os("BULLETIN_WATCH_CACHE_MB").is_some();
     let cache = cache_for(sources);

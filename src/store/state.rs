@@ -264,7 +264,8 @@ mod tests {
         assert!(cache_for(50_000) > DEFAULT_CACHE);
         assert!(cache_for(100_000) > cache_for(50_000));
         assert_eq!(cache_for(10_000_000), MAX_CACHE);
-        assert_eq!(daemon_cache_for(10_000), DEFAULT_CACHE);
+        assert_eq!(daemon_cache_for(10_000), DAEMON_MAX_CACHE);
+        assert!(daemon_cache_for(10_000) < cache_for(10_000));
         assert_eq!(daemon_cache_for(100_000), DAEMON_MAX_CACHE);
         assert!(daemon_cache_for(100_000) < cache_for(100_000));
         assert_eq!(daemon_cache_for(10_000_000), DAEMON_MAX_CACHE);
