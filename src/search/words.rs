@@ -10,9 +10,10 @@
 //! ~31 MB in all, the largest single thing the daemon held while it built
 //! its index. This one is ~8 MB. On the text of 34 government pages and
 //! the test fixtures, search mode with it finds 94.5 % of the words of two
-//! or more characters the full dictionary finds, and 99.4 % of what it
-//! finds are among them; the words field only lifts the score of a hit
-//! (the character pairs find it), so that is what a missing word costs.
+//! or more characters the full dictionary finds, and 99.3 % of what it
+//! finds are among them (`bench/words_eval.sh`); the words field only
+//! lifts the score of a hit (the character pairs find it), so that is what
+//! a missing word costs.
 //!
 //! The segmenter is loaded once, on the first text it cuts, and shared by
 //! every clone of the tokenizer (tantivy clones it for each segment it
