@@ -7,8 +7,8 @@
 //! times (`awk '$2 >= 6 {print $1, $2}'`) and dropping the part-of-speech
 //! tags. Why not the crate's own copy: it holds all 349,045 words, and
 //! keeps its decompressed text for the life of the process beside them,
-//! ~31 MB in all, the largest single thing the daemon held while it built
-//! its index. This one is ~8 MB. On the text of 34 government pages and
+//! 32.9 MB in all, the largest single thing the daemon held while it built
+//! its index. This one is 7.8 MB. On the text of 34 government pages and
 //! the test fixtures, search mode with it finds 94.5 % of the words of two
 //! or more characters the full dictionary finds, and 99.3 % of what it
 //! finds are among them (`bench/words_eval.sh`); the words field only
