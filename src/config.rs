@@ -832,14 +832,43 @@ impl Validator<'_> {
         if self.problems.len() > before {
             return None;
         }
-        let sets_none = raw.recipients.is_empty()
-            && raw.link_pattern.is_none()
-            && raw.allowed_hosts.is_empty()
-            && raw.ignore.is_empty()
-            && raw.alert_on_first.is_none()
-            && raw.confirm_changes.is_none()
-            && raw.channels.is_none()
-            && keys.iter().all(|k| k.is_none());
+        // Whether the source sets none of the rules' keys. Every key is
+        // named, so that a key added to `RawSource` must be sorted here.
+        let sets_none = {
+            let RawSource {
+                recipients,
+                link_pattern,
+                allowed_hosts,
+                ignore,
+                alert_on_first,
+                confirm_changes,
+                channels,
+                max_interval,
+                fresh_for,
+                retire_after,
+                id: _,
+                name: _,
+                province: _,
+                region: _,
+                url: _,
+                kind: _,
+                content: _,
+                title: _,
+                date: _,
+                encoding: _,
+                interval: _,
+            } = raw;
+            recipients.is_empty()
+                && link_pattern.is_none()
+                && allowed_hosts.is_empty()
+                && ignore.is_empty()
+                && alert_on_first.is_none()
+                && confirm_changes.is_none()
+                && channels.is_none()
+                && max_interval.is_none()
+                && fresh_for.is_none()
+                && retire_after.is_none()
+        };
         let rules = if sets_none {
             defaults.clone()
         } else {
@@ -919,6 +948,28 @@ kind = "article"
         );
         assert_eq!(own.ignore.len(), 1);
         assert!(!own.confirm_changes);
+    }
+
+    #[test]
+    fn any_one_rule_key_gives_a_source_rules_of_its_own() {
+        // Articles: a listing always sets link_pattern, one of the keys.
+        // (`channels` must name a configured channel; it is set further on.)
+        for key in [
+            "recipients = [\"duty@example.gov.cn\"]",
+            "allowed_hosts = [\"cdn.example.gov.cn\"]",
+            "ignore = [\"访问量\"]",
+            "alert_on_first = false",
+            "confirm_changes = false",
+            "max_interval = \"1h\"",
+        ] {
+            let text = format!(
+                "[settings]\ninterval = \"2s\"\n\n[[source]]\nid = \"plain\"\nprovince = \"上海市\"\nregion = \"华东\"\nurl = \"http://127.0.0.1:1/a.html\"\nkind = \"article\"\n\n[[source]]\nid = \"own\"\nprovince = \"上海市\"\nregion = \"华东\"\nurl = \"http://127.0.0.1:1/b.html\"\nkind = \"article\"\n{key}\n"
+            );
+            let c =
+                parse(&text, Path::new("t/sources.toml")).unwrap_or_else(|e| panic!("{key}: {e}"));
+            let [plain, own] = [0, 1].map(|i| &c.sources[i].rules);
+            assert!(!Arc::ptr_eq(plain, own), "{key} alone");
+        }
     }
 
     #[test]
