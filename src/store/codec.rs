@@ -243,14 +243,11 @@ pub(super) fn document_json(doc: &crate::model::Document) -> Result<Vec<u8>> {
             .map(|s| 96 + s.heading.len() + s.text.len() + 8 * s.path.len() + 2 * s.label.len())
             .sum::<usize>();
     let mut out = Vec::with_capacity(size);
-    out.extend_from_slice(b"{\"title\":");
-    push_json_str(&mut out, title);
+    push_field(&mut out, b"{\"title\":", title);
     out.extend_from_slice(b",\"published\":");
     serde_json::to_writer(&mut out, published).map_err(StoreError::Encode)?;
-    out.extend_from_slice(b",\"encoding\":");
-    push_json_str(&mut out, encoding);
-    out.extend_from_slice(b",\"preamble\":");
-    push_json_str(&mut out, preamble);
+    push_field(&mut out, b",\"encoding\":", encoding);
+    push_field(&mut out, b",\"preamble\":", preamble);
     out.extend_from_slice(b",\"sections\":[");
     for (i, s) in sections.iter().enumerate() {
         let Section {
@@ -264,10 +261,8 @@ pub(super) fn document_json(doc: &crate::model::Document) -> Result<Vec<u8>> {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(b"{\"label\":");
-        push_json_str(&mut out, label);
-        out.extend_from_slice(b",\"raw_label\":");
-        push_json_str(&mut out, raw_label);
+        push_field(&mut out, b"{\"label\":", label);
+        push_field(&mut out, b",\"raw_label\":", raw_label);
         out.extend_from_slice(b",\"path\":[");
         for (k, p) in path.iter().enumerate() {
             if k > 0 {
@@ -277,14 +272,19 @@ pub(super) fn document_json(doc: &crate::model::Document) -> Result<Vec<u8>> {
         }
         out.extend_from_slice(b"],\"level\":");
         serde_json::to_writer(&mut out, level).map_err(StoreError::Encode)?;
-        out.extend_from_slice(b",\"heading\":");
-        push_json_str(&mut out, heading);
-        out.extend_from_slice(b",\"text\":");
-        push_json_str(&mut out, text);
+        push_field(&mut out, b",\"heading\":", heading);
+        push_field(&mut out, b",\"text\":", text);
         out.push(b'}');
     }
     out.extend_from_slice(b"]}");
     Ok(out)
+}
+
+/// `key` (with the punctuation before the value) and `value` as a JSON
+/// string.
+fn push_field(out: &mut Vec<u8>, key: &[u8], value: &str) {
+    out.extend_from_slice(key);
+    push_json_str(out, value);
 }
 
 /// Whether serde_json writes byte `b` of a string as an escape: `"`, `\`
